@@ -1,0 +1,1 @@
+return GbaEngine.Cli.CliApp.Run(args, Console.Out, Console.Error);
