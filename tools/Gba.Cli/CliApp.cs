@@ -1,11 +1,75 @@
+using GbaEngine.Cli.Commands;
+
 namespace GbaEngine.Cli;
 
-/// <summary>Entry point shared by the executable and the in-process CLI tests.</summary>
+/// <summary>
+/// Entry point shared by the executable and the in-process CLI tests. Exit codes scripts can trust:
+/// 0 success, 1 the work failed (bad data, I/O), 2 bad usage, 130 interrupted.
+/// </summary>
 public static class CliApp
 {
+    public const int Ok = 0, Failed = 1, Usage = 2, Interrupted = 130;
+
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
     {
-        stderr.WriteLine("gba: not yet implemented");
-        return 2;
+        if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
+        {
+            stdout.Write(HelpText);
+            return args.Length == 0 ? Usage : Ok;
+        }
+        var rest = args.Skip(1).ToArray();
+        try
+        {
+            return args[0] switch
+            {
+                "demo" => TrainCommand.Run("demo", rest, stdout, stderr),
+                "train" => TrainCommand.Run("train", rest, stdout, stderr),
+                "--version" => Version(stdout),
+                _ => Unknown(args[0], stderr),
+            };
+        }
+        catch (UsageException e)
+        {
+            stderr.WriteLine($"gba {args[0]}: {e.Message}");
+            return Usage;
+        }
+        catch (OperationCanceledException)
+        {
+            stderr.WriteLine($"gba {args[0]}: interrupted");
+            return Interrupted;
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException or ArgumentException or UnauthorizedAccessException or FormatException)
+        {
+            stderr.WriteLine($"gba {args[0]}: {e.Message}");
+            return Failed;
+        }
     }
+
+    static int Version(TextWriter stdout)
+    {
+        stdout.WriteLine($"gba {typeof(CliApp).Assembly.GetName().Version} (GbaEngine, .NET {Environment.Version}, kernels {Kernels.KernelSelector.Current})");
+        return Ok;
+    }
+
+    static int Unknown(string command, TextWriter stderr)
+    {
+        stderr.WriteLine($"gba: unknown command '{command}' (run 'gba --help' for the list)");
+        return Usage;
+    }
+
+    public const string HelpText = """
+        gba: train and run sparse autoencoders with Group Bias Adaptation (GBA)
+
+        Usage: gba <command> [options]
+
+        Commands:
+          demo     train GBA on the embedded synthetic default and print the metrics
+          train    train an SAE (synthetic data from the paper's model)
+
+        Run 'gba <command> --help' for a command's options.
+
+        """;
 }
+
+/// <summary>A command-line mistake: reported as one line with exit code 2.</summary>
+public sealed class UsageException(string message) : Exception(message);

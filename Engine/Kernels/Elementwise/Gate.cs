@@ -1,0 +1,247 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace GbaEngine.Kernels.Elementwise;
+
+/// <summary>How a neuron's output depends on its pre-activation y = z + b.</summary>
+public enum GateKind
+{
+    /// <summary>f = a·z·1[z + b &gt; 0]: the bias is a pure firing threshold (the paper's LLM runs).</summary>
+    JumpRelu,
+    /// <summary>f = a·relu(z + b).</summary>
+    Relu,
+}
+
+/// <summary>
+/// The per-token epilogue of the encoder: y = z + b, the gate, the running GBA statistics
+/// (fire count and max y per neuron) and emission of the sparse code (ascending neuron index, value
+/// h with f = a·h). Exact ops only, so every width equals <see cref="GateReference"/> bit for bit.
+/// </summary>
+public static class Gate
+{
+    /// <summary>Gates one token row; returns the number of active neurons written to idx/h.</summary>
+    /// <param name="z">[M] pre-activations without bias.</param>
+    /// <param name="b">[M] biases.</param>
+    /// <param name="fireCount">[M] incremented where y &gt; 0.</param>
+    /// <param name="maxY">[M] running maximum of y.</param>
+    /// <param name="idx">[≥M] active neuron indices out.</param>
+    /// <param name="h">[≥M] active values out (z for JumpReLU, y for ReLU).</param>
+    public static int Apply(ReadOnlySpan<float> z, ReadOnlySpan<float> b, GateKind kind,
+        Span<int> fireCount, Span<float> maxY, Span<int> idx, Span<float> h, KernelSet set)
+    {
+        int n = z.Length;
+        if (b.Length < n || fireCount.Length < n || maxY.Length < n || idx.Length < n || h.Length < n)
+            throw new ArgumentException("Gate: buffer shorter than the row.");
+        ref float rz = ref MemoryMarshal.GetReference(z);
+        ref float rb = ref MemoryMarshal.GetReference(b);
+        ref int rc = ref MemoryMarshal.GetReference(fireCount);
+        ref float rmax = ref MemoryMarshal.GetReference(maxY);
+        bool jump = kind == GateKind.JumpRelu;
+        int count = 0, i = 0;
+        if (set == KernelSet.Avx512)
+        {
+            for (; i <= n - 16; i += 16)
+            {
+                var zi = Vector512.LoadUnsafe(ref rz, (nuint)i);
+                var yi = zi + Vector512.LoadUnsafe(ref rb, (nuint)i);
+                var fire = Vector512.GreaterThan(yi, Vector512<float>.Zero);
+                (Vector512.LoadUnsafe(ref rc, (nuint)i) - fire.AsInt32()).StoreUnsafe(ref rc, (nuint)i);
+                Vector512.Max(Vector512.LoadUnsafe(ref rmax, (nuint)i), yi).StoreUnsafe(ref rmax, (nuint)i);
+                ulong bits = fire.ExtractMostSignificantBits();
+                if (bits == 0) continue;
+                var vals = jump ? zi : yi;
+                while (bits != 0)
+                {
+                    int lane = BitOperations.TrailingZeroCount(bits);
+                    idx[count] = i + lane;
+                    h[count++] = vals.GetElement(lane);
+                    bits &= bits - 1;
+                }
+            }
+        }
+        if (set >= KernelSet.Avx2)
+        {
+            for (; i <= n - 8; i += 8)
+            {
+                var zi = Vector256.LoadUnsafe(ref rz, (nuint)i);
+                var yi = zi + Vector256.LoadUnsafe(ref rb, (nuint)i);
+                var fire = Vector256.GreaterThan(yi, Vector256<float>.Zero);
+                (Vector256.LoadUnsafe(ref rc, (nuint)i) - fire.AsInt32()).StoreUnsafe(ref rc, (nuint)i);
+                Vector256.Max(Vector256.LoadUnsafe(ref rmax, (nuint)i), yi).StoreUnsafe(ref rmax, (nuint)i);
+                uint bits = fire.ExtractMostSignificantBits();
+                if (bits == 0) continue;
+                var vals = jump ? zi : yi;
+                while (bits != 0)
+                {
+                    int lane = BitOperations.TrailingZeroCount(bits);
+                    idx[count] = i + lane;
+                    h[count++] = vals.GetElement(lane);
+                    bits &= bits - 1;
+                }
+            }
+        }
+        for (; i < n; i++)
+            count = GateReference.One(i, Unsafe.Add(ref rz, i), Unsafe.Add(ref rb, i), jump,
+                ref Unsafe.Add(ref rc, i), ref Unsafe.Add(ref rmax, i), idx, h, count);
+        return count;
+    }
+
+    /// <summary>
+    /// TopK selection for one token row: the k largest y = z + b that are &gt; 0 (ties keep the lower
+    /// index), emitted in ascending index order with h = y. Counts and max y are updated as in Apply,
+    /// except that "fired" means "selected". A vector pre-filter skips chunks below the current k-th
+    /// value; the survivors go through the same scalar insertion as the twin, so results are identical.
+    /// </summary>
+    /// <param name="heapIdx">[k] scratch.</param>
+    /// <param name="heapVal">[k] scratch.</param>
+    public static int TopK(ReadOnlySpan<float> z, ReadOnlySpan<float> b, int k,
+        Span<int> fireCount, Span<float> maxY, Span<int> idx, Span<float> h,
+        Span<int> heapIdx, Span<float> heapVal, KernelSet set)
+    {
+        int n = z.Length;
+        if (k <= 0 || heapIdx.Length < k || heapVal.Length < k || idx.Length < k || h.Length < k)
+            throw new ArgumentException("TopK: k must be positive and the scratch/out spans at least k long.");
+        var sel = new TopKSelector(k, heapIdx, heapVal);
+        ref float rz = ref MemoryMarshal.GetReference(z);
+        ref float rb = ref MemoryMarshal.GetReference(b);
+        ref float rmax = ref MemoryMarshal.GetReference(maxY);
+        int i = 0;
+        if (set == KernelSet.Avx512)
+        {
+            for (; i <= n - 16; i += 16)
+            {
+                var yi = Vector512.LoadUnsafe(ref rz, (nuint)i) + Vector512.LoadUnsafe(ref rb, (nuint)i);
+                Vector512.Max(Vector512.LoadUnsafe(ref rmax, (nuint)i), yi).StoreUnsafe(ref rmax, (nuint)i);
+                ulong bits = Vector512.GreaterThan(yi, Vector512.Create(sel.Threshold)).ExtractMostSignificantBits();
+                while (bits != 0)
+                {
+                    int lane = BitOperations.TrailingZeroCount(bits);
+                    sel.Offer(i + lane, yi.GetElement(lane));
+                    bits &= bits - 1;
+                }
+            }
+        }
+        if (set >= KernelSet.Avx2)
+        {
+            for (; i <= n - 8; i += 8)
+            {
+                var yi = Vector256.LoadUnsafe(ref rz, (nuint)i) + Vector256.LoadUnsafe(ref rb, (nuint)i);
+                Vector256.Max(Vector256.LoadUnsafe(ref rmax, (nuint)i), yi).StoreUnsafe(ref rmax, (nuint)i);
+                uint bits = Vector256.GreaterThan(yi, Vector256.Create(sel.Threshold)).ExtractMostSignificantBits();
+                while (bits != 0)
+                {
+                    int lane = BitOperations.TrailingZeroCount(bits);
+                    sel.Offer(i + lane, yi.GetElement(lane));
+                    bits &= bits - 1;
+                }
+            }
+        }
+        for (; i < n; i++)
+        {
+            float y = Unsafe.Add(ref rz, i) + Unsafe.Add(ref rb, i);
+            Unsafe.Add(ref rmax, i) = MathF.Max(Unsafe.Add(ref rmax, i), y);
+            sel.Offer(i, y);
+        }
+        return sel.Emit(fireCount, idx, h);
+    }
+}
+
+/// <summary>
+/// Keeps the k largest positive values offered, ties resolved towards the earlier offer (offers come
+/// in ascending index order). k is small (tens), so a flat array with a tracked minimum beats a heap.
+/// </summary>
+internal ref struct TopKSelector
+{
+    readonly Span<int> _idx;
+    readonly Span<float> _val;
+    readonly int _k;
+    int _count;
+    int _minPos;
+
+    public TopKSelector(int k, Span<int> idx, Span<float> val)
+    {
+        _k = k; _idx = idx; _val = val; _count = 0; _minPos = 0;
+    }
+
+    /// <summary>A value must exceed this to enter: 0 until full, then the current k-th largest.</summary>
+    public readonly float Threshold => _count < _k ? 0f : _val[_minPos];
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Offer(int index, float y)
+    {
+        if (!(y > Threshold)) return;
+        if (_count < _k)
+        {
+            _idx[_count] = index; _val[_count] = y; _count++;
+            if (_count == _k) FindMin();
+            return;
+        }
+        _idx[_minPos] = index; _val[_minPos] = y;
+        FindMin();
+    }
+
+    void FindMin()
+    {
+        // Among equal minima evict the latest index, so earlier indices win ties.
+        int p = 0;
+        for (int j = 1; j < _count; j++)
+            if (_val[j] < _val[p] || (_val[j] == _val[p] && _idx[j] > _idx[p])) p = j;
+        _minPos = p;
+    }
+
+    /// <summary>Writes the selection sorted by index; counts it as fired.</summary>
+    public readonly int Emit(Span<int> fireCount, Span<int> idx, Span<float> h)
+    {
+        for (int j = 0; j < _count; j++) { idx[j] = _idx[j]; h[j] = _val[j]; }
+        for (int j = 1; j < _count; j++)
+        {
+            int ki = idx[j]; float kv = h[j]; int p = j - 1;
+            while (p >= 0 && idx[p] > ki) { idx[p + 1] = idx[p]; h[p + 1] = h[p]; p--; }
+            idx[p + 1] = ki; h[p + 1] = kv;
+        }
+        for (int j = 0; j < _count; j++) fireCount[idx[j]]++;
+        return _count;
+    }
+}
+
+/// <summary>Scalar twin of <see cref="Gate"/>.</summary>
+public static class GateReference
+{
+    public static int Apply(ReadOnlySpan<float> z, ReadOnlySpan<float> b, GateKind kind,
+        Span<int> fireCount, Span<float> maxY, Span<int> idx, Span<float> h)
+    {
+        int count = 0;
+        for (int i = 0; i < z.Length; i++)
+            count = One(i, z[i], b[i], kind == GateKind.JumpRelu, ref fireCount[i], ref maxY[i], idx, h, count);
+        return count;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static int One(int i, float z, float b, bool jump, ref int fireCount, ref float maxY, Span<int> idx, Span<float> h, int count)
+    {
+        float y = z + b;
+        maxY = MathF.Max(maxY, y);
+        if (y > 0f)
+        {
+            fireCount++;
+            idx[count] = i;
+            h[count++] = jump ? z : y;
+        }
+        return count;
+    }
+
+    public static int TopK(ReadOnlySpan<float> z, ReadOnlySpan<float> b, int k,
+        Span<int> fireCount, Span<float> maxY, Span<int> idx, Span<float> h)
+    {
+        var sel = new TopKSelector(k, new int[k], new float[k]);
+        for (int i = 0; i < z.Length; i++)
+        {
+            float y = z[i] + b[i];
+            maxY[i] = MathF.Max(maxY[i], y);
+            sel.Offer(i, y);
+        }
+        return sel.Emit(fireCount, idx, h);
+    }
+}

@@ -1,0 +1,43 @@
+using GbaEngine.Kernels.Elementwise;
+
+namespace GbaEngine.Model;
+
+/// <summary>How inputs are brought to a common scale before the SAE sees them.</summary>
+public enum InputNormalization
+{
+    /// <summary>One dataset-level factor s so that the mean token norm is 1 (estimated once, stored with the model).</summary>
+    DatasetScale,
+    /// <summary>Every token divided by its own norm (the paper's "sample and normalize" taken literally).</summary>
+    PerToken,
+}
+
+/// <summary>Which neurons produce output for a token.</summary>
+public enum SparsityMode
+{
+    /// <summary>Neurons whose pre-activation y = z + b is positive (GBA, BA): sparsity comes from the biases.</summary>
+    Threshold,
+    /// <summary>The k largest positive pre-activations per token.</summary>
+    TopK,
+}
+
+/// <summary>The shape and form of a sparse autoencoder (spec/gba.md §2).</summary>
+/// <param name="Dim">Input width d.</param>
+/// <param name="Neurons">Dictionary size M.</param>
+/// <param name="Tied">True: one matrix W encodes and decodes (the paper's form); false: separate W_enc, W_dec.</param>
+/// <param name="Gate">JumpReLU (default) or ReLU; TopK always uses ReLU on the selected neurons.</param>
+/// <param name="Sparsity">Threshold (GBA, BA) or TopK.</param>
+/// <param name="K">k for TopK; ignored otherwise.</param>
+public sealed record SaeArchitecture(int Dim, int Neurons, bool Tied = true, GateKind Gate = GateKind.JumpRelu,
+    SparsityMode Sparsity = SparsityMode.Threshold, int K = 0)
+{
+    public void Validate()
+    {
+        if (Dim <= 0) throw new ArgumentException($"Input width d must be positive (got {Dim}).");
+        if (Neurons <= 0) throw new ArgumentException($"Neuron count M must be positive (got {Neurons}).");
+        if (Sparsity == SparsityMode.TopK && (K <= 0 || K > Neurons))
+            throw new ArgumentException($"TopK needs 1 <= k <= M (got k = {K}, M = {Neurons}).");
+    }
+
+    /// <summary>The gate actually applied: TopK selects on relu(y).</summary>
+    public GateKind EffectiveGate => Sparsity == SparsityMode.TopK ? GateKind.Relu : Gate;
+}

@@ -1,0 +1,68 @@
+using GbaEngine.Kernels.Elementwise;
+
+namespace GbaEngine.Model;
+
+/// <summary>
+/// A trained (or training) SAE: its architecture, its parameters and how inputs are normalised.
+/// y_m = u_m·(x̃ − b_pre) + b_m; f_m = a_m·gate; x̂ = Σ f_m w_m + b_pre, with x̃ the normalised input
+/// (x·InputScale, or x/‖x‖ per token) and outputs mapped back to the original scale.
+/// </summary>
+public sealed class SparseAutoencoder
+{
+    public SparseAutoencoder(SaeArchitecture architecture, SaeParameters parameters, InputNormalization normalization, float inputScale)
+    {
+        architecture.Validate();
+        if (parameters.Dim != architecture.Dim || parameters.Neurons != architecture.Neurons || parameters.Tied != architecture.Tied)
+            throw new ArgumentException("Parameters do not match the architecture.");
+        Architecture = architecture;
+        Parameters = parameters;
+        Normalization = normalization;
+        InputScale = inputScale;
+    }
+
+    public SaeArchitecture Architecture { get; }
+    public SaeParameters Parameters { get; }
+    public InputNormalization Normalization { get; }
+    /// <summary>The dataset-level factor s (x̃ = s·x) when Normalization is DatasetScale.</summary>
+    public float InputScale { get; internal set; }
+
+    public int Dim => Architecture.Dim;
+    public int Neurons => Architecture.Neurons;
+
+    /// <summary>Writes the normalised token into dst (length ≥ d) and returns the factor to map errors back (1/s or ‖x‖).</summary>
+    public float Normalize(ReadOnlySpan<float> x, Span<float> dst)
+    {
+        float factor;
+        if (Normalization == InputNormalization.DatasetScale)
+        {
+            for (int j = 0; j < Dim; j++) dst[j] = x[j] * InputScale;
+            factor = 1f / InputScale;
+        }
+        else
+        {
+            double n2 = 0;
+            for (int j = 0; j < Dim; j++) n2 += (double)x[j] * x[j];
+            float norm = (float)Math.Sqrt(n2);
+            float inv = norm > 0 ? 1f / norm : 0f;
+            for (int j = 0; j < Dim; j++) dst[j] = x[j] * inv;
+            factor = norm;
+        }
+        return factor;
+    }
+
+    /// <summary>Rescales every decoder row to unit norm (the theory trains on the sphere).</summary>
+    public void NormalizeDecoderRows(int threads)
+    {
+        int d = Dim, stride = Parameters.Stride;
+        Threading.FixedPartition.Run(Neurons, threads, (_, s, e) =>
+        {
+            var dec = Parameters.Decoder;
+            for (int m = s; m < e; m++)
+            {
+                var row = dec.Slice(m * stride, d);
+                float n2 = Blas1.Dot(row, row);
+                if (n2 > 0) Blas1.Scale(1f / MathF.Sqrt(n2), row);
+            }
+        }, granule: 16);
+    }
+}

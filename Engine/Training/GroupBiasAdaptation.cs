@@ -1,0 +1,113 @@
+using GbaEngine.Model;
+using GbaEngine.Synthetic;
+
+namespace GbaEngine.Training;
+
+/// <summary>What one bias update did (for logs and tests).</summary>
+public readonly record struct BiasUpdateSummary(int Lowered, int Raised, int Unchanged, bool Skipped);
+
+/// <summary>
+/// Group Bias Adaptation (spec/gba.md §3; Algorithms 1-2 of Chen et al. 2025). Neurons are split at
+/// random into K equal groups; group k has target activation frequency p_k, geometric from HTF down
+/// to LTF. Every B buffered tokens: q_m = fires/tokens, r_m = max(max y_m, 0),
+///   q_m &gt; p_k  → b_m = max(b_m − γ₋·r_m, −1)   (too active)
+///   q_m &lt; ε    → b_m = min(b_m + γ₊·r̄_k, 0)    (dead; r̄_k = mean positive r_m in the group,
+///                                                else over all neurons, else skip the update)
+/// otherwise b_m is left alone: the TAF is an upper bound, not a target. BA is K = 1.
+/// </summary>
+public sealed class GroupBiasAdaptation
+{
+    public GroupBiasAdaptation(int neurons, IReadOnlyList<double> tafs, ulong seed, double gammaPlus = 0.01,
+        double gammaMinus = 0.01, double epsilon = 1e-6)
+    {
+        if (tafs.Count < 1 || tafs.Count > neurons) throw new ArgumentException($"Need 1..M groups (got {tafs.Count} for M = {neurons}).");
+        foreach (var p in tafs)
+            if (!(p > 0 && p <= 1)) throw new ArgumentException($"Target frequencies must lie in (0, 1] (got {p}).");
+        Tafs = tafs.ToArray();
+        GroupOf = AssignGroups(neurons, tafs.Count, seed);
+        GammaPlus = gammaPlus;
+        GammaMinus = gammaMinus;
+        Epsilon = epsilon;
+    }
+
+    /// <summary>p_k per group, group 0 the highest.</summary>
+    public double[] Tafs { get; }
+    /// <summary>Group index of every neuron.</summary>
+    public int[] GroupOf { get; }
+    public double GammaPlus { get; }
+    public double GammaMinus { get; }
+    public double Epsilon { get; }
+    public int Groups => Tafs.Length;
+
+    /// <summary>The TAF of neuron m.</summary>
+    public double TafOf(int m) => Tafs[GroupOf[m]];
+
+    /// <summary>p_k = HTF·(LTF/HTF)^((k−1)/(K−1)), k = 1..K; a single group gets HTF.</summary>
+    public static double[] Schedule(int groups, double htf, double ltf)
+    {
+        if (groups < 1) throw new ArgumentException($"Group count must be at least 1 (got {groups}).");
+        if (!(htf > 0 && htf <= 1) || !(ltf > 0 && ltf <= htf))
+            throw new ArgumentException($"Need 0 < LTF <= HTF <= 1 (got HTF = {htf}, LTF = {ltf}).");
+        var p = new double[groups];
+        for (int k = 0; k < groups; k++)
+            p[k] = groups == 1 ? htf : htf * Math.Pow(ltf / htf, (double)k / (groups - 1));
+        return p;
+    }
+
+    /// <summary>A seeded random split of M neurons into K groups whose sizes differ by at most one.</summary>
+    public static int[] AssignGroups(int neurons, int groups, ulong seed)
+    {
+        var perm = new int[neurons];
+        for (int i = 0; i < neurons; i++) perm[i] = i;
+        var rng = Xoshiro256.Derive(seed, 0x6B41);
+        for (int i = neurons - 1; i > 0; i--)
+        {
+            int j = rng.NextInt(i + 1);
+            (perm[i], perm[j]) = (perm[j], perm[i]);
+        }
+        var groupOf = new int[neurons];
+        for (int i = 0; i < neurons; i++) groupOf[perm[i]] = (int)((long)i * groups / neurons);
+        return groupOf;
+    }
+
+    /// <summary>Applies the rule to <paramref name="bias"/> from the buffered statistics (which the caller then resets).</summary>
+    public BiasUpdateSummary Update(FiringStatistics stats, Span<float> bias)
+    {
+        int m = GroupOf.Length;
+        if (stats.Tokens == 0) return new BiasUpdateSummary(0, 0, m, true);
+        var groupSum = new double[Groups];
+        var groupCount = new int[Groups];
+        double allSum = 0;
+        int allCount = 0;
+        for (int n = 0; n < m; n++)
+        {
+            double r = Math.Max(stats.MaxY[n], 0f);
+            if (r > 0)
+            {
+                groupSum[GroupOf[n]] += r; groupCount[GroupOf[n]]++;
+                allSum += r; allCount++;
+            }
+        }
+        if (allCount == 0) return new BiasUpdateSummary(0, 0, m, true);
+        double allMean = allSum / allCount;
+        int lowered = 0, raised = 0;
+        for (int n = 0; n < m; n++)
+        {
+            int k = GroupOf[n];
+            double q = (double)stats.FireCount[n] / stats.Tokens;
+            double r = Math.Max(stats.MaxY[n], 0f);
+            if (q > Tafs[k])
+            {
+                bias[n] = (float)Math.Max(bias[n] - GammaMinus * r, -1.0);
+                lowered++;
+            }
+            else if (q < Epsilon)
+            {
+                double rbar = groupCount[k] > 0 ? groupSum[k] / groupCount[k] : allMean;
+                bias[n] = (float)Math.Min(bias[n] + GammaPlus * rbar, 0.0);
+                raised++;
+            }
+        }
+        return new BiasUpdateSummary(lowered, raised, m - lowered - raised, false);
+    }
+}

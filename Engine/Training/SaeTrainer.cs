@@ -1,0 +1,188 @@
+using System.Diagnostics;
+using GbaEngine.Kernels.Elementwise;
+using GbaEngine.Memory;
+using GbaEngine.Metrics;
+using GbaEngine.Model;
+using GbaEngine.Streams;
+using GbaEngine.Synthetic;
+using GbaEngine.Threading;
+
+namespace GbaEngine.Training;
+
+/// <summary>
+/// The training loop (spec/gba.md §2-3). Start-up reads the first InitTokens tokens to fix the input
+/// scale (mean token norm → 1), b_pre (the data mean) and, for the quantile warm start, the biases.
+/// Each step then: normalise a batch; encode it (pre-activations from the weights before the step,
+/// GBA statistics gathered in the same pass); decode and back-propagate from the sparse code; AdamW
+/// on everything but b (TopK: b too); renormalise decoder rows; every BufferTokens tokens apply the
+/// GBA bias rule and reset the statistics.
+/// </summary>
+public sealed class SaeTrainer
+{
+    readonly TrainerOptions _o;
+    readonly SaeArchitecture _arch;
+    readonly SaeParameters _p, _grad, _m1, _m2;
+    readonly BatchEncoder _encoder;
+    readonly SparseBackward _backward;
+    readonly SparseCode _code = new();
+    readonly FiringStatistics _stats;
+    readonly AlignedArray _x;
+    readonly float[] _raw;
+    long _step;
+
+    public SaeTrainer(TrainerOptions options, int dim)
+    {
+        options.Validate();
+        _o = options;
+        _arch = options.Architecture(dim);
+        _arch.Validate();
+        _p = new SaeParameters(dim, options.Neurons, options.Tied);
+        _grad = _p.CloneShape();
+        _m1 = _p.CloneShape();
+        _m2 = _p.CloneShape();
+        Model = new SparseAutoencoder(_arch, _p, options.Normalization, 1f);
+        _encoder = new BatchEncoder(_arch, _p, options.BatchSize, options.Threads);
+        _backward = new SparseBackward(_arch, _p, options.BatchSize, options.Threads);
+        _stats = new FiringStatistics(options.Neurons);
+        _x = new AlignedArray((long)options.BatchSize * _p.Stride);
+        _raw = new float[(long)options.BatchSize * dim];
+        var tafs = options.TargetFrequencies();
+        Groups = tafs.Length == 0 ? null : new GroupBiasAdaptation(options.Neurons, tafs, options.Seed,
+            options.GammaPlus, options.GammaMinus, options.DeadEpsilon);
+    }
+
+    public SparseAutoencoder Model { get; }
+    public GroupBiasAdaptation? Groups { get; }
+    public TrainerOptions Options => _o;
+    public long Step => _step;
+
+    /// <summary>Trains on the stream for the token budget, evaluating on <paramref name="eval"/>.</summary>
+    public TrainingResult Train(ITokenStream data, EvaluationSet eval, ITrainingObserver? observer = null, CancellationToken cancel = default)
+    {
+        if (data.Dim != _arch.Dim) throw new ArgumentException($"Data has d = {data.Dim}, the SAE was built for d = {_arch.Dim}.");
+        var clock = Stopwatch.StartNew();
+        Initialize(data);
+        var evaluations = new List<EvaluationReport>();
+        long totalSteps = _o.Steps;
+        long tokens = 0;
+        for (_step = 1; _step <= totalSteps; _step++)
+        {
+            cancel.ThrowIfCancellationRequested();
+            var (loss, l0) = TrainStep(data);
+            tokens += _o.BatchSize;
+            observer?.OnStep(new StepReport(_step, totalSteps, tokens, totalSteps * _o.BatchSize, loss, l0, clock.Elapsed.TotalSeconds));
+            if (Groups != null && _stats.Tokens >= _o.BufferTokens)
+            {
+                var summary = Groups.Update(_stats, _p.Bias);
+                _stats.Reset();
+                _encoder.RefreshTranspose();
+                observer?.OnBiasUpdate(_step, summary);
+            }
+            if (_o.EvalEvery > 0 && _step % _o.EvalEvery == 0 && _step != totalSteps)
+            {
+                var report = new EvaluationReport(_step, tokens, clock.Elapsed.TotalSeconds, Evaluator.Evaluate(Model, eval, Groups, _o.Threads));
+                evaluations.Add(report);
+                observer?.OnEvaluation(report);
+            }
+        }
+        _step = totalSteps;
+        double seconds = clock.Elapsed.TotalSeconds;
+        var final = new EvaluationReport(totalSteps, tokens, seconds, Evaluator.Evaluate(Model, eval, Groups, _o.Threads));
+        evaluations.Add(final);
+        observer?.OnEvaluation(final);
+        return new TrainingResult(Model, final.Metrics, totalSteps, tokens, seconds, evaluations, Groups);
+    }
+
+    /// <summary>Scale, b_pre, weights and biases from the first tokens of the stream.</summary>
+    void Initialize(ITokenStream data)
+    {
+        int d = _arch.Dim, n = _o.InitTokens, stride = _p.Stride;
+        var init = new float[(long)n * d];
+        data.NextBatch(init, n);
+
+        double normSum = 0;
+        for (int t = 0; t < n; t++)
+        {
+            double s2 = 0;
+            for (int j = 0; j < d; j++) { double v = init[(long)t * d + j]; s2 += v * v; }
+            normSum += Math.Sqrt(s2);
+        }
+        double meanNorm = normSum / n;
+        if (!(meanNorm > 0) || double.IsInfinity(meanNorm))
+            throw new InvalidDataException($"The first {n} tokens have mean norm {meanNorm}: cannot set the input scale.");
+        Model.InputScale = (float)(1.0 / meanNorm);
+
+        // Weights: Gaussian rows of unit norm; a = 1; untied encoder starts as the decoder's copy.
+        var rng = Xoshiro256.Derive(_o.Seed, 0x3E16);
+        var dec = _p.Decoder;
+        dec.Clear();
+        for (int m = 0; m < _arch.Neurons; m++)
+            for (int j = 0; j < d; j++) dec[m * stride + j] = (float)rng.NextGaussian();
+        Model.NormalizeDecoderRows(_o.Threads);
+        if (!_p.Tied) dec.CopyTo(_p.Encoder);
+        _p.Scale.Fill(1f);
+        _p.Bias.Clear();
+
+        // b_pre = mean of the normalised init tokens.
+        var pre = _p.PreBias;
+        pre.Clear();
+        var xn = new float[stride];
+        var meanAcc = new double[d];
+        for (int t = 0; t < n; t++)
+        {
+            Model.Normalize(init.AsSpan(t * d, d), xn);
+            for (int j = 0; j < d; j++) meanAcc[j] += xn[j];
+        }
+        for (int j = 0; j < d; j++) pre[j] = (float)(meanAcc[j] / n);
+        _encoder.RefreshTranspose();
+
+        if (Groups != null && _o.BiasInit == BiasInitialization.Quantile)
+        {
+            // With b = 0 the code holds every z > 0 (h = z for both gates): exactly what the quantiles need.
+            var q = new QuantileBiasInit(_arch.Neurons);
+            var scratch = new FiringStatistics(_arch.Neurons);
+            for (int start = 0; start < n; start += _o.BatchSize)
+            {
+                int rows = Math.Min(_o.BatchSize, n - start);
+                LoadNormalized(init.AsSpan(start * d, rows * d), rows);
+                _encoder.Encode(_x, rows, _code, scratch);
+                q.Add(_code);
+            }
+            q.Apply(_p.Bias, Groups.TafOf);
+        }
+        _stats.Reset();
+    }
+
+    (double Loss, double L0) TrainStep(ITokenStream data)
+    {
+        int rows = _o.BatchSize;
+        data.NextBatch(_raw, rows);
+        LoadNormalized(_raw, rows);
+        _encoder.Encode(_x, rows, _code, _stats);
+        double loss = _backward.Decode(_x, rows, _code);
+        _backward.Gradients(_encoder.Xc, rows, _code, _grad);
+
+        // AdamW over the flat buffer prefix before b (b is last in the layout), or all of it for TopK.
+        var step = new AdamWStep((float)_o.LearningRate, (float)_o.Beta1, (float)_o.Beta2, (float)_o.AdamEpsilon, (float)_o.WeightDecay, _step);
+        int count = _arch.Sparsity == SparsityMode.TopK ? _p.Data.Length : (int)_p.BiasOffset;
+        FixedPartition.Run(count, _o.Threads, (_, s, e) =>
+            AdamW.Update(_p.Data.Span[s..e], _grad.Data.Span[s..e], _m1.Data.Span[s..e], _m2.Data.Span[s..e], step), granule: 1024);
+
+        Model.NormalizeDecoderRows(_o.Threads);
+        _encoder.RefreshTranspose();
+        return (loss, _code.L0);
+    }
+
+    /// <summary>Normalises raw rows [rows × d] into the padded batch buffer.</summary>
+    void LoadNormalized(ReadOnlySpan<float> raw, int rows)
+    {
+        int d = _arch.Dim, stride = _p.Stride;
+        var xs = _x.Span;
+        for (int t = 0; t < rows; t++)
+        {
+            var dst = xs.Slice(t * stride, stride);
+            Model.Normalize(raw.Slice(t * d, d), dst);
+            dst[d..].Clear();
+        }
+    }
+}
