@@ -29,8 +29,8 @@ public static class TrainCommand
     public static class DemoDefaults
     {
         public const int Features = 512, Dim = 64, Sparsity = 3, Neurons = 2048, Batch = 512, Groups = 3;
-        public const double Htf = 0.024, Ltf = 0.012;
-        public const long Tokens = 512L * 4000;
+        public const double Htf = 0.024, Ltf = 0.012, LearningRate = 3e-3;
+        public const long Tokens = 512L * 6000;
     }
 
     public static int Run(string command, IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr)
@@ -101,7 +101,7 @@ public static class TrainCommand
             InitTokens = o.Int("--init-tokens", 25_600),
             BatchSize = batch,
             Tokens = tokens,
-            LearningRate = o.Double("--lr", 1e-3),
+            LearningRate = o.Double("--lr", DemoDefaults.LearningRate),
             WeightDecay = o.Double("--weight-decay", 0),
             Seed = o.ULong("--seed", 1),
             Threads = o.Int("--threads", Environment.ProcessorCount),
@@ -206,8 +206,8 @@ public static class TrainCommand
 
           Default: synthetic data from the paper's model with n={DemoDefaults.Features} unit Gaussian features in
           d={DemoDefaults.Dim}, s={DemoDefaults.Sparsity} active per token (f = s/n), magnitudes U(0.5, 1.5); a tied JumpReLU SAE
-          with M={DemoDefaults.Neurons} neurons trained by GBA with K={DemoDefaults.Groups} groups, TAFs {DemoDefaults.Htf} -> {DemoDefaults.Ltf}, batch {DemoDefaults.Batch},
-          {DemoDefaults.Tokens:N0} tokens. Every 'gba train' option overrides the default.
+          with M={DemoDefaults.Neurons} neurons trained by GBA with K={DemoDefaults.Groups} groups, TAFs {DemoDefaults.Htf} -> {DemoDefaults.Ltf} (4x to 2x the true
+          frequency), AdamW lr {DemoDefaults.LearningRate}, batch {DemoDefaults.Batch}, {DemoDefaults.Tokens:N0} tokens. Every 'gba train' option overrides it.
 
           """ + Options
         : "gba train: train an SAE on synthetic data from the paper's model\n\n" + Options;
