@@ -74,7 +74,13 @@ public static class TrainCommand
         var result = trainer.Train(train, eval, observers);
         PrintSummary(stdout, options, result);
         var summary = Summary(options, result);
-        if (outDir != null) File.WriteAllText(Path.Combine(outDir, "summary.json"), summary.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        if (outDir != null)
+        {
+            File.WriteAllText(Path.Combine(outDir, "summary.json"), summary.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+            if (options.Normalization == InputNormalization.DatasetScale)
+                Interop.SaeLensExport.Write(Path.Combine(outDir, "sae"), result.Model, options, result.Groups,
+                    new Dictionary<string, string?> { ["dataset"] = train.Describe() });
+        }
         if (json) stdout.WriteLine(summary.ToJsonString());
         return CliApp.Ok;
     }
@@ -219,7 +225,7 @@ public static class TrainCommand
                      --normalize datasetscale|pertoken   --eval-every STEPS   --eval-tokens N   --kernels scalar|avx2|avx512
         Synthetic:   --features n   --dim d   --sparsity s   --profile uniform|powerlaw   --exponent A   --noise SIGMA
                      --magnitude-min X   --magnitude-max X
-        Output:      --out DIR (config.json, metrics.jsonl, summary.json)   --json (last stdout line: one JSON object)   --quiet
+        Output:      --out DIR (config.json, metrics.jsonl, summary.json, sae/ in the SAELens layout)   --json (last stdout line: one JSON object)   --quiet
 
         """;
 }

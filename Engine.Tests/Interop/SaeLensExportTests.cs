@@ -1,0 +1,115 @@
+using System.Buffers.Binary;
+using System.Text;
+using System.Text.Json;
+using GbaEngine.Interop;
+using GbaEngine.Memory;
+using GbaEngine.Metrics;
+using GbaEngine.Model;
+using GbaEngine.Synthetic;
+using GbaEngine.Training;
+
+namespace GbaEngine.Tests.Interop;
+
+/// <summary>
+/// The SAELens export read back by an independent safetensors parser and evaluated with SAELens'
+/// own formulas on raw activations, against the engine's reconstruction.
+/// </summary>
+public class SaeLensExportTests
+{
+    static Dictionary<string, (long[] Shape, float[] Data)> ReadSafetensors(string path)
+    {
+        var bytes = File.ReadAllBytes(path);
+        long n = (long)BinaryPrimitives.ReadUInt64LittleEndian(bytes);
+        Assert.Equal(0, n % 8);
+        using var doc = JsonDocument.Parse(Encoding.UTF8.GetString(bytes, 8, (int)n));
+        var result = new Dictionary<string, (long[], float[])>();
+        foreach (var t in doc.RootElement.EnumerateObject())
+        {
+            if (t.Name == "__metadata__") continue;
+            Assert.Equal("F32", t.Value.GetProperty("dtype").GetString());
+            var shape = t.Value.GetProperty("shape").EnumerateArray().Select(e => e.GetInt64()).ToArray();
+            var off = t.Value.GetProperty("data_offsets").EnumerateArray().Select(e => e.GetInt64()).ToArray();
+            var data = new float[(off[1] - off[0]) / 4];
+            Buffer.BlockCopy(bytes, (int)(8 + n + off[0]), data, 0, data.Length * 4);
+            Assert.Equal(shape.Aggregate(1L, (a, b) => a * b), data.Length);
+            result[t.Name] = (shape, data);
+        }
+        return result;
+    }
+
+    [Theory]
+    [InlineData(TrainingMethod.Gba, true)]
+    [InlineData(TrainingMethod.Gba, false)]
+    [InlineData(TrainingMethod.TopK, true)]
+    public void ExportedWeightsReproduceTheEngineOnRawActivations(TrainingMethod method, bool tied)
+    {
+        var spec = new SyntheticSpec(Features: 40, Dim: 12, Sparsity: 2);
+        var model = new SyntheticModel(spec, 3);
+        var o = new TrainerOptions { Method = method, Tied = tied, Neurons = 48, BatchSize = 64, Tokens = 64 * 30, Threads = 1,
+            InitTokens = 512, BufferTokens = 640, EvalEvery = 0, Groups = 2, Htf = 0.2, Ltf = 0.05, K = 3 };
+        var raw = EvaluationSet.FromStream(model.OpenStream(5), 64);
+        for (int i = 0; i < raw.Tokens.Length; i++) raw.Tokens[i] *= 37f;      // an input scale far from 1
+        var trainer = new SaeTrainer(o, spec.Dim);
+        var scaled = new ScaledStream(model.OpenStream(1), 37f);
+        var result = trainer.Train(scaled, raw);
+        var sae = result.Model;
+
+        var dir = Path.Combine(Path.GetTempPath(), "gba-export-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            SaeLensExport.Write(dir, sae, o, result.Groups);
+            var t = ReadSafetensors(Path.Combine(dir, SaeLensExport.WeightsFile));
+            using var cfg = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, SaeLensExport.ConfigFile)));
+            string arch = cfg.RootElement.GetProperty("architecture").GetString()!;
+            Assert.Equal(method == TrainingMethod.TopK ? "topk" : "jumprelu", arch);
+            Assert.Equal([12L, 48L], t["W_enc"].Shape);
+            Assert.Equal([48L, 12L], t["W_dec"].Shape);
+
+            int d = 12, m = 48;
+            var encoder = new BatchEncoder(sae.Architecture, sae.Parameters, raw.Count, 1);
+            var x = new AlignedArray((long)raw.Count * sae.Parameters.Stride);
+            var factors = new float[raw.Count];
+            for (int r = 0; r < raw.Count; r++) factors[r] = sae.Normalize(raw.Tokens.AsSpan(r * d, d), x.Span.Slice(r * sae.Parameters.Stride));
+            var code = new SparseCode();
+            encoder.Encode(x, raw.Count, code, null);
+            var xhat = new float[sae.Parameters.Stride];
+            for (int r = 0; r < raw.Count; r++)
+            {
+                SparseDecoder.Reconstruct(sae.Parameters, code.Indices(r), code.Values(r), xhat);
+                // SAELens: z = (x − b_dec) W_enc + b_enc; jumprelu f = z·1[z > θ]; topk: top-k of relu(z); x̂ = f W_dec + b_dec.
+                var xr = raw.Tokens.AsSpan(r * d, d);
+                var z = new double[m];
+                for (int n = 0; n < m; n++)
+                {
+                    double s = t["b_enc"].Data[n];
+                    for (int j = 0; j < d; j++) s += (xr[j] - t["b_dec"].Data[j]) * (double)t["W_enc"].Data[j * m + n];
+                    z[n] = s;
+                }
+                var f = new double[m];
+                if (arch == "jumprelu") for (int n = 0; n < m; n++) f[n] = z[n] > t["threshold"].Data[n] ? z[n] : 0;
+                else foreach (var n in Enumerable.Range(0, m).Where(n => z[n] > 0).OrderByDescending(n => z[n]).Take(3)) f[n] = z[n];
+                for (int j = 0; j < d; j++)
+                {
+                    double v = t["b_dec"].Data[j];
+                    for (int n = 0; n < m; n++) v += f[n] * t["W_dec"].Data[n * d + j];
+                    double engine = xhat[j] * factors[r];
+                    Assert.True(Math.Abs(v - engine) <= 1e-3 * (1 + Math.Abs(engine)), $"token {r} dim {j}: SAELens {v} vs engine {engine}");
+                }
+            }
+        }
+        finally { if (Directory.Exists(dir)) Directory.Delete(dir, true); }
+    }
+
+    sealed class ScaledStream(SyntheticStream inner, float factor) : GbaEngine.Streams.ITokenStream
+    {
+        public int Dim => inner.Dim;
+        public long Position => inner.Position;
+        public string Describe() => inner.Describe();
+        public void NextBatch(Span<float> destination, int rows)
+        {
+            inner.NextBatch(destination, rows);
+            for (int i = 0; i < rows * Dim; i++) destination[i] *= factor;
+        }
+        public void Dispose() { }
+    }
+}
