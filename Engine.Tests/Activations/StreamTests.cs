@@ -166,6 +166,8 @@ public sealed class StreamTests : IDisposable
         Assert.Throws<ArgumentOutOfRangeException>(() => ds.OpenStream(1, -1));
         Assert.Throws<ArgumentOutOfRangeException>(() => ds.OpenStream(1, 0, new StreamOptions { ChunkRows = 0 }));
         Assert.Throws<ArgumentOutOfRangeException>(() => ds.OpenStream(1, 0, new StreamOptions { ChunkRows = 32, ShuffleBufferRows = 8 }));
+        using (var oneChunk = ds.OpenStream(1, 0, new StreamOptions { ChunkRows = 100_000 }))
+            Assert.Equal(Enumerable.Range(0, N), Take(oneChunk, N).Order());
         using var s = ds.OpenStream(1);
         Assert.Throws<ArgumentException>(() => s.NextBatch(new float[9], 2));
         Assert.Throws<ArgumentOutOfRangeException>(() => ActivationDataset.Open(_paths, new LoaderOptions { EvalFraction = 1 }));

@@ -54,7 +54,7 @@ public sealed record StreamOptions
     internal int ResolveBufferRows(int dim)
     {
         if (ChunkRows < 1) throw new ArgumentOutOfRangeException(nameof(ChunkRows), ChunkRows, "ChunkRows must be at least 1.");
-        long rows = ShuffleBufferRows ?? Math.Clamp((256L << 20) / (4L * dim), ChunkRows, 65536);
+        long rows = ShuffleBufferRows ?? Math.Max(ChunkRows, Math.Min((256L << 20) / (4L * dim), 65536));
         if (rows < ChunkRows) throw new ArgumentOutOfRangeException(nameof(ShuffleBufferRows), rows, $"ShuffleBufferRows must be at least ChunkRows ({ChunkRows}).");
         rows = rows / ChunkRows * ChunkRows;
         if (rows * dim > Array.MaxLength) throw new ArgumentOutOfRangeException(nameof(ShuffleBufferRows), rows, $"A {rows} x {dim} fp32 shuffle buffer exceeds the largest array.");
