@@ -1,0 +1,113 @@
+using System.Text.Json;
+using GbaEngine.Activations;
+using GbaEngine.Cli.Commands;
+using static GbaEngine.Tests.Activations.TestFiles;
+
+namespace GbaEngine.Tests.Activations;
+
+/// <summary>The inspector against a naive two-pass computation and the real data, and the CLI command end to end.</summary>
+public class InspectorTests
+{
+    const int Dim = 9;
+
+    [Fact]
+    public void Statistics_match_a_naive_two_pass_computation_across_shards()
+    {
+        using var dir = new TempDir();
+        var a = Values(50 * Dim, ActivationDType.F32, 1);
+        var b = Values(31 * Dim, ActivationDType.F32, 2);
+        for (int r = 0; r < 50; r++) a[r * Dim + 4] *= 16; // dim 4: variance x256
+        for (int i = 0; i < a.Length; i++) a[i] = (float)(Half)a[i]; // exact in the f16 file
+        for (int r = 0; r < 31; r++) b[r * Dim + 4] = a[r * Dim + 4] + 3;
+        b[5 * Dim + 1] = float.NaN;
+        b[5 * Dim + 2] = float.PositiveInfinity;
+        b[9 * Dim] = float.NaN;
+        var pa = dir.File("a.npy", Npy("<f2", [50, Dim], Encode(a, ActivationDType.F16)));
+        var pb = dir.File("b.safetensors", Safetensors([new("t", "F32", [31, Dim], Encode(b, ActivationDType.F32))]));
+        using var ds = ActivationDataset.Open([pa, pb]);
+        var report = ActivationInspector.Inspect(ds);
+
+        var rows = a.Concat(b).Chunk(Dim).Where(r => r.All(float.IsFinite)).ToArray();
+        Assert.Equal(79, rows.Length);
+        Assert.Equal((81L, 2L, 3L), (report.Total.Rows, report.Total.NonFiniteRows, report.Total.NonFiniteValues));
+        Assert.Equal((50L, 0L), (report.Shards[0].Stats.Rows, report.Shards[0].Stats.NonFiniteRows));
+        var norms = rows.Select(r => Math.Sqrt(r.Sum(x => (double)x * x))).ToArray();
+        Assert.Equal(norms.Average(), report.Total.MeanNorm, 1e-9);
+        Assert.Equal(norms.Max(), report.Total.MaxNorm, 1e-9);
+        for (int j = 0; j < Dim; j++)
+        {
+            double mean = rows.Average(r => (double)r[j]);
+            double variance = rows.Average(r => ((double)r[j] - mean) * ((double)r[j] - mean));
+            Assert.Equal(mean, report.Total.Mean[j], 1e-9 * (1 + Math.Abs(mean)));
+            Assert.Equal(variance, report.Total.Variance[j], 1e-9 * variance);
+        }
+        Assert.Equal([4], report.Total.OutlierDims.Select(o => o.Index));
+        Assert.Equal([4], report.Shards[0].Stats.OutlierDims.Select(o => o.Index));
+        Assert.True(report.Total.OutlierDims[0].RatioToMedian > 100);
+    }
+
+    [Fact]
+    public void Real_use_lite_file_shows_the_documented_norm_and_two_outlier_dims()
+    {
+        using var ds = ActivationDataset.Open(SharedData("use-lite-moby-resid1-40k.f16.npy"));
+        var s = ActivationInspector.Inspect(ds).Total;
+        Assert.Equal((40000L, 512, 0L), (s.Rows, s.Dim, s.NonFiniteRows));
+        Assert.InRange(s.MeanNorm, 50, 56);     // README: about 53
+        Assert.Equal(2, s.OutlierDims.Count);   // README: two dims with variance ~30x the median
+        Assert.All(s.OutlierDims, o => Assert.InRange(o.RatioToMedian, 15, 60));
+    }
+
+    static (int Code, string Out, string Err) Cli(params string[] args)
+    {
+        var o = new StringWriter();
+        var e = new StringWriter();
+        int code = InspectCommand.Run(args, o, e);
+        return (code, o.ToString(), e.ToString());
+    }
+
+    [Fact]
+    public void Inspect_command_prints_a_table_or_json_and_reports_bad_input_on_one_line()
+    {
+        using var dir = new TempDir();
+        var v = Values(12 * Dim, ActivationDType.BF16, 3);
+        var raw = dir.File("acts.bf16", Encode(v, ActivationDType.BF16));
+        var st = dir.File("m.safetensors", Safetensors([new("x", "BF16", [12, Dim], Encode(v, ActivationDType.BF16)), new("y", "F32", [2], new byte[8])]));
+
+        var (code, stdout, stderr) = Cli(raw, "--dtype", "bf16", "--dim", $"{Dim}", st, "--tensor", "x");
+        Assert.Equal(0, code);
+        Assert.Equal("", stderr);
+        Assert.Contains("acts.bf16", stdout);
+        Assert.Contains("m.safetensors [x]", stdout);
+        Assert.Contains("total (2 files)", stdout);
+        Assert.Contains("[12, 9]", stdout);
+
+        (code, stdout, _) = Cli(SharedData("glove-6b-100d-top50k.f32.npy"), "--json");
+        Assert.Equal(0, code);
+        using var json = JsonDocument.Parse(stdout.TrimEnd().Split('\n')[^1]);
+        Assert.Equal(50000, json.RootElement.GetProperty("tokens").GetInt64());
+        Assert.Equal(100, json.RootElement.GetProperty("dim").GetInt32());
+        var file = json.RootElement.GetProperty("files")[0];
+        Assert.Equal("f32", file.GetProperty("dtype").GetString());
+        Assert.Equal([50000L, 100L], file.GetProperty("shape").EnumerateArray().Select(x => x.GetInt64()));
+        Assert.True(file.GetProperty("mean_norm").GetDouble() > 0);
+
+        (code, stdout, stderr) = Cli(st);
+        Assert.Equal(1, code);
+        Assert.Equal("", stdout);
+        var line = Assert.Single(stderr.TrimEnd().Split('\n'));
+        Assert.StartsWith($"gba inspect: {st}: ", line);
+        Assert.Contains("'x', 'y'", line);
+
+        (code, _, stderr) = Cli(Path.Combine(dir.Path, "missing.npy"));
+        Assert.Equal(1, code);
+        Assert.Matches("^gba inspect: .*missing.npy: file not found", stderr);
+
+        foreach (var bad in new[] { new string[0], ["--bogus", raw], [raw, "--dtype", "f16"], [raw, "--dtype", "i8", "--dim", "3"], [raw, "--dtype", "f16", "--dim", "0"], [raw, "--tensor"] })
+        {
+            (code, _, stderr) = Cli(bad);
+            Assert.Equal(2, code);
+            Assert.StartsWith("gba inspect: ", stderr);
+        }
+        Assert.Equal(0, Cli("--help").Code);
+    }
+}

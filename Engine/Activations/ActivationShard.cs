@@ -1,0 +1,118 @@
+using GbaEngine.Kernels.Elementwise;
+
+namespace GbaEngine.Activations;
+
+/// <summary>
+/// One memory-mapped activation file: Rows tokens of width Dim, in any supported format and dtype,
+/// readable as fp32 rows. The format is decided by content first (the .npy magic), then by the
+/// .safetensors extension, else raw little-endian binary if the caller gave a dtype and dim.
+/// Opening validates the whole layout against the file length, so <see cref="ReadRows"/> needs no
+/// checks beyond its row range. Owned and disposed by <see cref="ActivationDataset"/>.
+/// </summary>
+public sealed unsafe class ActivationShard : IDisposable
+{
+    readonly MappedFile _file;
+    readonly ShardLayout _layout;
+
+    ActivationShard(MappedFile file, ShardLayout layout)
+    {
+        _file = file;
+        _layout = layout;
+    }
+
+    public string Path => _file.Path;
+    public ShardFormat Format => _layout.Format;
+    public ActivationDType DType => _layout.DType;
+    public long Rows => _layout.Rows;
+    public int Dim => _layout.Dim;
+    /// <summary>Shape as stored in the file (2-D or 3-D; raw files report [rows, dim]).</summary>
+    public IReadOnlyList<long> Shape => _layout.Shape;
+    /// <summary>The safetensors tensor read, else null.</summary>
+    public string? TensorName => _layout.TensorName;
+    /// <summary>True for a column-major .npy, transposed on read (slower: strided gathers).</summary>
+    public bool FortranOrder => _layout.FortranOrder;
+    public long FileBytes => _file.Length;
+
+    public static ActivationShard Open(string path, LoaderOptions options)
+    {
+        var file = MappedFile.Open(path);
+        try
+        {
+            return new ActivationShard(file, ParseLayout(path, file, options));
+        }
+        catch (ActivationFormatException)
+        {
+            file.Dispose();
+            throw;
+        }
+        catch (Exception e) when (e is OverflowException or ArgumentException or IndexOutOfRangeException or InvalidOperationException)
+        {
+            // A parser bug must still surface as a bad-file report, never as a crash in the trainer.
+            file.Dispose();
+            throw new ActivationFormatException(path, $"malformed header ({e.GetType().Name}: {e.Message}).", e);
+        }
+    }
+
+    static ShardLayout ParseLayout(string path, MappedFile file, LoaderOptions options)
+    {
+        var extension = System.IO.Path.GetExtension(path);
+        if (NpyHeader.HasMagic(file.Prefix(6)) || extension.Equals(".npy", StringComparison.OrdinalIgnoreCase))
+            return NpyHeader.Parse(path, file);
+        if (extension.Equals(".safetensors", StringComparison.OrdinalIgnoreCase))
+            return SafetensorsHeader.Parse(path, file, options.TensorName);
+        if (options.RawDType is { } dtype && options.RawDim is { } dim)
+            return RawLayout(path, file, dtype, dim);
+        throw new ActivationFormatException(path,
+            "unrecognised file: expected a .npy file (magic \\x93NUMPY), a .safetensors file, or raw little-endian binary with its dtype and dim given (--dtype, --dim).");
+    }
+
+    static ShardLayout RawLayout(string path, MappedFile file, ActivationDType dtype, int dim)
+    {
+        long rowBytes = (long)dim * dtype.ByteSize();
+        if (file.Length % rowBytes != 0)
+            throw new ActivationFormatException(path,
+                $"raw {dtype.Name()} with d = {dim}: file length {file.Length} is not a multiple of the {rowBytes}-byte row ({file.Length % rowBytes} bytes left over; wrong --dim or --dtype, or a truncated file).");
+        long rows = file.Length / rowBytes;
+        return new ShardLayout(ShardFormat.Raw, dtype, rows, dim, 0, false, [rows, dim], null);
+    }
+
+    /// <summary>Converts rows [row, row + count) to fp32 into destination (count * Dim floats).</summary>
+    internal void ReadRows(long row, int count, Span<float> destination)
+    {
+        if (row < 0 || count < 0 || row > Rows - count)
+            throw new ArgumentOutOfRangeException(nameof(row), $"rows [{row}, {row + count}) outside [0, {Rows}) of {Path}.");
+        int elements = checked(count * Dim);
+        var dst = destination[..elements];
+        int size = DType.ByteSize();
+        byte* data = _file.Pointer + _layout.DataOffset;
+        if (!FortranOrder)
+        {
+            Convert(data + row * Dim * size, elements, dst);
+            return;
+        }
+        // Column-major: column c of rows [row, row+count) is contiguous; convert it, then scatter.
+        var column = System.Buffers.ArrayPool<float>.Shared.Rent(count);
+        for (int c = 0; c < Dim; c++)
+        {
+            Convert(data + (c * Rows + row) * size, count, column);
+            for (int i = 0; i < count; i++) dst[i * Dim + c] = column[i];
+        }
+        System.Buffers.ArrayPool<float>.Shared.Return(column);
+    }
+
+    void Convert(byte* source, int elements, Span<float> dst)
+    {
+        switch (DType)
+        {
+            case ActivationDType.F32: new ReadOnlySpan<float>(source, elements).CopyTo(dst); break;
+            case ActivationDType.F16: HalfToSingle.Convert(new ReadOnlySpan<ushort>(source, elements), dst); break;
+            case ActivationDType.BF16: BFloat16ToSingle.Convert(new ReadOnlySpan<ushort>(source, elements), dst); break;
+            case ActivationDType.F64: DoubleToSingle.Convert(new ReadOnlySpan<double>(source, elements), dst); break;
+        }
+    }
+
+    public override string ToString() =>
+        $"{Path} ({Format}, {DType.Name()}, {TokenShape.Format(_layout.Shape)}{(TensorName is null ? "" : $", tensor '{TensorName}'")}{(FortranOrder ? ", Fortran order" : "")})";
+
+    public void Dispose() => _file.Dispose();
+}
