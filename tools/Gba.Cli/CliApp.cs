@@ -24,6 +24,7 @@ public static class CliApp
             {
                 "demo" => TrainCommand.Run("demo", rest, stdout, stderr),
                 "train" => TrainCommand.Run("train", rest, stdout, stderr),
+                "inspect" => InspectCommand.Run(rest, stdout, stderr),
                 "--version" => Version(stdout),
                 _ => Unknown(args[0], stderr),
             };
@@ -38,7 +39,8 @@ public static class CliApp
             stderr.WriteLine($"gba {args[0]}: interrupted");
             return Interrupted;
         }
-        catch (Exception e) when (e is IOException or InvalidDataException or ArgumentException or UnauthorizedAccessException or FormatException)
+        catch (Exception e) when (e is IOException or InvalidDataException or ArgumentException or UnauthorizedAccessException or FormatException
+                                   or Activations.ActivationFormatException or InvalidOperationException or NotSupportedException)
         {
             stderr.WriteLine($"gba {args[0]}: {e.Message}");
             return Failed;
@@ -64,7 +66,8 @@ public static class CliApp
 
         Commands:
           demo     train GBA on the embedded synthetic default and print the metrics
-          train    train an SAE (synthetic data from the paper's model)
+          train    train an SAE on activation files (--data) or synthetic data from the paper's model
+          inspect  shape, dtype, norms, variance outliers and NaN/inf counts of activation files
 
         Run 'gba <command> --help' for a command's options.
 

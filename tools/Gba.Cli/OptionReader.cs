@@ -9,10 +9,12 @@ namespace GbaEngine.Cli;
 public sealed class OptionReader
 {
     readonly Dictionary<string, string?> _values = new(StringComparer.Ordinal);
+    readonly Dictionary<string, List<string>> _lists = new(StringComparer.Ordinal);
     readonly List<string> _positional = [];
     readonly HashSet<string> _used = new(StringComparer.Ordinal);
 
-    public OptionReader(IReadOnlyList<string> args, IReadOnlySet<string> valueOptions, IReadOnlySet<string> flags)
+    /// <param name="repeatable">Value options that may be given more than once (e.g. --data).</param>
+    public OptionReader(IReadOnlyList<string> args, IReadOnlySet<string> valueOptions, IReadOnlySet<string> flags, IReadOnlySet<string>? repeatable = null)
     {
         for (int i = 0; i < args.Count; i++)
         {
@@ -34,7 +36,12 @@ public sealed class OptionReader
             else if (valueOptions.Contains(name))
             {
                 var v = inline ?? (i + 1 < args.Count ? args[++i] : throw new UsageException($"option {name} needs a value"));
-                if (_values.ContainsKey(name)) throw new UsageException($"option {name} given twice");
+                if (repeatable?.Contains(name) == true)
+                {
+                    if (!_lists.TryGetValue(name, out var list)) _lists[name] = list = [];
+                    list.Add(v);
+                }
+                else if (_values.ContainsKey(name)) throw new UsageException($"option {name} given twice");
                 _values[name] = v;
             }
             else throw new UsageException($"unknown option '{name}'");
@@ -44,6 +51,9 @@ public sealed class OptionReader
     public IReadOnlyList<string> Positional => _positional;
 
     public bool Flag(string name) => _values.ContainsKey(name);
+
+    /// <summary>Every value of a repeatable option, in order.</summary>
+    public IReadOnlyList<string> Strings(string name) => _lists.TryGetValue(name, out var l) ? l : [];
 
     public bool Has(string name) => _values.ContainsKey(name);
 
