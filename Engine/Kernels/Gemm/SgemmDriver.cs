@@ -14,6 +14,9 @@
 // Scratch mode (c == null): C exists only as the per-thread MC x NE block; the kernel writes full
 // tiles there (the block is padded to MR/NR multiples) and the epilogue consumes it.
 // Scalar twin: the same driver instantiated with SgemmKernelScalar_4x8.
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics.X86;
+
 namespace GbaEngine.Kernels.Gemm;
 
 /// <summary>The operands of one product (pointers are to element (0, 0) as stored).</summary>
@@ -46,6 +49,8 @@ internal readonly unsafe struct SgemmBuffers
 
 internal static unsafe class SgemmDriver<TKernel> where TKernel : struct, ISgemmMicroKernel
 {
+    // Straight to optimised code: a call runs its loops once, so tiering would leave it in Tier0/OSR.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run<TEpilogue>(in SgemmProblem p, int m0, int m1, int n0, int n1,
         in SgemmBuffers buf, ref TEpilogue epilogue, int thread)
         where TEpilogue : struct, IGemmEpilogue
@@ -87,10 +92,17 @@ internal static unsafe class SgemmDriver<TKernel> where TKernel : struct, ISgemm
                         {
                             float* bPanel = buf.PackedB + (nint)(je + jr) * k + (nint)pc * nr;
                             int cols = Math.Min(nr, ne - jr);
+                            // The next B micro-panel comes from L3 (the k x NC panel is ~12 MiB);
+                            // pulling it into L2 a slice per kernel call hides that latency.
+                            float* nextB = bPanel + (nint)k * nr;
+                            int bLines = kc * nr / 16, perCall = (bLines * mr + mc - 1) / mc, line = 0;
 
                             // ir loop: micro-kernel over packed A micro-panels (kc x MR) from L2.
                             for (int ir = 0; ir < mc; ir += mr)
                             {
+                                if (Sse.IsSupported)
+                                    for (int end = Math.Min(line + perCall, bLines); line < end; line++)
+                                        Sse.Prefetch1(nextB + line * 16);
                                 float* aPanel = buf.PackedA + (nint)ir * k + (nint)pc * mr;
                                 float* cTile = cBlock + ir * ldc + jr;
                                 int rows = Math.Min(mr, mc - ir);
