@@ -47,8 +47,8 @@ internal static unsafe class GemmRatios
         Emit("");
 
         long maxX = o.Shapes.Max(s => (long)s.B * s.D), maxW = o.Shapes.Max(s => (long)s.M * s.D), maxC = o.Shapes.Max(s => (long)s.B * s.M);
-        var x = Random(maxX, 1);
-        var w = Random(maxW, 2);
+        var x = GemmShape.Random(maxX, 1);
+        var w = GemmShape.Random(maxW, 2);
         var c = new AlignedArray(maxC);
         var cRef = blas ? new AlignedArray(maxC) : null;
 
@@ -128,15 +128,6 @@ internal static unsafe class GemmRatios
         return sw.Elapsed.TotalSeconds;
     }
 
-    static AlignedArray Random(long length, ulong seed)
-    {
-        var a = new AlignedArray(length);
-        var rng = new Synthetic.Xoshiro256(seed);
-        var s = a.Span;
-        for (int i = 0; i < s.Length; i++) s[i] = (float)((rng.NextUInt64() >> 40) * (1.0 / (1 << 24)) * 2 - 1);
-        return a;
-    }
-
     static double MaxRelDiff(AlignedArray a, AlignedArray b, long count)
     {
         double max = 0, scale = 0;
@@ -177,7 +168,7 @@ internal static unsafe class GemmRatios
             return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
         }
         var shapes = Value("--shapes") is { } s
-            ? s.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(ParseShape).ToList()
+            ? s.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(GemmShape.Parse).ToList()
             : quick ? [(4096, 768, 16384)]
             : (from d in new[] { 512, 768, 1536 } from m in new[] { 4096, 16384, 65536 } select (4096, d, m)).ToList();
         var threads = Value("--threads") is { } t ? t.Split(',').Select(int.Parse).ToList() : [1, 2];
@@ -186,12 +177,5 @@ internal static unsafe class GemmRatios
             : KernelSelector.Supported.Where(x => x != KernelSet.Scalar).Reverse().ToList();
         var rounds = Value("--rounds") is { } r ? int.Parse(r, CultureInfo.InvariantCulture) : quick ? 3 : 5;
         return new Options(shapes, threads, kernels, rounds, Value("--out"), quick);
-    }
-
-    static (int, int, int) ParseShape(string s)
-    {
-        var p = s.Split('x');
-        if (p.Length != 3) throw new ArgumentException($"Shape '{s}': expected BxDxM, e.g. 4096x768x16384.");
-        return (int.Parse(p[0], CultureInfo.InvariantCulture), int.Parse(p[1], CultureInfo.InvariantCulture), int.Parse(p[2], CultureInfo.InvariantCulture));
     }
 }
