@@ -1,0 +1,181 @@
+// The side-by-side SGEMM runner (`Engine.Benchmarks --ratios`): times our SGEMM per kernel set,
+// OpenBLAS cblas_sgemm and the FMA peak probe interleaved, round by round, on the same buffers and
+// thread count, and reports medians. Interleaving matters on this shared 2-core machine: a noisy
+// neighbour slows every contender of a round alike, so per-round ratios are far steadier than
+// separate runs. Shapes are the SAE encoder product Z[B x M] = X[B x d] * W[M x d]^T
+// (GEMM m = B, n = M, k = d; both operands k-contiguous).
+using System.Diagnostics;
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Text;
+using GbaEngine.Kernels;
+using GbaEngine.Kernels.Gemm;
+using GbaEngine.Memory;
+
+namespace GbaEngine.Benchmarks.Gemm;
+
+internal static unsafe class GemmRatios
+{
+    sealed record Options(List<(int B, int D, int M)> Shapes, List<int> Threads, List<KernelSet> Kernels,
+        int Rounds, string? Out, bool Quick);
+
+    public const string Usage = """
+        --ratios [--quick] [--shapes BxDxM,...] [--threads 1,2] [--kernels avx512,avx2] [--rounds N] [--out file.md]
+          Times ours vs OpenBLAS vs the FMA peak interleaved; prints markdown (and writes it to --out).
+          Default shapes: B=4096 x d in {512,768,1536} x M in {4096,16384,65536}; --quick: 4096x768x16384 only, 3 rounds.
+        """;
+
+    public static int Run(string[] args)
+    {
+        var o = Parse(args);
+        var sb = new StringBuilder();
+        void Emit(string line)
+        {
+            Console.WriteLine(line);
+            sb.AppendLine(line);
+        }
+
+        var blas = OpenBlas.Available;
+        Emit($"## SGEMM: ours vs OpenBLAS vs FMA peak ({DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC)");
+        Emit("");
+        Emit($"- CPU: {CpuModel()} ({Environment.ProcessorCount} logical cores)");
+        Emit($"- .NET: {RuntimeInformation.FrameworkDescription}, kernel sets supported: {string.Join(", ", KernelSelector.Supported)}");
+        Emit(blas
+            ? $"- OpenBLAS: {OpenBlas.Path}, core {OpenBlas.CoreName} (OPENBLAS_CORETYPE={Environment.GetEnvironmentVariable("OPENBLAS_CORETYPE") ?? "unset"}), config: {OpenBlas.Config.Trim()}"
+            : "- OpenBLAS: not found (install libopenblas0-pthread); its columns are empty");
+        Emit($"- Rounds: {o.Rounds} (medians; ratios are medians of per-round ratios); command: `Engine.Benchmarks {string.Join(' ', args)}`");
+        Emit("");
+
+        long maxX = o.Shapes.Max(s => (long)s.B * s.D), maxW = o.Shapes.Max(s => (long)s.M * s.D), maxC = o.Shapes.Max(s => (long)s.B * s.M);
+        var x = GemmShape.Random(maxX, 1);
+        var w = GemmShape.Random(maxW, 2);
+        var c = new AlignedArray(maxC);
+        var cRef = blas ? new AlignedArray(maxC) : null;
+
+        foreach (var threads in o.Threads)
+        {
+            if (blas) OpenBlas.SetThreads(threads);
+            var contexts = o.Kernels.Select(k => new SgemmContext(threads, k)).ToArray();
+            var peak512 = new List<double>();
+            var peak256 = new List<double>();
+            Emit($"### {threads} thread{(threads > 1 ? "s" : "")}");
+            Emit("");
+            Emit("| B x d x M | kernel | ours GFLOP/s | OpenBLAS GFLOP/s | FMA peak GFLOP/s | ours/OpenBLAS | ours/peak | max rel diff |");
+            Emit("|---|---|---:|---:|---:|---:|---:|---:|");
+            foreach (var (b, d, m) in o.Shapes)
+            {
+                double flop = 2.0 * b * d * m;
+                var ours = contexts.Select(_ => new List<double>()).ToArray();
+                var theirs = new List<double>();
+                var peaks = new List<double>();
+                // Warm-up: JIT, buffer growth, page faults on C.
+                foreach (var ctx in contexts) Ours(ctx, b, d, m, x, w, c);
+                if (blas) Theirs(b, d, m, x, w, cRef!);
+                for (int r = 0; r < o.Rounds; r++)
+                {
+                    for (int i = 0; i < contexts.Length; i++) ours[i].Add(flop / Time(() => Ours(contexts[i], b, d, m, x, w, c)) / 1e9);
+                    if (blas) theirs.Add(flop / Time(() => Theirs(b, d, m, x, w, cRef!)) / 1e9);
+                    var p = FmaPeak.Measure(512, threads, FmaPeak.IterationsFor(512, 0.15));
+                    peaks.Add(p);
+                    peak512.Add(p);
+                    peak256.Add(FmaPeak.Measure(256, threads, FmaPeak.IterationsFor(256, 0.1)));
+                }
+                for (int i = 0; i < contexts.Length; i++)
+                {
+                    // Same inputs: ours and OpenBLAS must agree to float accuracy (sanity, not a test).
+                    Ours(contexts[i], b, d, m, x, w, c);
+                    var diff = blas ? MaxRelDiff(c, cRef!, (long)b * m) : double.NaN;
+                    var ratioBlas = blas ? Median(ours[i].Zip(theirs, (u, t) => u / t)) : double.NaN;
+                    var ratioPeak = Median(ours[i].Zip(peaks, (u, p) => u / p));
+                    Emit($"| {b} x {d} x {m} | {contexts[i].Kernels} | {Median(ours[i]):F1} | {F(Median(theirs))} | {Median(peaks):F1} | {F(ratioBlas, "F3")} | {ratioPeak:F3} | {F(diff, "E1")} |");
+                }
+            }
+            Emit("");
+            Emit($"FMA probe, {threads} thread(s), median of {peak512.Count}: Vector512 {Median(peak512):F1} GFLOP/s, Vector256 {Median(peak256):F1} GFLOP/s.");
+            Emit("");
+            foreach (var ctx in contexts) ctx.Dispose();
+        }
+
+        if (o.Kernels.Count > 0 && !o.Quick)
+        {
+            // The scalar reference at one small shape only (it is ~100x slower).
+            using var scalar = new SgemmContext(1, KernelSet.Scalar);
+            var s = new List<double>();
+            Ours(scalar, 256, 256, 1024, x, w, c);
+            for (int r = 0; r < 3; r++) s.Add(2.0 * 256 * 256 * 1024 / Time(() => Ours(scalar, 256, 256, 1024, x, w, c)) / 1e9);
+            Emit($"Scalar reference kernel, 1 thread, 256 x 256 x 1024: {Median(s):F2} GFLOP/s.");
+            Emit("");
+        }
+
+        if (o.Out is { } path)
+        {
+            Directory.CreateDirectory(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!);
+            File.WriteAllText(path, sb.ToString());
+        }
+        return 0;
+    }
+
+    static void Ours(SgemmContext ctx, int b, int d, int m, AlignedArray x, AlignedArray w, AlignedArray c) =>
+        ctx.Multiply(GemmTranspose.NoTranspose, GemmTranspose.Transpose, b, m, d, 1f, x.Pointer, d, w.Pointer, d, 0f, c.Pointer, m);
+
+    static void Theirs(int b, int d, int m, AlignedArray x, AlignedArray w, AlignedArray c) =>
+        OpenBlas.Sgemm(false, true, b, m, d, 1f, x.Pointer, d, w.Pointer, d, 0f, c.Pointer, m);
+
+    static double Time(Action a)
+    {
+        var sw = Stopwatch.StartNew();
+        a();
+        return sw.Elapsed.TotalSeconds;
+    }
+
+    static double MaxRelDiff(AlignedArray a, AlignedArray b, long count)
+    {
+        double max = 0, scale = 0;
+        for (long i = 0; i < count; i++)
+        {
+            max = Math.Max(max, Math.Abs(a[(int)i] - b[(int)i]));
+            scale = Math.Max(scale, Math.Abs(b[(int)i]));
+        }
+        return max / Math.Max(scale, 1e-30);
+    }
+
+    static double Median(IEnumerable<double> values)
+    {
+        var v = values.Order().ToArray();
+        if (v.Length == 0) return double.NaN;
+        return v.Length % 2 == 1 ? v[v.Length / 2] : (v[v.Length / 2 - 1] + v[v.Length / 2]) / 2;
+    }
+
+    static string F(double v, string format = "F1") => double.IsNaN(v) ? "-" : v.ToString(format, CultureInfo.InvariantCulture);
+
+    static string CpuModel()
+    {
+        try
+        {
+            var line = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal));
+            if (line is not null) return line[(line.IndexOf(':') + 1)..].Trim();
+        }
+        catch (IOException) { }
+        return RuntimeInformation.ProcessArchitecture.ToString();
+    }
+
+    static Options Parse(string[] args)
+    {
+        bool quick = args.Contains("--quick");
+        string? Value(string name)
+        {
+            var i = Array.IndexOf(args, name);
+            return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
+        }
+        var shapes = Value("--shapes") is { } s
+            ? s.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(GemmShape.Parse).ToList()
+            : quick ? [(4096, 768, 16384)]
+            : (from d in new[] { 512, 768, 1536 } from m in new[] { 4096, 16384, 65536 } select (4096, d, m)).ToList();
+        var threads = Value("--threads") is { } t ? t.Split(',').Select(int.Parse).ToList() : [1, 2];
+        var kernels = Value("--kernels") is { } k
+            ? k.Split(',').Select(KernelSelector.Parse).ToList()
+            : KernelSelector.Supported.Where(x => x != KernelSet.Scalar).Reverse().ToList();
+        var rounds = Value("--rounds") is { } r ? int.Parse(r, CultureInfo.InvariantCulture) : quick ? 3 : 5;
+        return new Options(shapes, threads, kernels, rounds, Value("--out"), quick);
+    }
+}
