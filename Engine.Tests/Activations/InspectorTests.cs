@@ -26,31 +26,32 @@ public class InspectorTests
         var pb = dir.File("b.safetensors", Safetensors([new("t", "F32", [31, Dim], Encode(b, ActivationDType.F32))]));
         using var ds = ActivationDataset.Open([pa, pb]);
         var report = ActivationInspector.Inspect(ds);
+        var total = Assert.IsType<ActivationStats>(report.Total);
 
         var rows = a.Concat(b).Chunk(Dim).Where(r => r.All(float.IsFinite)).ToArray();
         Assert.Equal(79, rows.Length);
-        Assert.Equal((81L, 2L, 3L), (report.Total.Rows, report.Total.NonFiniteRows, report.Total.NonFiniteValues));
+        Assert.Equal((81L, 2L, 3L), (total.Rows, total.NonFiniteRows, total.NonFiniteValues));
         Assert.Equal((50L, 0L), (report.Shards[0].Stats.Rows, report.Shards[0].Stats.NonFiniteRows));
         var norms = rows.Select(r => Math.Sqrt(r.Sum(x => (double)x * x))).ToArray();
-        Assert.Equal(norms.Average(), report.Total.MeanNorm, 1e-9);
-        Assert.Equal(norms.Max(), report.Total.MaxNorm, 1e-9);
+        Assert.Equal(norms.Average(), total.MeanNorm, 1e-9);
+        Assert.Equal(norms.Max(), total.MaxNorm, 1e-9);
         for (int j = 0; j < Dim; j++)
         {
             double mean = rows.Average(r => (double)r[j]);
             double variance = rows.Average(r => ((double)r[j] - mean) * ((double)r[j] - mean));
-            Assert.Equal(mean, report.Total.Mean[j], 1e-9 * (1 + Math.Abs(mean)));
-            Assert.Equal(variance, report.Total.Variance[j], 1e-9 * variance);
+            Assert.Equal(mean, total.Mean[j], 1e-9 * (1 + Math.Abs(mean)));
+            Assert.Equal(variance, total.Variance[j], 1e-9 * variance);
         }
-        Assert.Equal([4], report.Total.OutlierDims.Select(o => o.Index));
+        Assert.Equal([4], total.OutlierDims.Select(o => o.Index));
         Assert.Equal([4], report.Shards[0].Stats.OutlierDims.Select(o => o.Index));
-        Assert.True(report.Total.OutlierDims[0].RatioToMedian > 100);
+        Assert.True(total.OutlierDims[0].RatioToMedian > 100);
     }
 
     [Fact]
     public void Real_use_lite_file_shows_the_documented_norm_and_two_outlier_dims()
     {
         using var ds = ActivationDataset.Open(SharedData("use-lite-moby-resid1-40k.f16.npy"));
-        var s = ActivationInspector.Inspect(ds).Total;
+        var s = ActivationInspector.Inspect(ds).Total!;
         Assert.Equal((40000L, 512, 0L), (s.Rows, s.Dim, s.NonFiniteRows));
         Assert.InRange(s.MeanNorm, 50, 56);     // README: about 53
         Assert.Equal(2, s.OutlierDims.Count);   // README: two dims with variance ~30x the median
@@ -86,10 +87,24 @@ public class InspectorTests
         using var json = JsonDocument.Parse(stdout.TrimEnd().Split('\n')[^1]);
         Assert.Equal(50000, json.RootElement.GetProperty("tokens").GetInt64());
         Assert.Equal(100, json.RootElement.GetProperty("dim").GetInt32());
+        Assert.Equal(50000, json.RootElement.GetProperty("total").GetProperty("tokens").GetInt64());
         var file = json.RootElement.GetProperty("files")[0];
         Assert.Equal("f32", file.GetProperty("dtype").GetString());
         Assert.Equal([50000L, 100L], file.GetProperty("shape").EnumerateArray().Select(x => x.GetInt64()));
         Assert.True(file.GetProperty("mean_norm").GetDouble() > 0);
+
+        // Files of different widths are each described; there is no combined total.
+        (code, stdout, _) = Cli(SharedData("use-lite-moby-resid1-40k.f16.npy"), SharedData("glove-6b-100d-top50k.f32.npy"), "--json");
+        Assert.Equal(0, code);
+        using (var both = JsonDocument.Parse(stdout.TrimEnd().Split('\n')[^1]))
+        {
+            Assert.Equal(JsonValueKind.Null, both.RootElement.GetProperty("total").ValueKind);
+            Assert.Equal([512, 100], both.RootElement.GetProperty("files").EnumerateArray().Select(f => f.GetProperty("dim").GetInt32()));
+            Assert.Equal(90000, both.RootElement.GetProperty("tokens").GetInt64());
+        }
+        (code, stdout, _) = Cli(SharedData("use-lite-moby-resid1-40k.f16.npy"), raw, "--dtype", "bf16", "--dim", $"{Dim}");
+        Assert.Equal(0, code);
+        Assert.Contains("no combined total", stdout);
 
         (code, stdout, stderr) = Cli(st);
         Assert.Equal(1, code);

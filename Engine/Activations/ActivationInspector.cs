@@ -24,8 +24,11 @@ public sealed record ActivationStats(
 /// <summary>One file's description and statistics.</summary>
 public sealed record ShardInspection(string Path, ShardFormat Format, ActivationDType DType, IReadOnlyList<long> Shape, string? TensorName, ActivationStats Stats);
 
-/// <summary>Every shard's statistics and the dataset's, merged from them.</summary>
-public sealed record DatasetInspection(int Dim, long Tokens, IReadOnlyList<ShardInspection> Shards, ActivationStats Total);
+/// <summary>
+/// Every file's statistics and, when all files share one row width, the totals merged from them
+/// (Dim and Total are null for files of different widths).
+/// </summary>
+public sealed record DatasetInspection(int? Dim, long Tokens, IReadOnlyList<ShardInspection> Shards, ActivationStats? Total);
 
 /// <summary>
 /// What a user checks before training: shape, dtype, token count, token norms, per-dimension
@@ -39,26 +42,52 @@ public static class ActivationInspector
 {
     public const double DefaultOutlierFactor = 10;
 
-    public static DatasetInspection Inspect(ActivationDataset dataset, double outlierFactor = DefaultOutlierFactor)
+    /// <summary>An opened dataset: its shards and their total.</summary>
+    public static DatasetInspection Inspect(ActivationDataset dataset, double outlierFactor = DefaultOutlierFactor) =>
+        Summarise(dataset.Shards.Select(s => Measure(s, outlierFactor)).ToList(), outlierFactor);
+
+    /// <summary>
+    /// Files, directories and globs, each file opened, measured and closed in turn. Unlike opening a
+    /// dataset, files of different widths are allowed (a diagnostic should describe them all), and a
+    /// bad file is reported as <see cref="ActivationFormatException"/> like anywhere else.
+    /// </summary>
+    public static DatasetInspection Inspect(IReadOnlyList<string> paths, LoaderOptions? options = null, double outlierFactor = DefaultOutlierFactor)
     {
-        int dim = dataset.Dim;
+        options ??= new LoaderOptions();
+        options.Validate();
+        var measured = new List<(ShardInspection, Moments)>();
+        foreach (var file in ShardPaths.Expand(paths, options))
+        {
+            using var shard = ActivationShard.Open(file, options);
+            measured.Add(Measure(shard, outlierFactor));
+        }
+        return Summarise(measured, outlierFactor);
+    }
+
+    static (ShardInspection, Moments) Measure(ActivationShard shard, double outlierFactor)
+    {
+        int dim = shard.Dim;
         int chunkRows = (int)Math.Clamp((4L << 20) / dim, 1, 4096);
         var buffer = new float[chunkRows * dim];
-        var total = new Moments(dim);
-        var shards = new List<ShardInspection>(dataset.Shards.Count);
-        foreach (var shard in dataset.Shards)
+        var m = new Moments(dim);
+        for (long row = 0; row < shard.Rows; row += chunkRows)
         {
-            var m = new Moments(dim);
-            for (long row = 0; row < shard.Rows; row += chunkRows)
-            {
-                int n = (int)Math.Min(chunkRows, shard.Rows - row);
-                shard.ReadRows(row, n, buffer);
-                for (int r = 0; r < n; r++) m.Add(buffer.AsSpan(r * dim, dim));
-            }
-            shards.Add(new ShardInspection(shard.Path, shard.Format, shard.DType, shard.Shape, shard.TensorName, m.ToStats(outlierFactor)));
-            total.Merge(m);
+            int n = (int)Math.Min(chunkRows, shard.Rows - row);
+            shard.ReadRows(row, n, buffer);
+            for (int r = 0; r < n; r++) m.Add(buffer.AsSpan(r * dim, dim));
         }
-        return new DatasetInspection(dim, dataset.TokenCount, shards, total.ToStats(outlierFactor));
+        return (new ShardInspection(shard.Path, shard.Format, shard.DType, shard.Shape, shard.TensorName, m.ToStats(outlierFactor)), m);
+    }
+
+    static DatasetInspection Summarise(List<(ShardInspection Shard, Moments Moments)> measured, double outlierFactor)
+    {
+        var shards = measured.Select(x => x.Shard).ToList();
+        long tokens = shards.Sum(s => s.Stats.Rows);
+        var dims = shards.Select(s => s.Stats.Dim).Distinct().ToList();
+        if (dims.Count != 1) return new DatasetInspection(null, tokens, shards, null);
+        var total = new Moments(dims[0]);
+        foreach (var (_, m) in measured) total.Merge(m);
+        return new DatasetInspection(dims[0], tokens, shards, total.ToStats(outlierFactor));
     }
 
     sealed class Moments(int dim)

@@ -34,6 +34,7 @@ public sealed class ActivationStream : ITokenStream
     readonly ulong _seed;
     readonly StreamOptions _options;
     readonly int _chunkRows, _windowChunks, _windowCount;
+    readonly int _blockRows;            // rows converted then checked while still in L2
     readonly int[] _chunkOrder = [];
     readonly float[] _buffer = [];
     readonly int[] _permutation = [];
@@ -57,6 +58,7 @@ public sealed class ActivationStream : ITokenStream
         _skip = data.Options.NonFinite == NonFiniteRows.Skip;
         _seed = seed;
         _chunkRows = options.ChunkRows;
+        _blockRows = Math.Max(1, CacheBlockBytes / (_dim * sizeof(float)));
         if (_shuffle)
         {
             int bufferRows = (int)Math.Min(options.ResolveBufferRows(_dim), (_length + _chunkRows - 1) / _chunkRows * _chunkRows);
@@ -71,6 +73,13 @@ public sealed class ActivationStream : ITokenStream
         }
         Seek(startPosition);
     }
+
+    /// <summary>
+    /// Rows are converted and then scanned for NaN/inf in blocks of this many bytes, so the scan reads
+    /// from cache: checking a whole 4 MiB batch after converting it cost f32 file-order throughput
+    /// about a third (4.3 vs 6.0 GB/s for a 256 MiB epoch at d = 1024, LoaderBenchmarks).
+    /// </summary>
+    const int CacheBlockBytes = 64 << 10;
 
     public int Dim => _dim;
 
@@ -104,7 +113,7 @@ public sealed class ActivationStream : ITokenStream
         while (filled < rows)
         {
             if (_cursor == _length) StartEpoch(_epoch + 1);
-            int n = (int)Math.Min(rows - filled, _length - _cursor);
+            int n = (int)Math.Min(Math.Min(rows - filled, _length - _cursor), _blockRows);
             var block = destination.Slice(filled * _dim, n * _dim);
             _data.ReadRows(_begin + _cursor, n, block);
             int kept = 0;
@@ -202,15 +211,20 @@ public sealed class ActivationStream : ITokenStream
         for (int k = first; k < last; k++)
         {
             long chunkStart = _begin + (long)_chunkOrder[k] * _chunkRows;
-            int n = ChunkLength(_chunkOrder[k]);
-            _data.ReadRows(chunkStart, n, _buffer.AsSpan(rows * _dim, n * _dim));
-            for (int i = 0; i < n; i++)
+            int chunkRows = ChunkLength(_chunkOrder[k]);
+            for (int done = 0; done < chunkRows;)
             {
-                bool bad = NonFinite.Any(_buffer.AsSpan((rows + i) * _dim, _dim));
-                if (bad && !_skip) Reject(chunkStart + i);
-                _bad[rows + i] = bad;
+                int n = Math.Min(chunkRows - done, _blockRows);
+                _data.ReadRows(chunkStart + done, n, _buffer.AsSpan(rows * _dim, n * _dim));
+                for (int i = 0; i < n; i++)
+                {
+                    bool bad = NonFinite.Any(_buffer.AsSpan((rows + i) * _dim, _dim));
+                    if (bad && !_skip) Reject(chunkStart + done + i);
+                    _bad[rows + i] = bad;
+                }
+                rows += n;
+                done += n;
             }
-            rows += n;
         }
         _windowRows = rows;
         for (int i = 0; i < rows; i++) _permutation[i] = i;

@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 
 namespace GbaEngine.Kernels.Elementwise;
@@ -12,7 +11,7 @@ namespace GbaEngine.Kernels.Elementwise;
 /// subtraction (2^-14 + m*2^-24 - 2^-14 is representable, so no rounding happens).
 /// <see cref="ConvertScalar"/> is the reference twin; the Vector256/Vector512 paths match it bit for
 /// bit, NaN payloads included (payload shifted, not quieted). For non-NaN inputs the result equals
-/// (float)Half exactly. Tails re-run the last full vector over the original input (dst never aliases src).
+/// (float)Half exactly. Driver and tails: <see cref="ConvertToSingle"/>.
 /// </summary>
 public static class HalfToSingle
 {
@@ -22,21 +21,10 @@ public static class HalfToSingle
     const uint InfNanRebias = (128 - 16) << 23;       // lifts exponent 31+112 to 255
     const uint SubnormalMagic = 113u << 23;           // 2^-14 as float bits
 
-    public static void Convert(ReadOnlySpan<ushort> src, Span<float> dst)
-    {
-        if (dst.Length < src.Length) throw new ArgumentException("Destination is shorter than source.", nameof(dst));
-        switch (KernelSelector.Current)
-        {
-            case KernelSet.Avx512: ConvertVector512(src, dst); break;
-            case KernelSet.Avx2: ConvertVector256(src, dst); break;
-            default: ConvertScalar(src, dst); break;
-        }
-    }
-
-    public static void ConvertScalar(ReadOnlySpan<ushort> src, Span<float> dst)
-    {
-        for (int i = 0; i < src.Length; i++) dst[i] = Convert(src[i]);
-    }
+    public static void Convert(ReadOnlySpan<ushort> src, Span<float> dst) => ConvertToSingle.Run<ushort, Op>(src, dst);
+    public static void ConvertScalar(ReadOnlySpan<ushort> src, Span<float> dst) => ConvertToSingle.Scalar<ushort, Op>(src, dst);
+    internal static void ConvertVector256(ReadOnlySpan<ushort> src, Span<float> dst) => ConvertToSingle.Vector256<ushort, Op>(src, dst);
+    internal static void ConvertVector512(ReadOnlySpan<ushort> src, Span<float> dst) => ConvertToSingle.Vector512<ushort, Op>(src, dst);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Convert(ushort h)
@@ -49,61 +37,34 @@ public static class HalfToSingle
         return BitConverter.UInt32BitsToSingle(o | ((h & SignMask) << 16));
     }
 
-    internal static void ConvertVector512(ReadOnlySpan<ushort> src, Span<float> dst)
+    struct Op : IConvertToSingle<ushort>
     {
-        const int Step = 32;
-        int n = src.Length;
-        if (n < Step) { ConvertScalar(src, dst); return; }
-        ref ushort s = ref MemoryMarshal.GetReference(src);
-        ref float d = ref MemoryMarshal.GetReference(dst);
-        for (int i = 0; ; i += Step)
+        public static float Invoke(ushort x) => Convert(x);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Invoke8(ref ushort source, ref float destination)
         {
-            if (i > n - Step) i = n - Step;
-            var (lo, hi) = Vector512.Widen(Vector512.LoadUnsafe(ref s, (nuint)i));
-            Widen(lo).StoreUnsafe(ref d, (nuint)i);
-            Widen(hi).StoreUnsafe(ref d, (nuint)(i + 16));
-            if (i == n - Step) break;
+            var h = Vector256.WidenLower(Vector128.LoadUnsafe(ref source).ToVector256Unsafe());
+            var o = (h & Vector256.Create(ExpMantissaMask)) << 13;
+            var e = o & Vector256.Create(ShiftedExp);
+            o += Vector256.Create(Rebias);
+            o += Vector256.Equals(e, Vector256.Create(ShiftedExp)) & Vector256.Create(InfNanRebias);
+            var sub = ((o + Vector256.Create(1u << 23)).AsSingle() - Vector256.Create(SubnormalMagic).AsSingle()).AsUInt32();
+            o = Vector256.ConditionalSelect(Vector256.Equals(e, Vector256<uint>.Zero), sub, o);
+            (o | ((h & Vector256.Create(SignMask)) << 16)).AsSingle().StoreUnsafe(ref destination);
         }
-    }
 
-    internal static void ConvertVector256(ReadOnlySpan<ushort> src, Span<float> dst)
-    {
-        const int Step = 16;
-        int n = src.Length;
-        if (n < Step) { ConvertScalar(src, dst); return; }
-        ref ushort s = ref MemoryMarshal.GetReference(src);
-        ref float d = ref MemoryMarshal.GetReference(dst);
-        for (int i = 0; ; i += Step)
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Invoke16(ref ushort source, ref float destination)
         {
-            if (i > n - Step) i = n - Step;
-            var (lo, hi) = Vector256.Widen(Vector256.LoadUnsafe(ref s, (nuint)i));
-            Widen(lo).StoreUnsafe(ref d, (nuint)i);
-            Widen(hi).StoreUnsafe(ref d, (nuint)(i + 8));
-            if (i == n - Step) break;
+            var h = Vector512.WidenLower(Vector256.LoadUnsafe(ref source).ToVector512Unsafe());
+            var o = (h & Vector512.Create(ExpMantissaMask)) << 13;
+            var e = o & Vector512.Create(ShiftedExp);
+            o += Vector512.Create(Rebias);
+            o += Vector512.Equals(e, Vector512.Create(ShiftedExp)) & Vector512.Create(InfNanRebias);
+            var sub = ((o + Vector512.Create(1u << 23)).AsSingle() - Vector512.Create(SubnormalMagic).AsSingle()).AsUInt32();
+            o = Vector512.ConditionalSelect(Vector512.Equals(e, Vector512<uint>.Zero), sub, o);
+            (o | ((h & Vector512.Create(SignMask)) << 16)).AsSingle().StoreUnsafe(ref destination);
         }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector512<float> Widen(Vector512<uint> h)
-    {
-        var o = (h & Vector512.Create(ExpMantissaMask)) << 13;
-        var e = o & Vector512.Create(ShiftedExp);
-        o += Vector512.Create(Rebias);
-        o += Vector512.Equals(e, Vector512.Create(ShiftedExp)) & Vector512.Create(InfNanRebias);
-        var sub = ((o + Vector512.Create(1u << 23)).AsSingle() - Vector512.Create(SubnormalMagic).AsSingle()).AsUInt32();
-        o = Vector512.ConditionalSelect(Vector512.Equals(e, Vector512<uint>.Zero), sub, o);
-        return (o | ((h & Vector512.Create(SignMask)) << 16)).AsSingle();
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector256<float> Widen(Vector256<uint> h)
-    {
-        var o = (h & Vector256.Create(ExpMantissaMask)) << 13;
-        var e = o & Vector256.Create(ShiftedExp);
-        o += Vector256.Create(Rebias);
-        o += Vector256.Equals(e, Vector256.Create(ShiftedExp)) & Vector256.Create(InfNanRebias);
-        var sub = ((o + Vector256.Create(1u << 23)).AsSingle() - Vector256.Create(SubnormalMagic).AsSingle()).AsUInt32();
-        o = Vector256.ConditionalSelect(Vector256.Equals(e, Vector256<uint>.Zero), sub, o);
-        return (o | ((h & Vector256.Create(SignMask)) << 16)).AsSingle();
     }
 }

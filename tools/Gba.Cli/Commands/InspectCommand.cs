@@ -61,8 +61,7 @@ public static class InspectCommand
         DatasetInspection report;
         try
         {
-            using var dataset = ActivationDataset.Open(paths, new LoaderOptions { RawDType = dtype, RawDim = dim, TensorName = tensor });
-            report = ActivationInspector.Inspect(dataset);
+            report = ActivationInspector.Inspect(paths, new LoaderOptions { RawDType = dtype, RawDim = dim, TensorName = tensor });
         }
         catch (ActivationFormatException e)
         {
@@ -99,9 +98,9 @@ public static class InspectCommand
             rows.Add([s.Path + (s.TensorName is null ? "" : $" [{s.TensorName}]"), s.Format.ToString().ToLowerInvariant(), s.DType.Name(),
                 "[" + string.Join(", ", s.Shape) + "]", s.Stats.Rows.ToString(CultureInfo.InvariantCulture), F(s.Stats.MeanNorm), F(s.Stats.MaxNorm),
                 s.Stats.NonFiniteRows.ToString(CultureInfo.InvariantCulture), Outliers(s.Stats)]);
-        if (r.Shards.Count > 1)
-            rows.Add([$"total ({r.Shards.Count} files)", "", "", $"[{r.Tokens}, {r.Dim}]", r.Total.Rows.ToString(CultureInfo.InvariantCulture),
-                F(r.Total.MeanNorm), F(r.Total.MaxNorm), r.Total.NonFiniteRows.ToString(CultureInfo.InvariantCulture), Outliers(r.Total)]);
+        if (r.Shards.Count > 1 && r.Total is { } t)
+            rows.Add([$"total ({r.Shards.Count} files)", "", "", $"[{r.Tokens}, {r.Dim}]", t.Rows.ToString(CultureInfo.InvariantCulture),
+                F(t.MeanNorm), F(t.MaxNorm), t.NonFiniteRows.ToString(CultureInfo.InvariantCulture), Outliers(t)]);
         var widths = Enumerable.Range(0, rows[0].Length).Select(c => rows.Max(row => row[c].Length)).ToArray();
         foreach (var row in rows)
         {
@@ -114,7 +113,10 @@ public static class InspectCommand
             }
             w.WriteLine(line.ToString().TrimEnd());
         }
-        w.WriteLine($"median per-dimension variance {F(r.Total.MedianVariance, "0.####")}; {r.Total.NonFiniteValues} non-finite values in {r.Total.NonFiniteRows} rows");
+        if (r.Total is { } total)
+            w.WriteLine($"median per-dimension variance {F(total.MedianVariance, "0.####")}; {total.NonFiniteValues} non-finite values in {total.NonFiniteRows} rows");
+        else
+            w.WriteLine("files of different widths d: no combined total (they cannot be one training set)");
     }
 
     static string ToJson(DatasetInspection r)
@@ -123,7 +125,8 @@ public static class InspectCommand
         using (var j = new Utf8JsonWriter(buffer))
         {
             j.WriteStartObject();
-            j.WriteNumber("dim", r.Dim);
+            if (r.Dim is { } dim) j.WriteNumber("dim", dim);
+            else j.WriteNull("dim");
             j.WriteNumber("tokens", r.Tokens);
             j.WriteStartArray("files");
             foreach (var s in r.Shards)
@@ -132,6 +135,7 @@ public static class InspectCommand
                 j.WriteString("path", s.Path);
                 j.WriteString("format", s.Format.ToString().ToLowerInvariant());
                 j.WriteString("dtype", s.DType.Name());
+                j.WriteNumber("dim", s.Stats.Dim);
                 if (s.TensorName is not null) j.WriteString("tensor", s.TensorName);
                 j.WriteStartArray("shape");
                 foreach (var x in s.Shape) j.WriteNumberValue(x);
@@ -140,9 +144,13 @@ public static class InspectCommand
                 j.WriteEndObject();
             }
             j.WriteEndArray();
-            j.WriteStartObject("total");
-            WriteStats(j, r.Total);
-            j.WriteEndObject();
+            if (r.Total is { } total)
+            {
+                j.WriteStartObject("total");
+                WriteStats(j, total);
+                j.WriteEndObject();
+            }
+            else j.WriteNull("total");
             j.WriteEndObject();
         }
         return Encoding.UTF8.GetString(buffer.ToArray());
