@@ -69,6 +69,49 @@ public class CliTests
     }
 
     [Fact]
+    public void TrainOnAnActivationFileReportsReconstructionMetricsAndExportsTheSae()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "gba-cli-data-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(dir);
+        try
+        {
+            // 2,000 tokens of width 24 from the synthetic model, written as a float16 .npy.
+            var model = new GbaEngine.Synthetic.SyntheticModel(new GbaEngine.Synthetic.SyntheticSpec(Features: 40, Dim: 24, Sparsity: 2), 3);
+            var rows = new float[2000 * 24];
+            model.OpenStream(1).NextBatch(rows, 2000);
+            var file = Path.Combine(dir, "acts.npy");
+            File.WriteAllBytes(file, GbaEngine.Tests.Activations.TestFiles.Npy("<f2", [2000, 24],
+                GbaEngine.Tests.Activations.TestFiles.Encode(rows, GbaEngine.Activations.ActivationDType.F16)));
+            var outDir = Path.Combine(dir, "run");
+            var (code, stdout, err) = Run(["train", "--data", file, "--d-sae", "64", "--batch", "64", "--steps", "40", "--init-tokens", "512",
+                "--buffer-tokens", "640", "--threads", "1", "--out", outDir, "--json"]);
+            Assert.True(code == 0, err);
+            using var doc = JsonDocument.Parse(stdout.TrimEnd().Split('\n')[^1]);
+            Assert.Equal(JsonValueKind.Null, doc.RootElement.GetProperty("frr_0_9").ValueKind);   // no ground truth for files
+            Assert.InRange(doc.RootElement.GetProperty("fvu").GetDouble(), 0, 2);
+            Assert.True(File.Exists(Path.Combine(outDir, "sae", "sae_weights.safetensors")));
+            using var cfg = JsonDocument.Parse(File.ReadAllText(Path.Combine(outDir, "config.json")));
+            Assert.Equal(200, cfg.RootElement.GetProperty("data").GetProperty("eval_rows").GetInt64());   // 10% of 2,000
+
+            var (missing, _, missingErr) = Run(["train", "--data", Path.Combine(dir, "nope.npy"), "--steps", "1"]);
+            Assert.Equal(1, missing);
+            Assert.Contains("nope.npy", missingErr);
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+
+    [Fact]
+    public void InspectThroughTheDispatcher()
+    {
+        var (code, stdout, _) = Run("inspect", GbaEngine.Tests.Activations.TestFiles.SharedData("use-lite-moby-resid1-40k.f16.npy"), "--json");
+        Assert.Equal(0, code);
+        Assert.Contains("40000", stdout.TrimEnd().Split('\n')[^1]);
+        var (bad, _, err) = Run("inspect", "/nonexistent/file.npy");
+        Assert.Equal(1, bad);
+        Assert.Contains("/nonexistent/file.npy", err);
+    }
+
+    [Fact]
     public void OutOfProcessHelpAndExitCodes()
     {
         var dll = typeof(CliApp).Assembly.Location;
