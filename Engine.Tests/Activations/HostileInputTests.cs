@@ -260,7 +260,9 @@ public class HostileInputTests
             }
             var path = dir.File($"c{cases++}-{name}", bytes);
             var options = new LoaderOptions { TensorName = name == "two.safetensors" ? "b" : null };
-            var attempt = Task.Run(() =>
+            // A dedicated thread (LongRunning), not the pool: with other tests saturating the pool on a loaded
+            // 2-core machine, a queued work item waited past the watchdog before the loader even started.
+            var attempt = Task.Factory.StartNew(() =>
             {
                 try
                 {
@@ -274,7 +276,7 @@ public class HostileInputTests
                 {
                     return e;
                 }
-            });
+            }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
             Assert.True(attempt.Wait(TimeSpan.FromSeconds(10)), $"loader hung on {path}");
             switch (attempt.Result)
             {
