@@ -5,7 +5,7 @@
 //   jc: NC columns.  Pack op(B)[0..k, jc..jc+NC) once (all of k; read from L3 by every ic step).
 //   ic: MC rows.     Pack op(A)[ic..ic+MC, 0..k) once (all of k; stays in L2 for the whole jc panel).
 //   je: NE columns.  The MC x NE block of C that is finished, then given to the epilogue, hot in L2.
-//   pc: KC depth.    beta applies on the first depth block only; later ones accumulate (beta = 1).
+//   pc: KC depth.    k split into equal blocks of at most KC; beta applies on the first only.
 //   jr: NR columns.  One KC x NR packed B micro-panel, kept in L1 across the ir loop.
 //   ir: MR rows.     One micro-kernel call on a KC x MR packed A micro-panel streamed from L2.
 // Partial edge tiles go through a private MR x NR tile (kernel with beta = 0, then merged with the
@@ -59,6 +59,10 @@ internal static unsafe class SgemmDriver<TKernel> where TKernel : struct, ISgemm
         var blk = TKernel.Blocking;
         int k = p.K;
         bool scratch = p.C == null;
+        // Equal depth blocks no deeper than KC: k = 256 runs as 2 x 128, not 192 + 64 (a short last
+        // block pays the C tile load/store of a full one for a third of the work).
+        int depthBlocks = Math.Max(1, (k + blk.KC - 1) / blk.KC);
+        int kcStep = Math.Max(1, (k + depthBlocks - 1) / depthBlocks);
         nint ldS = blk.NE;
 
         // jc loop: column panels of op(B), packed once each.
@@ -84,7 +88,7 @@ internal static unsafe class SgemmDriver<TKernel> where TKernel : struct, ISgemm
                     int pc = 0;
                     do
                     {
-                        int kc = Math.Min(blk.KC, k - pc);
+                        int kc = Math.Min(kcStep, k - pc);
                         float beta = pc == 0 ? p.Beta : 1f;
 
                         // jr loop: one packed B micro-panel (kc x NR) in L1.
