@@ -74,10 +74,11 @@ if [[ $torch == 1 && -f $peer ]]; then
     { echo "## PyTorch peer: one dense GBA training step (d=768, M=16384, batch 4096)"; echo
       echo "| threads | tokens/s | step s | torch | details |"; echo "|---:|---:|---:|---|---|"; } >> "$tmp"
     for t in ${threads//,/ }; do
-      /usr/bin/python3 "$peer" --threads "$t" | /usr/bin/python3 -c '
+      json="$(/usr/bin/python3 "$peer" --threads "$t")"
+      echo "$json" | /usr/bin/python3 -c '
 import json, sys
 r = json.load(sys.stdin)
-print(f"| {r[\"threads\"]} | {r[\"tokens_per_s\"]:.0f} | {r[\"step_seconds_median\"]:.3f} | {r[\"torch\"]} | {json.dumps(r)} |")' >> "$tmp"
+print("| %d | %.0f | %.3f | %s | `%s` |" % (r["threads"], r["tokens_per_s"], r["step_seconds_median"], r["torch"], json.dumps(r)))' >> "$tmp"
     done
     echo >> "$tmp"
   else

@@ -10,15 +10,19 @@ namespace GbaEngine.Kernels.Gemm;
 
 internal readonly record struct SgemmBlocking(int KC, int MC, int NC, int NE)
 {
-    /// <summary>14x32 kernel. KC 192: the B micro-panel is 192*32*4 = 24 KiB of the 48 KiB L1, next to a
-    /// 10.5 KiB A micro-panel. Swept single-threaded (thread CPU time, interleaved with OpenBLAS, medians
-    /// of 11 rounds at 2048 x 8192 x 768): KC 128/160/192/224/256/384/768 gave 0.97/-/0.99/-/0.93/0.95/0.92
-    /// of OpenBLAS; at 4096 x 16384 x 768 KC 160/192/224 were equal within noise (0.95-0.97).
+    /// <summary>14x32 kernel, swept single-threaded on thread CPU time, interleaved with OpenBLAS
+    /// (medians of 5-11 rounds; ratios are ours/OpenBLAS):
+    /// KC 192: the B micro-panel is 192*32*4 = 24 KiB of the 48 KiB L1, next to a 10.5 KiB A micro-panel.
+    ///   At 2048 x 8192 x 768, KC 128/192/256/384/768 gave 0.97/0.99/0.93/0.95/0.92;
+    ///   at 4096 x 16384 x 768, KC 160/192/224 gave 0.97/0.96/0.95 (equal within noise).
     /// MC 168 (12 micro-panels; A block 168 x 768 x 4 = 516 KiB in L2): MC 112..252 within noise.
-    /// NC 4096: NC 2048 equal, 8192 3% slower (packed B 8192 x 768 x 4 = 24 MiB per thread).</summary>
+    /// NC 4096: NC 2048 equal, 8192 3% slower (packed B 8192 x 768 x 4 = 24 MiB per thread).
+    /// NE 256: NE 128 equal; the C block 168 x 256 x 4 = 168 KiB stays in L2 for the epilogue.</summary>
     public static readonly SgemmBlocking Avx512 = new(KC: 192, MC: 14 * 12, NC: 32 * 128, NE: 32 * 8);
 
-    /// <summary>6x16 kernel. KC 256: B micro-panel 16 KiB.</summary>
+    /// <summary>6x16 kernel. KC 256: B micro-panel 256*16*4 = 16 KiB. Same sweep at 2048 x 8192 x 768:
+    /// KC 128/192/256/384 and MC 72/144/288 all within 3% (80-82 GFLOP/s, about 0.93 of the Vector256
+    /// FMA peak of ~87), so the tile, not the blocking, bounds it; KC 256 / MC 144 kept.</summary>
     public static readonly SgemmBlocking Avx2 = new(KC: 256, MC: 6 * 24, NC: 16 * 256, NE: 16 * 16);
 
     /// <summary>Scalar reference: correctness only, small blocks so tests exercise every loop edge.</summary>
