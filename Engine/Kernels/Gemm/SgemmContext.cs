@@ -1,6 +1,7 @@
 // The public SGEMM entry point: C[m x n] := alpha * op(A)[m x k] * op(B)[k x n] + beta * C,
 // row-major with leading dimensions, op(X) = X or X^T; optionally with an epilogue per finished
-// C block (IGemmEpilogue) or with no C at all (MultiplyFused: C lives in per-thread scratch).
+// C block (IGemmEpilogue) or with no C at all (MultiplyFused: C exists only block by block in
+// per-thread buffers, the shape the fused SAE encoder needs: Z = X W^T never written whole).
 // A context owns the kernel choice, the worker threads and every packing buffer, so a call in a
 // training loop allocates nothing once the buffers have grown to the largest shape seen.
 // Threading: C is split into Threads fixed parts along n (multiples of NR) when n has at least one
@@ -62,7 +63,8 @@ public sealed unsafe class SgemmContext : IDisposable
         => Multiply(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, default(StoreEpilogue));
 
     /// <summary>As <see cref="Multiply(GemmTranspose, GemmTranspose, int, int, int, float, float*, int, float*, int, float, float*, int)"/>,
-    /// then calls epilogue on every finished block of C (see IGemmEpilogue).</summary>
+    /// calling epilogue on every finished block of C just before that block is stored, so what the
+    /// epilogue writes into the block is what C receives (see IGemmEpilogue).</summary>
     public void Multiply<TEpilogue>(GemmTranspose transA, GemmTranspose transB, int m, int n, int k, float alpha,
         float* a, int lda, float* b, int ldb, float beta, float* c, int ldc, TEpilogue epilogue)
         where TEpilogue : struct, IGemmEpilogue
