@@ -3,7 +3,7 @@
 // Loop nest (BLIS five loops, with pc moved inside ic so each C block finishes inside one ic step,
 // plus the epilogue block loop je):
 //   jc: NC columns.  Pack op(B)[0..k, jc..jc+NC) once (all of k; read from L3 by every ic step).
-//   ic: MC rows.     Pack op(A)[ic..ic+MC, 0..k) once (all of k; stays in L2 for the whole jc panel).
+//   ic: MC rows.     Pack op(A)[ic..ic+MC, 0..k) once (all of k; reused across the whole jc panel).
 //   je: NE columns.  One MC x NE block of C, accumulated in a per-thread block buffer (contiguous,
 //                    L2-resident), finished (beta), handed to the epilogue, then stored to C.
 //   pc: KC depth.    k split into equal blocks of at most KC; the first overwrites the block.
