@@ -46,7 +46,7 @@ internal static unsafe class GemmRatios
         Emit(blas
             ? $"- OpenBLAS: {OpenBlas.Path}, core {OpenBlas.CoreName} (OPENBLAS_CORETYPE={Environment.GetEnvironmentVariable("OPENBLAS_CORETYPE") ?? "unset"}), config: {OpenBlas.Config.Trim()}"
             : "- OpenBLAS: not found (install libopenblas0-pthread); its columns are empty");
-        Emit($"- Rounds: {o.Rounds} (medians; ratios are medians of per-round ratios; \"best ours/best peak\" compares the fastest round of each, since contention only ever lowers a rate); command: `Engine.Benchmarks --ratios {string.Join(' ', args)}`");
+        Emit($"- Rounds: {o.Rounds} (medians; ratios are medians of per-round ratios; \"best ours/best peak\" compares our fastest round with the fastest FMA probe seen so far at that thread count, since contention only ever lowers a rate); command: `Engine.Benchmarks --ratios {string.Join(' ', args)}`");
         Emit("");
 
         long maxX = o.Shapes.Max(s => (long)s.B * s.D), maxW = o.Shapes.Max(s => (long)s.M * s.D), maxC = o.Shapes.Max(s => (long)s.B * s.M);
@@ -61,6 +61,9 @@ internal static unsafe class GemmRatios
             var contexts = o.Kernels.Select(k => new SgemmContext(threads, k)).ToArray();
             var peak512 = new List<Rate>();
             var peak256 = new List<Rate>();
+            // Calibration: the peak is a machine constant and contention only lowers a probe, so the
+            // best ever seen (5 probes now, then every round's) is the strict yardstick.
+            for (int r = 0; r < 5; r++) peak512.Add(Peak(512, threads, 0.15));
             Emit($"### {threads} thread{(threads > 1 ? "s" : "")}");
             Emit("");
             Emit("| B x d x M | kernel | ours GFLOP/s | OpenBLAS GFLOP/s | FMA peak GFLOP/s | ours/OpenBLAS | ours/peak | best ours/best peak | ours/OpenBLAS (CPU time) | ours/peak (CPU time) | max rel diff |");
@@ -92,7 +95,7 @@ internal static unsafe class GemmRatios
                     var ratioPeak = Median(ours[i].Zip(peaks, (u, p) => u.Wall / p.Wall));
                     var cpuBlas = blas ? Median(ours[i].Zip(theirs, (u, t) => u.Cpu / t.Cpu)) : double.NaN;
                     var cpuPeak = Median(ours[i].Zip(peaks, (u, p) => u.Cpu / p.Cpu));
-                    Emit($"| {b} x {d} x {m} | {contexts[i].Kernels} | {Median(ours[i].Select(r => r.Wall)):F1} | {F(Median(theirs.Select(r => r.Wall)))} | {Median(peaks.Select(r => r.Wall)):F1} | {F(ratioBlas, "F3")} | {ratioPeak:F3} | {ours[i].Max(r => r.Wall) / peaks.Max(r => r.Wall):F3} | {F(cpuBlas, "F3")} | {cpuPeak:F3} | {F(diff, "E1")} |");
+                    Emit($"| {b} x {d} x {m} | {contexts[i].Kernels} | {Median(ours[i].Select(r => r.Wall)):F1} | {F(Median(theirs.Select(r => r.Wall)))} | {Median(peaks.Select(r => r.Wall)):F1} | {F(ratioBlas, "F3")} | {ratioPeak:F3} | {ours[i].Max(r => r.Wall) / peak512.Max(r => r.Wall):F3} | {F(cpuBlas, "F3")} | {cpuPeak:F3} | {F(diff, "E1")} |");
                 }
             }
             Emit("");
