@@ -14,8 +14,8 @@ internal static class FmaPeak
 {
     public const int Chains = 16;
 
-    /// <summary>GFLOP/s of `threads` threads running the probe for `iterations` loop trips each.</summary>
-    public static double Measure(int width, int threads, long iterations)
+    /// <summary>GFLOP/s of `threads` threads running the probe for `iterations` loop trips each, and the wall seconds.</summary>
+    public static (double Gflops, double Seconds) Measure(int width, int threads, long iterations)
     {
         using var start = new Barrier(threads + 1);
         var sink = new float[threads];
@@ -36,7 +36,7 @@ internal static class FmaPeak
         var seconds = sw.Elapsed.TotalSeconds;
         GC.KeepAlive(sink);
         double lanes = width / 32;
-        return threads * iterations * Chains * lanes * 2 / seconds / 1e9;
+        return (threads * iterations * Chains * lanes * 2 / seconds / 1e9, seconds);
     }
 
     /// <summary>Loop trips that take roughly `seconds` on one core at ~160 GFLOP/s.</summary>

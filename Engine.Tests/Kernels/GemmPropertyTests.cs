@@ -42,7 +42,7 @@ public class GemmPropertyTests
                 foreach (var ctx in contexts)
                     ops.Check(ops.Run(ctx), $"{ctx.Kernels} x{ctx.Threads}");
             });
-            Check.One(Config.QuickThrowOnFailure.WithMaxTest(60), property);
+            Check.One(Config.QuickThrowOnFailure.WithMaxTest(200), property);
         }
         finally
         {

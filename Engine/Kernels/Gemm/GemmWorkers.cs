@@ -1,6 +1,8 @@
 // A fixed set of worker threads for SgemmContext: part 0 runs on the caller, parts 1..T-1 on
 // dedicated threads that wait on a semaphore between calls. Unlike Parallel.For this allocates
-// nothing per call, and part i always runs the same fixed share of the work.
+// nothing per call, and part i always runs the same fixed share of the work. Completion is signalled
+// on per-worker semaphores rather than a CountdownEvent, whose event lazily allocates a lock object
+// the first time a wait really blocks (seen as 24 stray bytes in a steady-state call).
 using System.Runtime.ExceptionServices;
 
 namespace GbaEngine.Kernels.Gemm;
@@ -15,7 +17,7 @@ internal sealed class GemmWorkers : IDisposable
 {
     readonly Thread[] _threads;
     readonly SemaphoreSlim[] _go;
-    readonly CountdownEvent _done;
+    readonly SemaphoreSlim[] _done;
     GemmPartWork? _work;
     ExceptionDispatchInfo? _error;
     volatile bool _stopping;
@@ -25,10 +27,11 @@ internal sealed class GemmWorkers : IDisposable
         var workers = parts - 1;
         _threads = new Thread[workers];
         _go = new SemaphoreSlim[workers];
-        _done = new CountdownEvent(1);
+        _done = new SemaphoreSlim[workers];
         for (int w = 0; w < workers; w++)
         {
             _go[w] = new SemaphoreSlim(0);
+            _done[w] = new SemaphoreSlim(0);
             var part = w + 1;
             _threads[w] = new Thread(() => Loop(part)) { IsBackground = true, Name = $"gba-gemm-{part}" };
             _threads[w].Start();
@@ -41,11 +44,7 @@ internal sealed class GemmWorkers : IDisposable
         ObjectDisposedException.ThrowIf(_stopping, this);
         _work = work;
         _error = null;
-        if (_threads.Length > 0)
-        {
-            _done.Reset(_threads.Length);
-            foreach (var go in _go) go.Release();
-        }
+        foreach (var go in _go) go.Release();
         try
         {
             work.Run(0);
@@ -54,7 +53,7 @@ internal sealed class GemmWorkers : IDisposable
         {
             _error ??= ExceptionDispatchInfo.Capture(e);
         }
-        if (_threads.Length > 0) _done.Wait();
+        foreach (var done in _done) done.Wait();
         _work = null;
         _error?.Throw();
     }
@@ -62,6 +61,7 @@ internal sealed class GemmWorkers : IDisposable
     void Loop(int part)
     {
         var go = _go[part - 1];
+        var done = _done[part - 1];
         while (true)
         {
             go.Wait();
@@ -76,7 +76,7 @@ internal sealed class GemmWorkers : IDisposable
             }
             finally
             {
-                _done.Signal();
+                done.Release();
             }
         }
     }
@@ -88,6 +88,6 @@ internal sealed class GemmWorkers : IDisposable
         foreach (var go in _go) go.Release();
         foreach (var t in _threads) t.Join();
         foreach (var go in _go) go.Dispose();
-        _done.Dispose();
+        foreach (var done in _done) done.Dispose();
     }
 }

@@ -6,7 +6,7 @@
 // C is row-major with leading dimension ldc (in floats) and need not be aligned.
 // If beta == 0, C is never read (it may hold NaN); kc == 0 is allowed and gives C := beta * C.
 // The kernel always computes the full MR x NR tile: packing zero-pads partial panels, and the driver
-// points partial edge tiles at a scratch tile, so kernels never see ragged edges (MLAS style).
+// computes every tile into a padded block buffer, so kernels never see ragged edges (MLAS style).
 namespace GbaEngine.Kernels.Gemm;
 
 /// <summary>A register-tile micro-kernel plus its block-size table. Implemented by structs so the

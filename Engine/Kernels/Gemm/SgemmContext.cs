@@ -1,13 +1,15 @@
 // The public SGEMM entry point: C[m x n] := alpha * op(A)[m x k] * op(B)[k x n] + beta * C,
 // row-major with leading dimensions, op(X) = X or X^T; optionally with an epilogue per finished
-// C block (IGemmEpilogue) or with no C at all (MultiplyFused: C lives in per-thread scratch).
+// C block (IGemmEpilogue) or with no C at all (MultiplyFused: C exists only block by block in
+// per-thread buffers, the shape the fused SAE encoder needs: Z = X W^T never written whole).
 // A context owns the kernel choice, the worker threads and every packing buffer, so a call in a
 // training loop allocates nothing once the buffers have grown to the largest shape seen.
 // Threading: C is split into Threads fixed parts along n (multiples of NR) when n has at least one
 // NR panel per thread, else along m (multiples of MR). The split depends only on (m, n, threads),
-// and tile boundaries stay on the single-thread grid, so results are bitwise identical for every
-// thread count. Splitting n first means no operand is packed twice: each thread packs only its
-// own columns of op(B), and op(A) is packed once per NC panel either way.
+// and every element is computed by the same operations wherever it falls (see SgemmDriver), so
+// results are bitwise identical for every thread count. Splitting n first means no operand is
+// packed twice: each thread packs only its own columns of op(B), and op(A) is packed once per NC
+// panel either way.
 // Not thread-safe: one call at a time per context (use one context per concurrent caller).
 using GbaEngine.Memory;
 
@@ -61,7 +63,8 @@ public sealed unsafe class SgemmContext : IDisposable
         => Multiply(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, default(StoreEpilogue));
 
     /// <summary>As <see cref="Multiply(GemmTranspose, GemmTranspose, int, int, int, float, float*, int, float*, int, float, float*, int)"/>,
-    /// then calls epilogue on every finished block of C (see IGemmEpilogue).</summary>
+    /// calling epilogue on every finished block of C just before that block is stored, so what the
+    /// epilogue writes into the block is what C receives (see IGemmEpilogue).</summary>
     public void Multiply<TEpilogue>(GemmTranspose transA, GemmTranspose transB, int m, int n, int k, float alpha,
         float* a, int lda, float* b, int ldb, float beta, float* c, int ldc, TEpilogue epilogue)
         where TEpilogue : struct, IGemmEpilogue
@@ -143,7 +146,7 @@ public sealed unsafe class SgemmContext : IDisposable
         int ncMax = Math.Min(blk.NC, RoundUp(splitN ? (p.N + parts - 1) / parts + nr : p.N, nr));
         int mcMax = Math.Min(blk.MC, RoundUp(splitN ? p.M : (p.M + parts - 1) / parts + mr, mr));
         for (int t = 0; t < parts; t++)
-            _buffers[t].EnsureCapacity((long)mcMax * p.K, (long)ncMax * p.K, p.C == null ? (long)blk.MC * blk.NE : 0, mr * nr);
+            _buffers[t].EnsureCapacity((long)mcMax * p.K, (long)ncMax * p.K, (long)RoundUp(mcMax, mr) * blk.NE);
 
         var work = GetWork<TKernel, TEpilogue>();
         work.Set(p, epilogue, splitN, parts, _buffers);
@@ -210,14 +213,13 @@ public sealed unsafe class SgemmContext : IDisposable
     /// <summary>One thread's packing buffers; grown on demand, never shrunk.</summary>
     sealed class ThreadBuffers
     {
-        AlignedArray? _a, _b, _scratch, _edge;
+        AlignedArray? _a, _b, _block;
 
-        public void EnsureCapacity(long a, long b, long scratch, long edge)
+        public void EnsureCapacity(long a, long b, long block)
         {
             Grow(ref _a, a);
             Grow(ref _b, b);
-            Grow(ref _scratch, scratch);
-            Grow(ref _edge, edge);
+            Grow(ref _block, block);
         }
 
         static void Grow(ref AlignedArray? array, long length)
@@ -227,6 +229,6 @@ public sealed unsafe class SgemmContext : IDisposable
             if (array is null || array.Length < length) array = new AlignedArray(length);
         }
 
-        public SgemmBuffers View => new(_a!.Pointer, _b!.Pointer, _scratch!.Pointer, _edge!.Pointer);
+        public SgemmBuffers View => new(_a!.Pointer, _b!.Pointer, _block!.Pointer);
     }
 }
