@@ -69,7 +69,7 @@ public class SaeLensExportTests
             var encoder = new BatchEncoder(sae.Architecture, sae.Parameters, raw.Count, 1);
             var x = new AlignedArray((long)raw.Count * sae.Parameters.Stride);
             var factors = new float[raw.Count];
-            for (int r = 0; r < raw.Count; r++) factors[r] = sae.Normalize(raw.Tokens.AsSpan(r * d, d), x.Span.Slice(r * sae.Parameters.Stride));
+            sae.NormalizeBatch(raw.Tokens, raw.Count, x.Span, factors);
             var code = new SparseCode();
             encoder.Encode(x, raw.Count, code, null);
             var xhat = new float[sae.Parameters.Stride];

@@ -13,11 +13,7 @@ public static class Consistency
     public static IReadOnlyList<ConsistencyRow> Compare(ReadOnlySpan<float> decoderA, int mA, ReadOnlySpan<float> decoderB, int mB,
         int d, int strideA, int strideB, ReadOnlySpan<float> maxActivationA, int threads = 1)
     {
-        var unitA = new float[(long)mA * d];
-        for (int i = 0; i < mA; i++) decoderA.Slice(i * strideA, d).CopyTo(unitA.AsSpan(i * d, d));
-        var bestB = new float[mB * (long)d];
-        for (int i = 0; i < mB; i++) decoderB.Slice(i * strideB, d).CopyTo(bestB.AsSpan(i * d, d));
-        var best = FeatureRecovery.BestCosines(unitA, mA, bestB, mB, d, d, threads);
+        var best = FeatureRecovery.BestCosines(decoderA, mA, decoderB, mB, d, strideB, threads, truthStride: strideA);
 
         var order = Enumerable.Range(0, mA).ToArray();
         if (maxActivationA.Length == mA)

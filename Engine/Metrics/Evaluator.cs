@@ -36,9 +36,7 @@ public static class Evaluator
         {
             int rows = Math.Min(Chunk, n - start);
             var xs = x.Span;
-            xs.Clear();
-            for (int t = 0; t < rows; t++)
-                factors[t] = sae.Normalize(set.Tokens.AsSpan((start + t) * d, d), xs.Slice(t * stride, stride));
+            sae.NormalizeBatch(set.Tokens.AsSpan(start * d, rows * d), rows, xs, factors);
             encoder.Encode(x, rows, code, stats);
             active += code.Count;
             for (int t = 0; t < rows; t++)

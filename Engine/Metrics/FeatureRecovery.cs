@@ -11,11 +11,12 @@ namespace GbaEngine.Metrics;
 public static class FeatureRecovery
 {
     /// <summary>Best |cos| is not used: a feature is recovered only by a direction pointing the same way.</summary>
-    /// <param name="truth">[n × d] true features.</param>
+    /// <param name="truth">[n × truthStride] true features (first d columns used).</param>
     /// <param name="dictionary">[M × stride] learned directions (first d columns used).</param>
-    public static float[] BestCosines(ReadOnlySpan<float> truth, int n, ReadOnlySpan<float> dictionary, int m, int d, int stride, int threads = 1)
+    public static float[] BestCosines(ReadOnlySpan<float> truth, int n, ReadOnlySpan<float> dictionary, int m, int d, int stride, int threads = 1,
+        int truthStride = 0)
     {
-        var t = UnitRows(truth, n, d, d);
+        var t = UnitRows(truth, n, d, truthStride == 0 ? d : truthStride);
         var w = UnitRows(dictionary, m, d, stride);
         var best = new float[n];
         FixedPartition.Run(n, threads, (_, s, e) =>

@@ -50,6 +50,21 @@ public sealed class SparseAutoencoder
         return factor;
     }
 
+    /// <summary>
+    /// Normalises raw rows [rows × d] into a padded batch [rows × Stride] (padding zeroed) and writes each
+    /// row's factor back to the original scale.
+    /// </summary>
+    public void NormalizeBatch(ReadOnlySpan<float> raw, int rows, Span<float> batch, Span<float> factors)
+    {
+        int d = Dim, stride = Parameters.Stride;
+        for (int t = 0; t < rows; t++)
+        {
+            var dst = batch.Slice(t * stride, stride);
+            factors[t] = Normalize(raw.Slice(t * d, d), dst);
+            dst[d..].Clear();
+        }
+    }
+
     /// <summary>Rescales every decoder row to unit norm (the theory trains on the sphere).</summary>
     public void NormalizeDecoderRows(int threads)
     {

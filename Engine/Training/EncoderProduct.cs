@@ -18,7 +18,6 @@ internal static class EncoderProduct
         // Tokens are processed four at a time; a short last block repeats row 0 into unused slots
         // and discards their results (cheaper than a second kernel for the edge).
         float* x0 = xc, x1 = tokens > 1 ? xc + xStride : xc, x2 = tokens > 2 ? xc + 2 * xStride : xc, x3 = tokens > 3 ? xc + 3 * xStride : xc;
-        var scratch = stackalloc float[64];
         if (set == KernelSet.Avx512)
         {
             for (int m = 0; m < mPad; m += 32)

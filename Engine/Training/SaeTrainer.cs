@@ -28,6 +28,7 @@ public sealed class SaeTrainer
     readonly FiringStatistics _stats;
     readonly AlignedArray _x;
     readonly float[] _raw;
+    readonly float[] _factors;     // per-row factors back to the original scale (unused by training itself)
     long _step;
 
     public SaeTrainer(TrainerOptions options, int dim)
@@ -46,6 +47,7 @@ public sealed class SaeTrainer
         _stats = new FiringStatistics(options.Neurons);
         _x = new AlignedArray((long)options.BatchSize * _p.Stride);
         _raw = new float[(long)options.BatchSize * dim];
+        _factors = new float[options.BatchSize];
         var tafs = options.TargetFrequencies();
         Groups = tafs.Length == 0 ? null : new GroupBiasAdaptation(options.Neurons, tafs, options.Seed,
             options.GammaPlus, options.GammaMinus, options.DeadEpsilon);
@@ -173,16 +175,5 @@ public sealed class SaeTrainer
         return (loss, _code.L0);
     }
 
-    /// <summary>Normalises raw rows [rows × d] into the padded batch buffer.</summary>
-    void LoadNormalized(ReadOnlySpan<float> raw, int rows)
-    {
-        int d = _arch.Dim, stride = _p.Stride;
-        var xs = _x.Span;
-        for (int t = 0; t < rows; t++)
-        {
-            var dst = xs.Slice(t * stride, stride);
-            Model.Normalize(raw.Slice(t * d, d), dst);
-            dst[d..].Clear();
-        }
-    }
+    void LoadNormalized(ReadOnlySpan<float> raw, int rows) => Model.NormalizeBatch(raw, rows, _x.Span, _factors);
 }
