@@ -40,9 +40,12 @@ public sealed class DataSource : IDisposable
         var model = new SyntheticModel(spec, seed);
         var train = model.OpenStream(1);
         using var evalStream = model.OpenStream(2);
-        var eval = EvaluationSet.FromStream(evalStream, o.Int("--eval-tokens", 16_384), model.Features, model.Frequencies);
-        return new DataSource(train, eval, train.Describe(),
-            new JsonObject { ["synthetic"] = JsonSerializer.SerializeToNode(spec, TrainCommand.JsonOptions), ["seed"] = seed }, train);
+        // A --ground-truth file replaces the generator's own features (their frequencies no longer apply).
+        var truth = GroundTruthFile(o, spec.Dim);
+        var eval = EvaluationSet.FromStream(evalStream, o.Int("--eval-tokens", 16_384), truth ?? model.Features, truth is null ? model.Frequencies : null);
+        var config = new JsonObject { ["synthetic"] = JsonSerializer.SerializeToNode(spec, TrainCommand.JsonOptions), ["seed"] = seed };
+        if (o.String("--ground-truth") is { } gt) config["ground_truth"] = gt;
+        return new DataSource(train, eval, train.Describe(), config, train);
     }
 
     /// <summary>Opens the files; holds out the last min(--eval-tokens, 10%) rows for evaluation.</summary>
@@ -70,13 +73,14 @@ public sealed class DataSource : IDisposable
         {
             var train = dataset.OpenStream(seed);
             using var evalStream = dataset.OpenEvalStream();
-            var eval = EvaluationSet.FromStream(evalStream, (int)dataset.EvalRows);
+            var eval = EvaluationSet.FromStream(evalStream, (int)dataset.EvalRows, GroundTruthFile(o, dataset.Dim));
             var config = new JsonObject
             {
                 ["files"] = new JsonArray(dataset.Shards.Select(s => (JsonNode)s.Path).ToArray()),
                 ["dim"] = dataset.Dim, ["tokens"] = dataset.TokenCount, ["train_rows"] = dataset.TrainRows, ["eval_rows"] = dataset.EvalRows,
                 ["shuffle_seed"] = seed,
             };
+            if (o.String("--ground-truth") is { } gt) config["ground_truth"] = gt;
             return new DataSource(train, eval, dataset.Describe(), config, dataset);
         }
         catch
@@ -85,6 +89,10 @@ public sealed class DataSource : IDisposable
             throw;
         }
     }
+
+    /// <summary>The --ground-truth matrix V [n × d], validated against the data's d; null without the option.</summary>
+    static float[]? GroundTruthFile(OptionReader o, int dim) =>
+        o.String("--ground-truth") is { } path ? GroundTruth.Load(path, dim) : null;
 
     public void Dispose()
     {

@@ -22,7 +22,7 @@ public static class TrainCommand
         "--groups", "--htf", "--ltf", "--taf", "--k", "--gate", "--bias-init", "--buffer-tokens", "--init-tokens",
         "--normalize", "--eval-every", "--eval-tokens", "--features", "--dim", "--sparsity", "--profile", "--exponent",
         "--noise", "--magnitude-min", "--magnitude-max", "--out", "--kernels",
-        "--data", "--dtype", "--tensor", "--row-limit",
+        "--data", "--dtype", "--tensor", "--row-limit", "--ground-truth",
     ];
     static readonly HashSet<string> Flags = ["--json", "--untied", "--quiet", "--help", "-h", "--skip-nonfinite"];
     static readonly HashSet<string> Repeatable = ["--data"];
@@ -66,6 +66,7 @@ public static class TrainCommand
         if (outDir != null)
         {
             File.WriteAllText(Path.Combine(outDir, "summary.json"), summary.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+            if (result.Final.BestCosines != null) RecoveryFile.Write(outDir, result.Final, eval.FeatureFrequencies);
             if (options.Normalization == InputNormalization.DatasetScale)
                 Interop.SaeLensExport.Write(Path.Combine(outDir, "sae"), result.Model, options, result.Groups,
                     new Dictionary<string, string?> { ["dataset"] = describe });
@@ -218,7 +219,9 @@ public static class TrainCommand
                      --magnitude-min X   --magnitude-max X
         Data files:  --data PATH... (.npy, .safetensors, raw; files, directories or globs; repeatable)   --dtype f32|f16|bf16 --dim d (raw)
                      --tensor NAME (safetensors)   --row-limit N   --skip-nonfinite   --eval-tokens N (held out: the last rows, at most 10%)
-        Output:      --out DIR (config.json, metrics.jsonl, summary.json, sae/ in the SAELens layout)   --json (last stdout line: one JSON object)   --quiet
+        Ground truth: --ground-truth V.npy (true features [n, d], .npy or .safetensors): FRR@0.8/0.9 and per-feature best cosines
+                     for any data (with synthetic data it replaces the generator's features); written to --out as recovery.json
+        Output:      --out DIR (config.json, metrics.jsonl, summary.json, recovery.json, sae/ in the SAELens layout)   --json (last stdout line: one JSON object)   --quiet
 
         """;
 }
