@@ -59,7 +59,9 @@ public static class SaeLensExport
         if (metadata != null) foreach (var (k, v) in metadata) meta[k] = v;
         var cfg = new JsonObject
         {
-            ["architecture"] = arch.Sparsity == SparsityMode.TopK ? "topk" : jump ? "jumprelu" : "standard",
+            // "mp" has no SAELens class: the weights are the dictionary (W_dec rows, renormalised, are
+            // the atoms) and mp_steps the trained T; loaders that do not know MP refuse it by name.
+            ["architecture"] = arch.Sparsity switch { SparsityMode.TopK => "topk", SparsityMode.MatchingPursuit => "mp", _ => jump ? "jumprelu" : "standard" },
             ["d_in"] = d,
             ["d_sae"] = m,
             ["dtype"] = "float32",
@@ -79,6 +81,7 @@ public static class SaeLensExport
             },
         };
         if (arch.Sparsity == SparsityMode.TopK) cfg["k"] = arch.K;
+        if (arch.Sparsity == SparsityMode.MatchingPursuit) cfg["mp_steps"] = arch.K;
         var tmp = Path.Combine(directory, ConfigFile + ".tmp-" + Environment.ProcessId);
         File.WriteAllText(tmp, cfg.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
         File.Move(tmp, Path.Combine(directory, ConfigFile), overwrite: true);

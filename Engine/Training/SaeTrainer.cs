@@ -17,13 +17,15 @@ namespace GbaEngine.Training;
 /// on everything but b (TopK: b too); renormalise decoder rows; every BufferTokens tokens apply the
 /// GBA bias rule and reset the statistics.
 /// </summary>
-public sealed class SaeTrainer
+public sealed class SaeTrainer : IDisposable
 {
     readonly TrainerOptions _o;
     readonly SaeArchitecture _arch;
     readonly SaeParameters _p, _grad, _m1, _m2;
     readonly BatchEncoder _encoder;
     readonly SparseBackward _backward;
+    readonly MatchingPursuitEncoder? _mp;          // MP-SAE replaces the encoder pass and backward
+    readonly MatchingPursuitBackward? _mpBackward;
     readonly SparseCode _code = new();
     readonly FiringStatistics _stats;
     readonly AlignedArray _x;
@@ -44,6 +46,11 @@ public sealed class SaeTrainer
         Model = new SparseAutoencoder(_arch, _p, options.Normalization, 1f);
         _encoder = new BatchEncoder(_arch, _p, options.BatchSize, options.Threads);
         _backward = new SparseBackward(_arch, _p, options.BatchSize, options.Threads);
+        if (_arch.Sparsity == SparsityMode.MatchingPursuit)
+        {
+            _mp = new MatchingPursuitEncoder(_arch, _p, options.BatchSize, options.Threads);
+            _mpBackward = new MatchingPursuitBackward(_p, options.Threads);
+        }
         _stats = new FiringStatistics(options.Neurons);
         _x = new AlignedArray((long)options.BatchSize * _p.Stride);
         _raw = new float[(long)options.BatchSize * dim];
@@ -160,6 +167,7 @@ public sealed class SaeTrainer
         int rows = _o.BatchSize;
         data.NextBatch(_raw, rows);
         LoadNormalized(_raw, rows);
+        if (_mp != null) return MatchingPursuitStep(rows);
         _encoder.Encode(_x, rows, _code, _stats);
         double loss = _backward.Decode(_x, rows, _code);
         _backward.Gradients(_encoder.Xc, rows, _code, _grad);
@@ -175,5 +183,23 @@ public sealed class SaeTrainer
         return (loss, _code.L0);
     }
 
+    /// <summary>MP-SAE: pursuit, loss and chain gradients; AdamW on the dictionary and b_pre only (a stays 1, b unused).</summary>
+    (double Loss, double L0) MatchingPursuitStep(int rows)
+    {
+        _mp!.Encode(_x, rows, _code, _stats);
+        double loss = _mpBackward!.Loss(_mp, rows);
+        _mpBackward.Gradients(_mp, rows, _grad);
+        var step = new AdamWStep((float)_o.LearningRate, (float)_o.Beta1, (float)_o.Beta2, (float)_o.AdamEpsilon, (float)_o.WeightDecay, _step);
+        foreach (var (offset, length) in new[] { (0, (int)_p.ScaleOffset), ((int)_p.PreBiasOffset, _p.Stride) })
+            FixedPartition.Run(length, _o.Threads, (_, s, e) =>
+                AdamW.Update(_p.Data.Span.Slice(offset + s, e - s), _grad.Data.Span.Slice(offset + s, e - s),
+                    _m1.Data.Span.Slice(offset + s, e - s), _m2.Data.Span.Slice(offset + s, e - s), step), granule: 1024);
+        Model.NormalizeDecoderRows(_o.Threads);
+        return (loss, _code.L0);
+    }
+
     void LoadNormalized(ReadOnlySpan<float> raw, int rows) => Model.NormalizeBatch(raw, rows, _x.Span, _factors);
+
+    /// <summary>Stops the worker threads the MP encoder's SGEMM owns (the model stays usable).</summary>
+    public void Dispose() => _mp?.Dispose();
 }

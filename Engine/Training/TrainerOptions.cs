@@ -12,6 +12,8 @@ public enum TrainingMethod
     Ba,
     /// <summary>TopK baseline: k largest pre-activations per token; b trained by gradient.</summary>
     TopK,
+    /// <summary>MP-SAE baseline: a matching-pursuit encoder of <see cref="TrainerOptions.MpSteps"/> steps over a tied dictionary.</summary>
+    Mp,
 }
 
 /// <summary>How the per-neuron biases start (the paper is silent).</summary>
@@ -36,6 +38,9 @@ public sealed record TrainerOptions
     public GateKind Gate { get; init; } = GateKind.JumpRelu;
     /// <summary>k for TopK.</summary>
     public int K { get; init; } = 3;
+
+    /// <summary>T, the matching-pursuit steps per token for MP (at inference any T may be used).</summary>
+    public int MpSteps { get; init; } = 3;
 
     /// <summary>K, the number of GBA groups.</summary>
     public int Groups { get; init; } = 10;
@@ -72,10 +77,12 @@ public sealed record TrainerOptions
 
     public long Steps => (Tokens + BatchSize - 1) / BatchSize;
 
-    public SaeArchitecture Architecture(int dim) => new(dim, Neurons, Tied,
-        Method == TrainingMethod.TopK ? GateKind.Relu : Gate,
-        Method == TrainingMethod.TopK ? SparsityMode.TopK : SparsityMode.Threshold,
-        Method == TrainingMethod.TopK ? K : 0);
+    public SaeArchitecture Architecture(int dim) => Method == TrainingMethod.Mp
+        ? new(dim, Neurons, Tied, GateKind.Relu, SparsityMode.MatchingPursuit, MpSteps)
+        : new(dim, Neurons, Tied,
+            Method == TrainingMethod.TopK ? GateKind.Relu : Gate,
+            Method == TrainingMethod.TopK ? SparsityMode.TopK : SparsityMode.Threshold,
+            Method == TrainingMethod.TopK ? K : 0);
 
     /// <summary>Target frequency per group (GBA: the geometric schedule; BA: one group at p).</summary>
     public double[] TargetFrequencies() => Method switch
@@ -96,6 +103,8 @@ public sealed record TrainerOptions
         if (InitTokens < 1) throw new ArgumentException($"--init-tokens must be positive (got {InitTokens}).");
         if (BufferTokens < 1) throw new ArgumentException($"--buffer-tokens must be positive (got {BufferTokens}).");
         if (Method == TrainingMethod.TopK && (K < 1 || K > Neurons)) throw new ArgumentException($"--k must be in 1..M (got {K}).");
+        if (Method == TrainingMethod.Mp && MpSteps < 1) throw new ArgumentException($"--mp-steps must be at least 1 (got {MpSteps}).");
+        if (Method == TrainingMethod.Mp && !Tied) throw new ArgumentException("--method mp uses one tied dictionary to encode and decode: drop --untied.");
         if (Method == TrainingMethod.Gba && Groups > Neurons) throw new ArgumentException($"--groups ({Groups}) exceeds --d-sae ({Neurons}).");
         _ = TargetFrequencies();
     }

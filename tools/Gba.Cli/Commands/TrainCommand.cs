@@ -22,7 +22,7 @@ public static class TrainCommand
         "--groups", "--htf", "--ltf", "--taf", "--k", "--gate", "--bias-init", "--buffer-tokens", "--init-tokens",
         "--normalize", "--eval-every", "--eval-tokens", "--features", "--dim", "--sparsity", "--profile", "--exponent",
         "--noise", "--magnitude-min", "--magnitude-max", "--out", "--kernels",
-        "--data", "--dtype", "--tensor", "--row-limit", "--ground-truth",
+        "--data", "--dtype", "--tensor", "--row-limit", "--ground-truth", "--mp-steps", "--eval-mp-steps",
     ];
     static readonly HashSet<string> Flags = ["--json", "--untied", "--quiet", "--help", "-h", "--skip-nonfinite"];
     static readonly HashSet<string> Repeatable = ["--data"];
@@ -46,6 +46,7 @@ public static class TrainCommand
 
         var options = ReadTrainerOptions(o, demo: command == "demo");
         options.Validate();
+        var mpSweep = ReadStepList(o, options);
         using var data = dataPaths.Count > 0 ? DataSource.Files(dataPaths, o, options.Seed) : DataSource.Synthetic(o, options.Seed);
         var (train, eval, describe) = (data.Train, data.Eval, data.Description);
         string? outDir = o.String("--out");
@@ -54,7 +55,7 @@ public static class TrainCommand
 
         stderr.WriteLine($"gba {command}: {options.Method.ToString().ToUpperInvariant()} M={options.Neurons} on {train.Describe()}; " +
                          $"{options.Steps} steps of {options.BatchSize} tokens, {options.Threads} threads, kernels {Kernels.KernelSelector.Current}");
-        var trainer = new SaeTrainer(options, train.Dim);
+        using var trainer = new SaeTrainer(options, train.Dim);
         using var log = outDir is null ? null : new StreamWriter(Path.Combine(outDir, "metrics.jsonl"));
         var observers = new ObserverList(new ProgressDisplay(stderr, !Console.IsErrorRedirected && ReferenceEquals(stderr, Console.Error), o.Flag("--quiet")),
             log is null ? null : new JsonlLog(log));
@@ -63,6 +64,7 @@ public static class TrainCommand
         var result = trainer.Train(train, eval, observers);
         PrintSummary(stdout, options, result);
         var summary = Summary(options, result);
+        if (mpSweep != null) summary["mp_steps_sweep"] = PursuitStepSweep(stdout, mpSweep, options, result, eval);
         if (outDir != null)
         {
             File.WriteAllText(Path.Combine(outDir, "summary.json"), summary.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
@@ -90,6 +92,7 @@ public static class TrainCommand
             Tied = !o.Flag("--untied"),
             Gate = o.Enum("--gate", GateKind.JumpRelu),
             K = o.Int("--k", 3),
+            MpSteps = o.Int("--mp-steps", 3),
             Groups = o.Int("--groups", demo ? DemoDefaults.Groups : paper.Groups),
             Htf = o.Double("--htf", demo ? DemoDefaults.Htf : paper.Htf),
             Ltf = o.Double("--ltf", demo ? DemoDefaults.Ltf : paper.Ltf),
@@ -153,6 +156,29 @@ public static class TrainCommand
         };
     }
 
+    /// <summary>MP-SAE's inference-time choice of T: the trained dictionary evaluated at each listed step count.</summary>
+    static JsonArray PursuitStepSweep(TextWriter w, int[] steps, TrainerOptions o, TrainingResult r, EvaluationSet eval)
+    {
+        var rows = new JsonArray();
+        w.WriteLine("  MP steps at inference   FVU       L0      FRR@0.8  FRR@0.9");
+        foreach (int t in steps)
+        {
+            var m = Evaluator.Evaluate(MatchingPursuitEncoder.WithSteps(r.Model, t), eval, null, o.Threads);
+            w.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {t,21}   {m.Fvu,-8:F4}  {m.L0,-6:F2}  {m.Frr08,-7:F4}  {m.Frr09:F4}"));
+            rows.Add(new JsonObject { ["steps"] = t, ["fvu"] = m.Fvu, ["l0"] = m.L0, ["frr_0_8"] = m.Frr08, ["frr_0_9"] = m.Frr09 });
+        }
+        return rows;
+    }
+
+    static int[]? ReadStepList(OptionReader o, TrainerOptions options)
+    {
+        if (o.String("--eval-mp-steps") is not { } list) return null;
+        if (options.Method != TrainingMethod.Mp) throw new UsageException("--eval-mp-steps needs --method mp");
+        return list.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Select(x =>
+            int.TryParse(x, NumberStyles.Integer, CultureInfo.InvariantCulture, out int t) && t >= 1 ? t
+                : throw new UsageException($"option --eval-mp-steps: '{x}' is not a step count >= 1")).ToArray();
+    }
+
     static void WriteConfig(string path, TrainerOptions o, JsonNode dataConfig)
     {
         var cfg = new JsonObject
@@ -211,7 +237,8 @@ public static class TrainCommand
         : "gba train: train an SAE on activation files (--data) or on synthetic data from the paper's model\n\n" + Options;
 
     const string Options = """
-        Method:      --method gba|ba|topk   --d-sae M   --groups K --htf P --ltf P (GBA)   --taf P (BA)   --k K (TopK)
+        Method:      --method gba|ba|topk|mp   --d-sae M   --groups K --htf P --ltf P (GBA)   --taf P (BA)   --k K (TopK)
+                     --mp-steps T (MP: matching-pursuit steps)   --eval-mp-steps T1,T2,... (MP: also evaluate at these T)
                      --gate jumprelu|relu   --untied   --bias-init quantile|zero   --buffer-tokens N   --init-tokens N
         Budget:      --batch B   --steps S | --tokens N (suffix k/M/G)   --lr X   --weight-decay X   --seed S   --threads T
                      --normalize datasetscale|pertoken   --eval-every STEPS   --eval-tokens N   --kernels scalar|avx2|avx512
