@@ -35,7 +35,9 @@ public sealed class DataSource : IDisposable
             MagnitudeMax: o.Double("--magnitude-max", 1.5),
             Noise: o.Double("--noise", 0),
             Profile: o.Enum("--profile", FrequencyProfile.Uniform),
-            Exponent: o.Double("--exponent", 1.0));
+            Exponent: o.Double("--exponent", 1.0),
+            MixSparsity: o.Int("--mix-sparsity", 0),
+            MixFraction: o.Double("--mix-fraction", 0.5));
         spec.Validate();
         var model = new SyntheticModel(spec, seed);
         var train = model.OpenStream(1);

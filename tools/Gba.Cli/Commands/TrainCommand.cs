@@ -22,7 +22,7 @@ public static class TrainCommand
         "--groups", "--htf", "--ltf", "--taf", "--k", "--gate", "--bias-init", "--buffer-tokens", "--init-tokens",
         "--normalize", "--eval-every", "--eval-tokens", "--features", "--dim", "--sparsity", "--profile", "--exponent",
         "--noise", "--magnitude-min", "--magnitude-max", "--out", "--kernels",
-        "--data", "--dtype", "--tensor", "--row-limit", "--ground-truth", "--mp-steps", "--eval-mp-steps",
+        "--data", "--dtype", "--tensor", "--row-limit", "--ground-truth", "--mp-steps", "--eval-mp-steps", "--mix-sparsity", "--mix-fraction",
     ];
     static readonly HashSet<string> Flags = ["--json", "--untied", "--quiet", "--help", "-h", "--skip-nonfinite"];
     static readonly HashSet<string> Repeatable = ["--data"];
@@ -243,7 +243,7 @@ public static class TrainCommand
         Budget:      --batch B   --steps S | --tokens N (suffix k/M/G)   --lr X   --weight-decay X   --seed S   --threads T
                      --normalize datasetscale|pertoken   --eval-every STEPS   --eval-tokens N   --kernels scalar|avx2|avx512
         Synthetic:   --features n   --dim d   --sparsity s   --profile uniform|powerlaw   --exponent A   --noise SIGMA
-                     --magnitude-min X   --magnitude-max X
+                     --magnitude-min X   --magnitude-max X   --mix-sparsity S2 --mix-fraction F (a fraction F of tokens hold S2 features)
         Data files:  --data PATH... (.npy, .safetensors, raw; files, directories or globs; repeatable)   --dtype f32|f16|bf16 --dim d (raw)
                      --tensor NAME (safetensors)   --row-limit N   --skip-nonfinite   --eval-tokens N (held out: the last rows, at most 10%)
         Ground truth: --ground-truth V.npy (true features [n, d], .npy or .safetensors): FRR@0.8/0.9 and per-feature best cosines
