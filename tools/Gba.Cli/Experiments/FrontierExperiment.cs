@@ -31,13 +31,13 @@ public sealed class FrontierExperiment : IExperiment
     public ExperimentReport Run(ExperimentContext ctx)
     {
         using var data = ConsistencyExperiment.OpenData(ctx);
-        int neurons = ctx.Pick(256, 2048), steps = ctx.Pick(80, 800), batch = ctx.Pick(256, 512);
-        var o = ExperimentRuns.Base(ctx, neurons, steps, batch, lr: 1e-3, initTokens: ctx.Pick(2048, 25_600));
+        int neurons = ctx.Pick(128, 2048), steps = ctx.Pick(200, 800), batch = ctx.Pick(256, 512);
+        var o = ExperimentRuns.Base(ctx, neurons, steps, batch, lr: ctx.Pick(3e-3, 1e-3), initTokens: ctx.Pick(2048, 25_600));
         var ci = CultureInfo.InvariantCulture;
 
         var report = new ExperimentReport(Name, Title);
         report.Line(string.Create(ci, $"Data: {data.Describe()} ({Path.GetFileName(data.Path)}). SAE: tied, M = {neurons}, batch {batch}, {steps} steps " +
-            $"({(long)batch * steps:N0} tokens), AdamW lr 1e-3, seed {ctx.Seed}; FVU and fraction active on the {data.Eval.Count:N0} held-out tokens."));
+            $"({(long)batch * steps:N0} tokens), AdamW lr {o.LearningRate:G3}, seed {ctx.Seed}; FVU and fraction active on the {data.Eval.Count:N0} held-out tokens."));
         report.Line();
         ctx.Log.WriteLine($"frontier: {data.Describe()}, M = {neurons}, {steps} steps");
 
