@@ -22,11 +22,11 @@ public sealed class FrontierExperiment : IExperiment
         Methods.Gba(10, 0.1, 1e-3),
         .. ctx.Pick(new[] { 8, 32 }, [8, 16, 32, 64, 128]).Select(Methods.TopK),
         .. ctx.Pick(new[] { 0.01, 0.05 }, [0.003, 0.01, 0.03, 0.1]).Select(Methods.Ba),
-        Methods.Mp(ctx.Pick(4, 8)),
+        Methods.Mp(4),
     ];
 
     /// <summary>Step counts the trained MP dictionary is evaluated at.</summary>
-    static int[] PursuitSteps(ExperimentContext ctx) => ctx.Pick(new[] { 1, 4, 8 }, [2, 4, 8, 16, 32]);
+    static int[] PursuitSteps(ExperimentContext ctx) => ctx.Pick(new[] { 1, 4, 8 }, [1, 2, 4, 8, 16, 32]);
 
     public ExperimentReport Run(ExperimentContext ctx)
     {
