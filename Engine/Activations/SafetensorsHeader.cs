@@ -166,7 +166,7 @@ internal static class SafetensorsHeader
             if (e.End < e.Begin)
                 throw new ActivationFormatException(path, $"{where}: data_offsets [{e.Begin}, {e.End}] end before they begin.");
             if (e.End > bufferLength)
-                throw new ActivationFormatException(path, $"{where}: data_offsets [{e.Begin}, {e.End}] reach past the byte buffer ({bufferLength} bytes from file offset {bufferStart}).");
+                throw new ActivationFormatException(path, $"{where}: data_offsets [{e.Begin}, {e.End}] reach past the byte buffer ({bufferLength} bytes from file offset {bufferStart}): a truncated file or a wrong header.");
             long bytes = size;
             foreach (long s in e.Shape)
                 if (s != 0 && bytes > long.MaxValue / s)

@@ -43,23 +43,21 @@ internal static class SaeLensImport
 
         var weights = Path.Combine(directory, SaeLensExport.WeightsFile);
         using var st = SafetensorsReader.Open(weights);
-        string dm = $"[d_in, d_sae] = [{d}, {m}] from cfg.json", md = $"[d_sae, d_in] = [{m}, {d}] from cfg.json";
-        var wEncT = st.Read("W_enc", [d, m], dm);
-        var bEnc = st.Read("b_enc", [m], $"[d_sae] = [{m}] from cfg.json");
-        var wDec = st.Read("W_dec", [m, d], md);
-        var bDec = st.Read("b_dec", [d], $"[d_in] = [{d}] from cfg.json");
+        var wEncT = st.Read("W_enc", [d, m], "d_in, d_sae");
+        var bEnc = st.Read("b_enc", [m], "d_sae");
+        var wDec = st.Read("W_dec", [m, d], "d_sae, d_in");
+        var bDec = st.Read("b_dec", [d], "d_in");
         float[] threshold = [];
         if (activation == SaeActivation.JumpRelu)
         {
-            if (st.Contains("threshold")) threshold = st.Read("threshold", [m], $"[d_sae] = [{m}] from cfg.json");
-            else if (st.Contains("log_threshold")) threshold = st.Read("log_threshold", [m], $"[d_sae] = [{m}] from cfg.json").Select(MathF.Exp).ToArray();
-            else threshold = st.Read("threshold", [m], $"[d_sae] = [{m}] from cfg.json (a jumprelu SAE needs its thresholds)");
+            if (st.Contains("log_threshold") && !st.Contains("threshold")) threshold = st.Read("log_threshold", [m], "d_sae").Select(MathF.Exp).ToArray();
+            else threshold = st.Read("threshold", [m], "d_sae", "a jumprelu SAE needs its thresholds");
             for (int i = 0; i < m; i++) threshold[i] = Math.Max(threshold[i], 0f);
         }
         foreach (var name in new[] { "finetuning_scaling_factor", "scaling_factor" })
             if (st.Contains(name))
             {
-                var factor = st.Read(name, [m], $"[d_sae] = [{m}] from cfg.json");
+                var factor = st.Read(name, [m], "d_sae");
                 for (int i = 0; i < m; i++)
                     for (int j = 0; j < d; j++) wDec[(long)i * d + j] *= factor[i];
             }

@@ -50,13 +50,15 @@ internal sealed unsafe class SafetensorsReader : IDisposable
 
     /// <summary>The tensor converted to fp32, after checking it exists and has the expected shape.</summary>
     /// <param name="shape">Expected shape.</param>
-    /// <param name="shapeMeaning">How the expected shape was derived, for the message (e.g. "[d_in, d_sae] from cfg.json").</param>
-    public float[] Read(string name, long[] shape, string shapeMeaning)
+    /// <param name="dims">Names of the expected dimensions, for the message (e.g. "d_in, d_sae").</param>
+    /// <param name="note">Why the tensor is needed, if not obvious.</param>
+    public float[] Read(string name, long[] shape, string dims, string? note = null)
     {
+        string expected = $"[{dims}] = {TokenShape.Format(shape)} from cfg.json";
         if (!_tensors.TryGetValue(name, out var e))
-            throw SaeFormatErrors.Create(Path, $"no tensor '{name}' (expected shape {TokenShape.Format(shape)} = {shapeMeaning}); the file holds {List()}.");
+            throw SaeFormatErrors.Create(Path, $"no tensor '{name}' (expected {expected}{(note is null ? "" : "; " + note)}); the file holds {List()}.");
         if (!e.Shape.AsSpan().SequenceEqual(shape))
-            throw SaeFormatErrors.Create(Path, $"tensor '{name}' has shape {TokenShape.Format(e.Shape)}: expected {TokenShape.Format(shape)} = {shapeMeaning}.");
+            throw SaeFormatErrors.Create(Path, $"tensor '{name}' has shape {TokenShape.Format(e.Shape)}: expected {expected}.");
         long count = shape.Aggregate(1L, (a, b) => a * b);
         if (count > Array.MaxLength)
             throw SaeFormatErrors.Create(Path, $"tensor '{name}' has {count} elements: more than one array can hold.");

@@ -29,11 +29,10 @@ internal static class SparsifyImport
                 throw SaeFormatErrors.Create(cfg.Path, $"'{flag}' is true: only plain sparse autoencoders (no transcoders, skip connections or lookups) are supported.");
 
         using var st = SafetensorsReader.Open(Path.Combine(directory, WeightsFile));
-        string md = $"[num_latents, d_in] = [{m}, {d}] from cfg.json";
-        var wEnc = st.Read("encoder.weight", [m, d], md);
-        var bEnc = st.Read("encoder.bias", [m], $"[num_latents] = [{m}] from cfg.json");
-        var wDec = st.Read("W_dec", [m, d], md);
-        var bDec = st.Read("b_dec", [d], $"[d_in] = [{d}] from cfg.json");
+        var wEnc = st.Read("encoder.weight", [m, d], "num_latents, d_in");
+        var bEnc = st.Read("encoder.bias", [m], "num_latents");
+        var wDec = st.Read("W_dec", [m, d], "num_latents, d_in");
+        var bDec = st.Read("b_dec", [d], "d_in");
         return new SaeModel(d, m, wEnc, bEnc, wDec, bDec, SaeActivation.TopK, [], k, applyDecoderBiasToInput: true,
             SaeInputNormalization.None, SaeLayout.Sparsify, directory);
     }
