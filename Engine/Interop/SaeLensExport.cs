@@ -66,7 +66,7 @@ public static class SaeLensExport
     }
 
     /// <summary>SAELens' architecture name for an activation.</summary>
-    internal static string ArchitectureName(SaeActivation a) => a switch
+    public static string ArchitectureName(SaeActivation a) => a switch
     {
         SaeActivation.TopK => "topk",
         SaeActivation.JumpRelu => "jumprelu",
@@ -74,7 +74,7 @@ public static class SaeLensExport
     };
 
     /// <summary>SAELens' normalize_activations value.</summary>
-    internal static string NormalizationName(SaeInputNormalization n) => n switch
+    public static string NormalizationName(SaeInputNormalization n) => n switch
     {
         SaeInputNormalization.ConstantNormRescale => "constant_norm_rescale",
         SaeInputNormalization.LayerNorm => "layer_norm",

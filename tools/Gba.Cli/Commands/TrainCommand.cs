@@ -66,9 +66,8 @@ public static class TrainCommand
         if (outDir != null)
         {
             File.WriteAllText(Path.Combine(outDir, "summary.json"), summary.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
-            if (options.Normalization == InputNormalization.DatasetScale)
-                Interop.SaeLensExport.Write(Path.Combine(outDir, "sae"), result.Model, options, result.Groups,
-                    new Dictionary<string, string?> { ["dataset"] = describe });
+            Interop.SaeLensExport.Write(Path.Combine(outDir, "sae"), result.Model, options, result.Groups,
+                new Dictionary<string, string?> { ["dataset"] = describe });
         }
         if (json) stdout.WriteLine(summary.ToJsonString());
         return CliApp.Ok;
