@@ -76,7 +76,7 @@ public class EngineRoundTripTests
         var factors = new float[rows];
         sae.NormalizeBatch(raw, rows, x.Span, factors);
         var code = new SparseCode();
-        new BatchEncoder(sae.Architecture, p, rows, 1).Encode(x, rows, code, null);
+        using (var encoder = new BatchEncoder(sae.Architecture, p, rows, 1)) encoder.Encode(x, rows, code, null);
         var result = new EngineOutput(new int[rows][], new float[rows][], new float[rows][], new double[rows][]);
         var xhat = new float[stride];
         for (int t = 0; t < rows; t++)
