@@ -106,6 +106,7 @@ public sealed unsafe class SaeModel
     /// <summary>Dictionary size M (SAELens d_sae).</summary>
     public int Features { get; }
 
+    /// <summary>How pre-activations become feature values.</summary>
     public SaeActivation Activation { get; }
 
     /// <summary>Active features per token for TopK; 0 otherwise.</summary>
@@ -114,6 +115,7 @@ public sealed unsafe class SaeModel
     /// <summary>Whether b_dec is subtracted from the input before encoding (SAELens apply_b_dec_to_input).</summary>
     public bool ApplyDecoderBiasToInput { get; }
 
+    /// <summary>Per-token input normalisation (undone on the output).</summary>
     public SaeInputNormalization Normalization { get; }
 
     /// <summary>The layout it was loaded from.</summary>

@@ -69,8 +69,10 @@ public sealed class SparseFeatureBatch
     /// <summary>Every token's values, concatenated in token order.</summary>
     public ReadOnlySpan<float> AllValues => _value.AsSpan(0, Count);
 
+    /// <summary>Token t's active feature indices, ascending.</summary>
     public ReadOnlySpan<int> Indices(int token) => _index.AsSpan(Start(token), Length(token));
 
+    /// <summary>Token t's feature values, in the order of <see cref="Indices(int)"/>.</summary>
     public ReadOnlySpan<float> Values(int token) => _value.AsSpan(Start(token), Length(token));
 
     /// <summary>See <see cref="SparseFeatures.OutputScale"/>.</summary>

@@ -24,6 +24,7 @@ namespace GbaEngine.Interop;
 /// </summary>
 public static class SaeLensExport
 {
+    /// <summary>File names of the SAELens layout.</summary>
     public const string WeightsFile = "sae_weights.safetensors", ConfigFile = "cfg.json";
 
     /// <summary>The exported weights in the inference layout (<see cref="SaeModel"/>: W_enc and W_dec as [M × d] rows).</summary>
