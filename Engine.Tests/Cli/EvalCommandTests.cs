@@ -44,8 +44,11 @@ public class EvalCommandTests : IDisposable
         var data = WriteActivations(2000, 24);
         var run = Path.Combine(_dir, "run-" + method + normalize);
         var (code, _, err) = Run("train", "--data", data, "--method", method, "--k", "3", "--d-sae", "64", "--batch", "64", "--steps", "40",
-            "--init-tokens", "512", "--buffer-tokens", "640", "--threads", "1", "--normalize", normalize, "--out", run, "--quiet");
+            "--init-tokens", "512", "--buffer-tokens", "640", "--threads", "1", "--normalize", normalize, "--out", run, "--quiet",
+            "--model-name", "toy", "--hook-name", "blocks.0.hook_resid_post");
         Assert.True(code == 0, err);
+        using (var cfg = JsonDocument.Parse(File.ReadAllText(Path.Combine(run, "sae", "cfg.json"))))
+            Assert.Equal("blocks.0.hook_resid_post", cfg.RootElement.GetProperty("metadata").GetProperty("hook_name").GetString());
         using var summary = JsonDocument.Parse(File.ReadAllText(Path.Combine(run, "summary.json")));
 
         // The run held out the last 200 rows (10% of 2,000); evaluate the exported SAE on those rows.

@@ -82,6 +82,9 @@ public static class SaeLensExport
         _ => "none",
     };
 
+    /// <summary>Metadata keys SAELens' pre-6.0 config reader takes from the top level of cfg.json.</summary>
+    static readonly string[] TopLevelMetadata = ["model_name", "hook_name", "hook_head_index", "model_class_name", "context_size", "dataset_path", "prepend_bos"];
+
     /// <summary>Writes directory/cfg.json and directory/sae_weights.safetensors (each written to a temporary file and renamed).</summary>
     /// <param name="metadata">Goes into cfg.json's "metadata" (SAELens keeps model_name, hook_name, ... there).</param>
     public static void Write(string directory, SparseAutoencoder sae, TrainerOptions? training = null, GroupBiasAdaptation? groups = null,
@@ -101,7 +104,7 @@ public static class SaeLensExport
         SafetensorsWriter.Write(Path.Combine(directory, WeightsFile), tensors);
 
         var meta = new JsonObject();
-        if (metadata != null) foreach (var (k, v) in metadata) meta[k] = v;
+        if (metadata != null) foreach (var (k, v) in metadata) if (v is not null) meta[k] = v;
         var arch = sae.Architecture;
         var cfg = new JsonObject
         {
@@ -126,6 +129,10 @@ public static class SaeLensExport
                 ["neuron_groups"] = groups is null ? null : new JsonArray(groups.GroupOf.Select(g => (JsonNode)g).ToArray()),
             },
         };
+        // Without a sae_lens_version SAELens 6 reads the config as pre-6.0 and rebuilds "metadata" from
+        // top-level keys, so the model and hook names it knows are written at both places.
+        foreach (var key in TopLevelMetadata)
+            if (meta[key] is { } value) cfg[key] = value.DeepClone();
         if (t.Activation == SaeActivation.TopK)
         {
             cfg["k"] = t.K;
