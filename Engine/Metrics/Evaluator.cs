@@ -19,7 +19,7 @@ public static class Evaluator
         var p = sae.Parameters;
         int d = sae.Dim, stride = p.Stride, n = set.Count, m = sae.Neurons;
         using var pursuit = sae.Architecture.Sparsity == SparsityMode.MatchingPursuit ? new MatchingPursuitEncoder(sae.Architecture, p, Chunk, threads) : null;
-        var encoder = pursuit is null ? new BatchEncoder(sae.Architecture, p, Chunk, threads) : null;
+        using var encoder = pursuit is null ? new BatchEncoder(sae.Architecture, p, Chunk, threads) : null;
         var code = new SparseCode();
         var stats = new FiringStatistics(m);
         var x = new AlignedArray((long)Chunk * stride);

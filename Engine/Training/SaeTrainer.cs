@@ -22,6 +22,7 @@ public sealed class SaeTrainer : IDisposable
     readonly TrainerOptions _o;
     readonly SaeArchitecture _arch;
     readonly SaeParameters _p, _grad, _m1, _m2;
+    readonly WorkerPool _pool;
     readonly BatchEncoder _encoder;
     readonly SparseBackward _backward;
     readonly MatchingPursuitEncoder? _mp;          // MP-SAE replaces the encoder pass and backward
@@ -44,8 +45,9 @@ public sealed class SaeTrainer : IDisposable
         _m1 = _p.CloneShape();
         _m2 = _p.CloneShape();
         Model = new SparseAutoencoder(_arch, _p, options.Normalization, 1f);
-        _encoder = new BatchEncoder(_arch, _p, options.BatchSize, options.Threads);
-        _backward = new SparseBackward(_arch, _p, options.BatchSize, options.Threads);
+        _pool = new WorkerPool(Math.Max(1, options.Threads));
+        _encoder = new BatchEncoder(_arch, _p, options.BatchSize, _pool);
+        _backward = new SparseBackward(_arch, _p, options.BatchSize, _pool);
         if (_arch.Sparsity == SparsityMode.MatchingPursuit)
         {
             _mp = new MatchingPursuitEncoder(_arch, _p, options.BatchSize, options.Threads);
@@ -63,6 +65,7 @@ public sealed class SaeTrainer : IDisposable
     public SparseAutoencoder Model { get; }
     public GroupBiasAdaptation? Groups { get; }
     public TrainerOptions Options => _o;
+    /// <summary>Steps taken so far (the step number of the last <see cref="TrainStep"/>).</summary>
     public long Step => _step;
 
     /// <summary>Trains on the stream for the token budget, evaluating on <paramref name="eval"/>.</summary>
@@ -74,19 +77,13 @@ public sealed class SaeTrainer : IDisposable
         var evaluations = new List<EvaluationReport>();
         long totalSteps = _o.Steps;
         long tokens = 0;
-        for (_step = 1; _step <= totalSteps; _step++)
+        while (_step < totalSteps)
         {
             cancel.ThrowIfCancellationRequested();
-            var (loss, l0) = TrainStep(data);
+            var outcome = TrainStep(data);
             tokens += _o.BatchSize;
-            observer?.OnStep(new StepReport(_step, totalSteps, tokens, totalSteps * _o.BatchSize, loss, l0, clock.Elapsed.TotalSeconds));
-            if (Groups != null && _stats.Tokens >= _o.BufferTokens)
-            {
-                var summary = Groups.Update(_stats, _p.Bias);
-                _stats.Reset();
-                _encoder.RefreshTranspose();
-                observer?.OnBiasUpdate(_step, summary);
-            }
+            observer?.OnStep(new StepReport(_step, totalSteps, tokens, totalSteps * _o.BatchSize, outcome.Loss, outcome.L0, clock.Elapsed.TotalSeconds));
+            if (outcome.BiasUpdate is { } summary) observer?.OnBiasUpdate(_step, summary);
             if (_o.EvalEvery > 0 && _step % _o.EvalEvery == 0 && _step != totalSteps)
             {
                 var report = new EvaluationReport(_step, tokens, clock.Elapsed.TotalSeconds, Evaluator.Evaluate(Model, eval, Groups, _o.Threads));
@@ -102,10 +99,12 @@ public sealed class SaeTrainer : IDisposable
         return new TrainingResult(Model, final.Metrics, totalSteps, tokens, seconds, evaluations, Groups);
     }
 
-    /// <summary>Scale, b_pre, weights and biases from the first tokens of the stream.</summary>
-    void Initialize(ITokenStream data)
+    /// <summary>Scale, b_pre, weights and biases from the first tokens of the stream
+    /// (<see cref="Train"/> calls it; call it directly only to drive <see cref="TrainStep"/> yourself).</summary>
+    public void Initialize(ITokenStream data)
     {
         int d = _arch.Dim, n = _o.InitTokens, stride = _p.Stride;
+        _step = 0;
         var init = new float[(long)n * d];
         data.NextBatch(init, n);
 
@@ -143,7 +142,6 @@ public sealed class SaeTrainer : IDisposable
             for (int j = 0; j < d; j++) meanAcc[j] += xn[j];
         }
         for (int j = 0; j < d; j++) pre[j] = (float)(meanAcc[j] / n);
-        _encoder.RefreshTranspose();
 
         if (Groups != null && _o.BiasInit == BiasInitialization.Quantile)
         {
@@ -162,44 +160,81 @@ public sealed class SaeTrainer : IDisposable
         _stats.Reset();
     }
 
-    (double Loss, double L0) TrainStep(ITokenStream data)
+    /// <summary>Time spent in each phase of <see cref="TrainStep"/>, accumulated since construction.</summary>
+    public StepProfile Profile { get; } = new();
+
+    /// <summary>
+    /// One training step on the next batch of <paramref name="data"/>: normalise, encode (fused with
+    /// the GBA statistics), decode and back-propagate from the sparse code, AdamW, renormalise, and the
+    /// GBA bias rule when the statistics buffer is full. Allocates nothing once warmed up.
+    /// </summary>
+    public StepOutcome TrainStep(ITokenStream data)
     {
         int rows = _o.BatchSize;
+        _step++;
+        long t0 = Stopwatch.GetTimestamp();
         data.NextBatch(_raw, rows);
         LoadNormalized(_raw, rows);
-        if (_mp != null) return MatchingPursuitStep(rows);
+        long t1 = Stopwatch.GetTimestamp();
+        if (_mp != null) return MatchingPursuitStep(rows, t0, t1);
         _encoder.Encode(_x, rows, _code, _stats);
+        long t2 = Stopwatch.GetTimestamp();
         double loss = _backward.Decode(_x, rows, _code);
+        long t3 = Stopwatch.GetTimestamp();
         _backward.Gradients(_encoder.Xc, rows, _code, _grad);
+        long t4 = Stopwatch.GetTimestamp();
 
         // AdamW over the flat buffer prefix before b (b is last in the layout), or all of it for TopK.
         var step = new AdamWStep((float)_o.LearningRate, (float)_o.Beta1, (float)_o.Beta2, (float)_o.AdamEpsilon, (float)_o.WeightDecay, _step);
         int count = _arch.Sparsity == SparsityMode.TopK ? _p.Data.Length : (int)_p.BiasOffset;
-        FixedPartition.Run(count, _o.Threads, (_, s, e) =>
-            AdamW.Update(_p.Data.Span[s..e], _grad.Data.Span[s..e], _m1.Data.Span[s..e], _m2.Data.Span[s..e], step), granule: 1024);
+        _pool.For(count, new AdamWJob(this, step), granule: 1024);
+        long t5 = Stopwatch.GetTimestamp();
+        Model.NormalizeDecoderRows(_pool);
 
-        Model.NormalizeDecoderRows(_o.Threads);
-        _encoder.RefreshTranspose();
-        return (loss, _code.L0);
+        BiasUpdateSummary? summary = null;
+        if (Groups != null && _stats.Tokens >= _o.BufferTokens)
+        {
+            summary = Groups.Update(_stats, _p.Bias);
+            _stats.Reset();
+        }
+        long t6 = Stopwatch.GetTimestamp();
+        Profile.Add(t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t6 - t5);
+        return new StepOutcome(loss, _code.L0, summary);
     }
 
     /// <summary>MP-SAE: pursuit, loss and chain gradients; AdamW on the dictionary and b_pre only (a stays 1, b unused).</summary>
-    (double Loss, double L0) MatchingPursuitStep(int rows)
+    StepOutcome MatchingPursuitStep(int rows, long t0, long t1)
     {
         _mp!.Encode(_x, rows, _code, _stats);
+        long t2 = Stopwatch.GetTimestamp();
         double loss = _mpBackward!.Loss(_mp, rows);
+        long t3 = Stopwatch.GetTimestamp();
         _mpBackward.Gradients(_mp, rows, _grad);
+        long t4 = Stopwatch.GetTimestamp();
         var step = new AdamWStep((float)_o.LearningRate, (float)_o.Beta1, (float)_o.Beta2, (float)_o.AdamEpsilon, (float)_o.WeightDecay, _step);
         foreach (var (offset, length) in new[] { (0, (int)_p.ScaleOffset), ((int)_p.PreBiasOffset, _p.Stride) })
             FixedPartition.Run(length, _o.Threads, (_, s, e) =>
                 AdamW.Update(_p.Data.Span.Slice(offset + s, e - s), _grad.Data.Span.Slice(offset + s, e - s),
                     _m1.Data.Span.Slice(offset + s, e - s), _m2.Data.Span.Slice(offset + s, e - s), step), granule: 1024);
-        Model.NormalizeDecoderRows(_o.Threads);
-        return (loss, _code.L0);
+        long t5 = Stopwatch.GetTimestamp();
+        Model.NormalizeDecoderRows(_pool);
+        Profile.Add(t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, Stopwatch.GetTimestamp() - t5);
+        return new StepOutcome(loss, _code.L0, null);
+    }
+
+    public void Dispose()
+    {
+        _mp?.Dispose();
+        _encoder.Dispose();
+        _pool.Dispose();
+    }
+
+    readonly struct AdamWJob(SaeTrainer trainer, AdamWStep step) : IRangeJob
+    {
+        public void Run(int part, int start, int end) =>
+            AdamW.Update(trainer._p.Data.Span[start..end], trainer._grad.Data.Span[start..end],
+                trainer._m1.Data.Span[start..end], trainer._m2.Data.Span[start..end], step);
     }
 
     void LoadNormalized(ReadOnlySpan<float> raw, int rows) => Model.NormalizeBatch(raw, rows, _x.Span, _factors);
-
-    /// <summary>Stops the worker threads the MP encoder's SGEMM owns (the model stays usable).</summary>
-    public void Dispose() => _mp?.Dispose();
 }

@@ -22,7 +22,8 @@ public static class TrainCommand
         "--groups", "--htf", "--ltf", "--taf", "--k", "--gate", "--bias-init", "--buffer-tokens", "--init-tokens",
         "--normalize", "--eval-every", "--eval-tokens", "--features", "--dim", "--sparsity", "--profile", "--exponent",
         "--noise", "--magnitude-min", "--magnitude-max", "--out", "--kernels",
-        "--data", "--dtype", "--tensor", "--row-limit", "--ground-truth", "--mp-steps", "--eval-mp-steps", "--mix-sparsity", "--mix-fraction",
+        "--data", "--dtype", "--tensor", "--row-limit", "--model-name", "--hook-name",
+        "--ground-truth", "--mp-steps", "--eval-mp-steps", "--mix-sparsity", "--mix-fraction",
     ];
     static readonly HashSet<string> Flags = ["--json", "--untied", "--quiet", "--help", "-h", "--skip-nonfinite"];
     static readonly HashSet<string> Repeatable = ["--data"];
@@ -69,9 +70,8 @@ public static class TrainCommand
         {
             File.WriteAllText(Path.Combine(outDir, "summary.json"), summary.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
             if (result.Final.BestCosines != null) RecoveryFile.Write(outDir, result.Final, eval.FeatureFrequencies);
-            if (options.Normalization == InputNormalization.DatasetScale)
-                Interop.SaeLensExport.Write(Path.Combine(outDir, "sae"), result.Model, options, result.Groups,
-                    new Dictionary<string, string?> { ["dataset"] = describe });
+            Interop.SaeLensExport.Write(Path.Combine(outDir, "sae"), result.Model, options, result.Groups,
+                new Dictionary<string, string?> { ["dataset"] = describe, ["model_name"] = o.String("--model-name"), ["hook_name"] = o.String("--hook-name") });
         }
         if (json) stdout.WriteLine(summary.ToJsonString());
         return CliApp.Ok;
@@ -249,6 +249,7 @@ public static class TrainCommand
         Ground truth: --ground-truth V.npy (true features [n, d], .npy or .safetensors): FRR@0.8/0.9 and per-feature best cosines
                      for any data (with synthetic data it replaces the generator's features); written to --out as recovery.json
         Output:      --out DIR (config.json, metrics.jsonl, summary.json, recovery.json, sae/ in the SAELens layout)   --json (last stdout line: one JSON object)   --quiet
+                     --model-name NAME --hook-name NAME (recorded in sae/cfg.json for SAELens / SAEBench, e.g. gpt2 blocks.6.hook_resid_post)
 
         """;
 }

@@ -119,7 +119,7 @@ public static class ExperimentRuns
         var p = sae.Parameters;
         int d = sae.Dim, m = sae.Neurons;
         using var pursuit = sae.Architecture.Sparsity == SparsityMode.MatchingPursuit ? new MatchingPursuitEncoder(sae.Architecture, p, chunk, threads) : null;
-        var encoder = pursuit is null ? new BatchEncoder(sae.Architecture, p, chunk, threads) : null;
+        using var encoder = pursuit is null ? new BatchEncoder(sae.Architecture, p, chunk, threads) : null;
         var x = new AlignedArray((long)chunk * p.Stride);
         var factors = new float[chunk];
         var code = new SparseCode();
