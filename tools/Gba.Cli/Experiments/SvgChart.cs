@@ -83,7 +83,11 @@ public static class SvgChart
         for (int c = 0; c < categories.Count; c++)
         {
             double gx = Left + c * groupW;
-            svg.Append(Ci, $"<text x=\"{gx + groupW / 2:F1}\" y=\"{Height - Bottom + 16}\" font-size=\"11\" text-anchor=\"middle\">{Esc(categories[c])}</text>");
+            // Labels wider than their group (about 6.5 px per character at 11 px) are slanted so they do not collide.
+            if (categories.Max(x => x.Length) * 6.5 > groupW)
+                svg.Append(Ci, $"<text x=\"{gx + groupW / 2:F1}\" y=\"{Height - Bottom + 14}\" font-size=\"11\" text-anchor=\"end\" transform=\"rotate(-20 {gx + groupW / 2:F1} {Height - Bottom + 14})\">{Esc(categories[c])}</text>");
+            else
+                svg.Append(Ci, $"<text x=\"{gx + groupW / 2:F1}\" y=\"{Height - Bottom + 16}\" font-size=\"11\" text-anchor=\"middle\">{Esc(categories[c])}</text>");
             for (int s = 0; s < series.Count; s++)
             {
                 double v = c < series[s].Values.Length ? series[s].Values[c] : double.NaN;
@@ -161,12 +165,12 @@ public static class SvgChart
         return ticks.ToArray();
     }
 
-    /// <summary>Ticks (in log10 units) at each decade inside the range, or nice linear ticks if it spans less than one.</summary>
+    /// <summary>Ticks (in log10 units): every decade for wide ranges, 1-2-5 steps for narrower ones.</summary>
     static double[] LogTicks(double lo, double hi)
     {
         var decades = Enumerable.Range((int)Math.Ceiling(lo), Math.Max(0, (int)Math.Floor(hi) - (int)Math.Ceiling(lo) + 1)).Select(k => (double)k).ToArray();
-        if (decades.Length >= 2) return decades;
-        // Less than two decades: label 1-2-5 points within the range.
+        if (hi - lo > 3.5) return decades;
+        // Up to about three decades: label the 1-2-5 points within the range.
         return Enumerable.Range((int)Math.Floor(lo) - 1, (int)Math.Ceiling(hi) - (int)Math.Floor(lo) + 2)
             .SelectMany(k => new[] { k, k + Math.Log10(2), k + Math.Log10(5) }).Where(t => t >= lo && t <= hi).ToArray();
     }
