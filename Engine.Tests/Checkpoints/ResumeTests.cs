@@ -81,16 +81,18 @@ public class ResumeTests
         TrainingResult straight;
         using (var data = new Data(files, dir))
         using (var stream = data.Open())
-            straight = new SaeTrainer(o, Spec.Dim).Train(stream, data.Eval(), checkpoints: new CheckpointSchedule(straightStore, EverySteps: 0));
+        using (var trainer = new SaeTrainer(o, Spec.Dim))
+            straight = trainer.Train(stream, data.Eval(), checkpoints: new CheckpointSchedule(straightStore, EverySteps: 0));
 
         // Interrupted: cancellation requested during step N; the step finishes, is checkpointed, then the run stops.
         var store = new CheckpointStore(Path.Combine(dir.Path, "resumed"));
         using (var data = new Data(files, dir))
         using (var stream = data.Open())
         using (var cts = new CancellationTokenSource())
+        using (var trainer = new SaeTrainer(o, Spec.Dim))
         {
             var ex = Assert.ThrowsAny<OperationCanceledException>(() =>
-                new SaeTrainer(o, Spec.Dim).Train(stream, data.Eval(), new StopAt(N, cts), cts.Token, new CheckpointSchedule(store, EverySteps: 0)));
+                trainer.Train(stream, data.Eval(), new StopAt(N, cts), cts.Token, new CheckpointSchedule(store, EverySteps: 0)));
             Assert.Contains($"step {N} of {2 * N}", ex.Message);
         }
 
@@ -103,7 +105,7 @@ public class ResumeTests
         using (var data = new Data(files, dir))
         using (var stream = data.Open(loaded.Checkpoint.Stream))
         {
-            var trainer = new SaeTrainer(loaded.Checkpoint.Options, Spec.Dim);
+            using var trainer = new SaeTrainer(loaded.Checkpoint.Options, Spec.Dim);
             trainer.Restore(loaded.Checkpoint, loaded.Directory);
             resumed = trainer.Train(stream, data.Eval(), checkpoints: new CheckpointSchedule(store, EverySteps: 0));
         }
@@ -118,17 +120,19 @@ public class ResumeTests
         using var dir = new TempDir();
         var o = Options(TrainingMethod.Gba);
         var data = new Data(false, dir);
-        var straight = new SaeTrainer(o, Spec.Dim).Train(data.Open(), data.Eval());
+        using var first = new SaeTrainer(o, Spec.Dim);
+        var straight = first.Train(data.Open(), data.Eval());
 
         // A run with half the budget, checkpointed every 15 steps (15, 30 and the end, 37), keeping 2.
         var store = new CheckpointStore(Path.Combine(dir.Path, "run"), keep: 2);
-        new SaeTrainer(Options(TrainingMethod.Gba, N), Spec.Dim).Train(data.Open(), data.Eval(), checkpoints: new CheckpointSchedule(store, 15));
+        using (var half = new SaeTrainer(Options(TrainingMethod.Gba, N), Spec.Dim))
+            half.Train(data.Open(), data.Eval(), checkpoints: new CheckpointSchedule(store, 15));
         Assert.Equal(new long[] { N, 30 }, store.List().Select(c => c.Step));
 
         foreach (var (_, path) in store.List())
         {
             var c = CheckpointStore.Load(path);
-            var trainer = new SaeTrainer(o, Spec.Dim);      // the full budget: extends the finished run
+            using var trainer = new SaeTrainer(o, Spec.Dim);      // the full budget: extends the finished run
             trainer.Restore(c, path);
             AssertSameRun(straight, trainer.Train(data.Open(c.Stream), data.Eval()));
         }
@@ -140,22 +144,25 @@ public class ResumeTests
         using var dir = new TempDir();
         var data = new Data(false, dir);
         var store = new CheckpointStore(dir.Path);
-        new SaeTrainer(Options(TrainingMethod.Gba, 12), Spec.Dim).Train(data.Open(), data.Eval(), checkpoints: new CheckpointSchedule(store, 0));
+        using (var t12 = new SaeTrainer(Options(TrainingMethod.Gba, 12), Spec.Dim))
+            t12.Train(data.Open(), data.Eval(), checkpoints: new CheckpointSchedule(store, 0));
         var c = store.LoadLatest().Checkpoint;
 
-        var e = Assert.Throws<InvalidDataException>(() => new SaeTrainer(Options(TrainingMethod.Gba) with { Neurons = 256, Htf = 0.2 }, Spec.Dim).Restore(c, "CKPT"));
-        Assert.StartsWith("CKPT: the checkpoint does not match this run", e.Message);
-        Assert.Contains("neurons 128 (checkpoint) vs 256 (now)", e.Message);
-        Assert.Contains("htf 0.1 (checkpoint) vs 0.2 (now)", e.Message);
-        Assert.Contains("method \"gba\" (checkpoint) vs \"top_k\" (now)",
-            Assert.Throws<InvalidDataException>(() => new SaeTrainer(Options(TrainingMethod.TopK), Spec.Dim).Restore(c)).Message);
-        Assert.Contains("dim 24 (checkpoint) vs 32 (now)",
-            Assert.Throws<InvalidDataException>(() => new SaeTrainer(Options(TrainingMethod.Gba), 32).Restore(c)).Message);
-        Assert.Contains("past this run's budget",
-            Assert.Throws<InvalidDataException>(() => new SaeTrainer(Options(TrainingMethod.Gba, 5), Spec.Dim).Restore(c)).Message);
+        string Refused(TrainerOptions o, int dim, string source = "checkpoint")
+        {
+            using var t = new SaeTrainer(o, dim);
+            return Assert.Throws<InvalidDataException>(() => t.Restore(c, source)).Message;
+        }
+        var e = Refused(Options(TrainingMethod.Gba) with { Neurons = 256, Htf = 0.2 }, Spec.Dim, "CKPT");
+        Assert.StartsWith("CKPT: the checkpoint does not match this run", e);
+        Assert.Contains("neurons 128 (checkpoint) vs 256 (now)", e);
+        Assert.Contains("htf 0.1 (checkpoint) vs 0.2 (now)", e);
+        Assert.Contains("method \"gba\" (checkpoint) vs \"top_k\" (now)", Refused(Options(TrainingMethod.TopK), Spec.Dim));
+        Assert.Contains("dim 24 (checkpoint) vs 32 (now)", Refused(Options(TrainingMethod.Gba), 32));
+        Assert.Contains("past this run's budget", Refused(Options(TrainingMethod.Gba, 5), Spec.Dim));
 
         // A stream that was not re-positioned is refused rather than silently trained on.
-        var t = new SaeTrainer(Options(TrainingMethod.Gba), Spec.Dim);
+        using var t = new SaeTrainer(Options(TrainingMethod.Gba), Spec.Dim);
         t.Restore(c);
         Assert.Contains("position 0, the checkpoint at", Assert.Throws<ArgumentException>(() => t.Train(data.Open(), data.Eval())).Message);
         var other = new SyntheticModel(Spec, 6).OpenStream(1);

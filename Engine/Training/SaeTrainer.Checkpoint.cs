@@ -35,7 +35,6 @@ public sealed partial class SaeTrainer
         Model.InputScale = checkpoint.InputScale;
         _stats.Restore(checkpoint.FireCount.Span, checkpoint.MaxY.Span, checkpoint.StatisticsTokens);
         _step = checkpoint.Step;
-        _encoder.RefreshTranspose();
         _restored = checkpoint;
 
         void Expect(int actual, int expected, string tensor)

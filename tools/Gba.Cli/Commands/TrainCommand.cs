@@ -59,7 +59,7 @@ public static class TrainCommand
         using var signals = new InterruptSignals(command, stderr);
         stderr.WriteLine($"gba {command}: {options.Method.ToString().ToUpperInvariant()} M={options.Neurons} on {train.Describe()}; " +
                          $"{options.Steps} steps of {options.BatchSize} tokens, {options.Threads} threads, kernels {Kernels.KernelSelector.Current}");
-        var trainer = new SaeTrainer(options, train.Dim);
+        using var trainer = new SaeTrainer(options, train.Dim);
         if (resume != null) TrainCheckpoints.Continue(resume, command, trainer, data, stderr, JsonlLog.Line);
         using var log = outDir is null ? null : new StreamWriter(Path.Combine(outDir, "metrics.jsonl"), append: resume != null);
         var observers = new ObserverList(new ProgressDisplay(stderr, !Console.IsErrorRedirected && ReferenceEquals(stderr, Console.Error), o.Flag("--quiet")),
