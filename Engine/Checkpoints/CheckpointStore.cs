@@ -242,9 +242,19 @@ public sealed class CheckpointStore : ICheckpointSink
         };
     }
 
-    static JsonObject ParseJson(string path, byte[] bytes)
+    /// <summary>Parses and fully materialises a JSON object, so damage surfaces here as one error naming the file, not on a later lookup.</summary>
+    internal static JsonObject ParseJson(string path, ReadOnlySpan<byte> bytes)
     {
-        try { return JsonNode.Parse(bytes) as JsonObject ?? throw new InvalidDataException($"{path}: not a JSON object."); }
+        try
+        {
+            var text = StrictUtf8.GetString(bytes);
+            var node = JsonNode.Parse(text) as JsonObject ?? throw new InvalidDataException($"{path}: not a JSON object.");
+            _ = node.Count;
+            return node;
+        }
+        catch (DecoderFallbackException) { throw new InvalidDataException($"{path}: not valid UTF-8."); }
         catch (JsonException e) { throw new InvalidDataException($"{path}: not valid JSON ({e.Message})."); }
     }
+
+    static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 }

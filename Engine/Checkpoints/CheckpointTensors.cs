@@ -85,9 +85,7 @@ static class CheckpointTensors
             throw new InvalidDataException($"{r.Path}: header length {headerLength} is implausible for a file of {r.Remaining + 8} bytes.");
         var headerBytes = new byte[headerLength];
         r.ReadExactly(headerBytes);
-        JsonObject header;
-        try { header = JsonNode.Parse(headerBytes) as JsonObject ?? throw new InvalidDataException($"{r.Path}: the header is not a JSON object."); }
-        catch (JsonException e) { throw new InvalidDataException($"{r.Path}: the header is not valid JSON ({e.Message})."); }
+        var header = CheckpointStore.ParseJson(r.Path, headerBytes);
 
         var json = new CheckpointJson.Reader(r.Path);
         var layout = new List<(string Name, string DType, long Count, long Begin, long End)>();
