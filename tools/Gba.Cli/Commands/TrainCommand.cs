@@ -50,17 +50,17 @@ public static class TrainCommand
         options.Validate();
         using var data = dataPaths.Count > 0 ? DataSource.Files(dataPaths, o, options.Seed) : DataSource.Synthetic(o, options.Seed);
         var (train, eval, describe) = (data.Train, data.Eval, data.Description);
-        string? outDir = resume is null ? o.String("--out") : o.String("--out") ?? o.String("--resume");
+        string? outDir = resume?.RunDirectory ?? o.String("--out");
         bool json = o.Flag("--json");
         if (outDir != null) Directory.CreateDirectory(outDir);
         if (outDir != null && resume is null) TrainCheckpoints.EnsureFresh(outDir, command);
         var schedule = outDir is null ? null : TrainCheckpoints.Schedule(outDir, command, args, ValueOptions, o, options, data);
 
+        using var trainer = new SaeTrainer(options, train.Dim);
+        if (resume != null) TrainCheckpoints.Continue(resume, command, trainer, data, stderr, JsonlLog.Line);
         using var signals = new InterruptSignals(command, stderr);
         stderr.WriteLine($"gba {command}: {options.Method.ToString().ToUpperInvariant()} M={options.Neurons} on {train.Describe()}; " +
                          $"{options.Steps} steps of {options.BatchSize} tokens, {options.Threads} threads, kernels {Kernels.KernelSelector.Current}");
-        using var trainer = new SaeTrainer(options, train.Dim);
-        if (resume != null) TrainCheckpoints.Continue(resume, command, trainer, data, stderr, JsonlLog.Line);
         using var log = outDir is null ? null : new StreamWriter(Path.Combine(outDir, "metrics.jsonl"), append: resume != null);
         var observers = new ObserverList(new ProgressDisplay(stderr, !Console.IsErrorRedirected && ReferenceEquals(stderr, Console.Error), o.Flag("--quiet")),
             log is null ? null : new JsonlLog(log));
