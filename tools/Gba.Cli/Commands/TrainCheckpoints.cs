@@ -15,8 +15,8 @@ namespace GbaEngine.Cli.Commands;
 /// </summary>
 static class TrainCheckpoints
 {
-    /// <summary>Options that steer this invocation only: never saved, free to differ on resume.</summary>
-    public static readonly HashSet<string> RunControl = ["--resume", "--out", "--json", "--quiet", "--help", "-h", "--checkpoint-every", "--keep-checkpoints"];
+    /// <summary>Options that steer this invocation only: never saved, free to differ on resume (checkpoint settings are saved, and may change too).</summary>
+    public static readonly HashSet<string> RunControl = ["--resume", "--out", "--json", "--quiet", "--help", "-h"];
 
     public const string Folder = "checkpoints";
 
