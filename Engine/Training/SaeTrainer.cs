@@ -86,7 +86,7 @@ public sealed partial class SaeTrainer : IDisposable
         }
         else
         {
-            cancel.ThrowIfCancellationRequested();
+            // Not cancellable before the first step: a stop requested during start-up still leaves a resumable checkpoint.
             Initialize(data);
             (_step, _tokens, _secondsBefore, _evaluations) = (0, 0, 0, []);
         }
