@@ -116,6 +116,10 @@ public class CliResumeTests
         Assert.Equal(1, code);
         Assert.Contains("missing", err);
 
+        (code, _, err) = Run(Args(Tiny, "--steps", "30", "--checkpoint-every", "10"));
+        Assert.Equal(2, code);
+        Assert.Contains("need --out DIR", err);
+
         (code, _, err) = Run("train", "--resume", run, "--steps", "20");
         Assert.Equal(1, code);
         Assert.Contains("past this run's budget of 20 steps", err);

@@ -94,10 +94,15 @@ static class TrainCheckpoints
             throw new UsageException($"{outDir} already holds checkpoints of a run (newest: step {step}): continue it with 'gba {command} --resume {outDir}', or choose another --out");
     }
 
-    /// <summary>The schedule that writes OUT/checkpoints/, carrying what `--resume` needs to rebuild the run.</summary>
-    public static CheckpointSchedule Schedule(string outDir, string command, IReadOnlyList<string> args, IReadOnlySet<string> valueOptions,
+    /// <summary>The schedule that writes OUT/checkpoints/, carrying what `--resume` needs to rebuild the run; null without --out.</summary>
+    public static CheckpointSchedule? Schedule(string? outDir, string command, IReadOnlyList<string> args, IReadOnlySet<string> valueOptions,
         OptionReader o, TrainerOptions options, DataSource data)
     {
+        if (outDir is null)
+        {
+            if (o.Has("--checkpoint-every") || o.Has("--keep-checkpoints")) throw new UsageException("--checkpoint-every and --keep-checkpoints need --out DIR");
+            return null;
+        }
         long every = o.Long("--checkpoint-every", CheckpointSchedule.DefaultEverySteps);
         int keep = o.Int("--keep-checkpoints", 3);
         if (every < 0) throw new UsageException("--checkpoint-every must be 0 (only at the end and on interrupt) or a positive number of steps");

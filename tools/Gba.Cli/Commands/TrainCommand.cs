@@ -54,7 +54,7 @@ public static class TrainCommand
         bool json = o.Flag("--json");
         if (outDir != null) Directory.CreateDirectory(outDir);
         if (outDir != null && resume is null) TrainCheckpoints.EnsureFresh(outDir, command);
-        var schedule = outDir is null ? null : TrainCheckpoints.Schedule(outDir, command, args, ValueOptions, o, options, data);
+        var schedule = TrainCheckpoints.Schedule(outDir, command, args, ValueOptions, o, options, data);
 
         using var trainer = new SaeTrainer(options, train.Dim);
         if (resume != null) TrainCheckpoints.Continue(resume, command, trainer, data, stderr, JsonlLog.Line);
