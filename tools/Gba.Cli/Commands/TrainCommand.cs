@@ -22,7 +22,7 @@ public static class TrainCommand
         "--groups", "--htf", "--ltf", "--taf", "--k", "--gate", "--bias-init", "--buffer-tokens", "--init-tokens",
         "--normalize", "--eval-every", "--eval-tokens", "--features", "--dim", "--sparsity", "--profile", "--exponent",
         "--noise", "--magnitude-min", "--magnitude-max", "--out", "--kernels",
-        "--data", "--dtype", "--tensor", "--row-limit", "--model-name", "--hook-name",
+        "--data", "--dtype", "--tensor", "--row-limit", "--model-name", "--hook-name", "--resume", "--checkpoint-every", "--keep-checkpoints",
     ];
     static readonly HashSet<string> Flags = ["--json", "--untied", "--quiet", "--help", "-h", "--skip-nonfinite"];
     static readonly HashSet<string> Repeatable = ["--data"];
@@ -39,6 +39,8 @@ public static class TrainCommand
     {
         var o = new OptionReader(args, ValueOptions, Flags, Repeatable);
         if (o.Flag("--help") || o.Flag("-h")) { stdout.Write(Help(command)); return CliApp.Ok; }
+        var resume = o.String("--resume") is { } from ? TrainCheckpoints.Open(from, command, args, ValueOptions, stderr) : null;
+        if (resume != null) (command, args, o) = (resume.Command, resume.Args, new OptionReader(resume.Args, ValueOptions, Flags, Repeatable));
         // Paths after --data (a shell glob expands to several) are data files too.
         var dataPaths = o.Strings("--data").Concat(o.Positional).ToList();
         if (o.Positional.Count > 0 && o.Strings("--data").Count == 0) throw new UsageException($"unexpected argument '{o.Positional[0]}'");
@@ -48,19 +50,25 @@ public static class TrainCommand
         options.Validate();
         using var data = dataPaths.Count > 0 ? DataSource.Files(dataPaths, o, options.Seed) : DataSource.Synthetic(o, options.Seed);
         var (train, eval, describe) = (data.Train, data.Eval, data.Description);
-        string? outDir = o.String("--out");
+        string? outDir = resume?.RunDirectory ?? o.String("--out");
         bool json = o.Flag("--json");
         if (outDir != null) Directory.CreateDirectory(outDir);
+        if (outDir != null && resume is null) TrainCheckpoints.EnsureFresh(outDir, command);
+        var schedule = TrainCheckpoints.Schedule(outDir, command, args, ValueOptions, o, options, data);
 
+        using var trainer = new SaeTrainer(options, train.Dim);
+        if (resume != null) TrainCheckpoints.Continue(resume, command, trainer, data, stderr, JsonlLog.Line);
+        using var signals = new InterruptSignals(command, stderr);
         stderr.WriteLine($"gba {command}: {options.Method.ToString().ToUpperInvariant()} M={options.Neurons} on {train.Describe()}; " +
                          $"{options.Steps} steps of {options.BatchSize} tokens, {options.Threads} threads, kernels {Kernels.KernelSelector.Current}");
-        var trainer = new SaeTrainer(options, train.Dim);
-        using var log = outDir is null ? null : new StreamWriter(Path.Combine(outDir, "metrics.jsonl"));
+        using var log = outDir is null ? null : new StreamWriter(Path.Combine(outDir, "metrics.jsonl"), append: resume != null);
         var observers = new ObserverList(new ProgressDisplay(stderr, !Console.IsErrorRedirected && ReferenceEquals(stderr, Console.Error), o.Flag("--quiet")),
             log is null ? null : new JsonlLog(log));
         if (outDir != null) WriteConfig(Path.Combine(outDir, "config.json"), options, data.Config);
 
-        var result = trainer.Train(train, eval, observers);
+        TrainingResult result;
+        try { result = trainer.Train(data.Train, eval, observers, signals.Token, schedule); }
+        catch (OperationCanceledException e) when (signals.Requested) { return TrainCheckpoints.Interrupted(command, e, outDir, schedule, stderr); }
         PrintSummary(stdout, options, result);
         var summary = Summary(options, result);
         if (outDir != null)
@@ -172,6 +180,13 @@ public static class TrainCommand
     {
         public void OnEvaluation(EvaluationReport r)
         {
+            w.WriteLine(Line(r));
+            w.Flush();
+        }
+
+        /// <summary>One metrics.jsonl line (also how a resumed run rewrites the lines before its checkpoint).</summary>
+        public static string Line(EvaluationReport r)
+        {
             var m = r.Metrics;
             var row = new JsonObject
             {
@@ -183,8 +198,7 @@ public static class TrainCommand
                     ["taf"] = g.TargetFrequency, ["mean_frequency"] = g.MeanFrequency, ["median_frequency"] = g.MedianFrequency, ["dead"] = g.Dead,
                 }).ToArray()),
             };
-            w.WriteLine(row.ToJsonString());
-            w.Flush();
+            return row.ToJsonString();
         }
     }
 
@@ -219,6 +233,9 @@ public static class TrainCommand
                      --tensor NAME (safetensors)   --row-limit N   --skip-nonfinite   --eval-tokens N (held out: the last rows, at most 10%)
         Output:      --out DIR (config.json, metrics.jsonl, summary.json, sae/ in the SAELens layout)   --json (last stdout line: one JSON object)   --quiet
                      --model-name NAME --hook-name NAME (recorded in sae/cfg.json for SAELens / SAEBench, e.g. gpt2 blocks.6.hook_resid_post)
+        Checkpoints: --checkpoint-every STEPS (default 1000; 0: only at the end and on Ctrl-C/SIGTERM) into DIR/checkpoints/
+                     --keep-checkpoints K (default 3)   --resume DIR (continue the run in DIR exactly; saved options apply,
+                     --steps/--tokens may grow it; Ctrl-C stops after the current step with a checkpoint, twice at once)
 
         """;
 }
