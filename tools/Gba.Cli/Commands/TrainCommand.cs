@@ -1,6 +1,8 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using GbaEngine.Cli.Config;
+using GbaEngine.Cli.Runs;
 using GbaEngine.Kernels.Elementwise;
 using GbaEngine.Metrics;
 using GbaEngine.Model;
@@ -23,6 +25,7 @@ public static class TrainCommand
         "--normalize", "--eval-every", "--eval-tokens", "--features", "--dim", "--sparsity", "--profile", "--exponent",
         "--noise", "--magnitude-min", "--magnitude-max", "--out", "--kernels",
         "--data", "--dtype", "--tensor", "--row-limit",
+        "--config", "--sweep", "--index", "--token-text", "--ground-truth",
     ];
     static readonly HashSet<string> Flags = ["--json", "--untied", "--quiet", "--help", "-h", "--skip-nonfinite"];
     static readonly HashSet<string> Repeatable = ["--data"];
@@ -39,6 +42,7 @@ public static class TrainCommand
     {
         var o = new OptionReader(args, ValueOptions, Flags, Repeatable);
         if (o.Flag("--help") || o.Flag("-h")) { stdout.Write(Help(command)); return CliApp.Ok; }
+        string? outDir = ConfigSources.Apply(o, Environment.GetEnvironmentVariable);
         // Paths after --data (a shell glob expands to several) are data files too.
         var dataPaths = o.Strings("--data").Concat(o.Positional).ToList();
         if (o.Positional.Count > 0 && o.Strings("--data").Count == 0) throw new UsageException($"unexpected argument '{o.Positional[0]}'");
@@ -46,33 +50,58 @@ public static class TrainCommand
 
         var options = ReadTrainerOptions(o, demo: command == "demo");
         options.Validate();
+        if (o.Has("--token-text") && dataPaths.Count == 0) throw new UsageException("--token-text goes with --data (it names each activation row's token)");
         using var data = dataPaths.Count > 0 ? DataSource.Files(dataPaths, o, options.Seed) : DataSource.Synthetic(o, options.Seed);
+        var text = o.String("--token-text") is { } textPath ? TokenText.Read(textPath) : null;
+        if (text != null && text.Count != data.EvalRows!.Value.TokenCount)
+            throw new InvalidDataException($"{text.Path}: {text.Count} token rows, but the activations have {data.EvalRows.Value.TokenCount} rows (they must align row by row).");
         var (train, eval, describe) = (data.Train, data.Eval, data.Description);
-        string? outDir = o.String("--out");
         bool json = o.Flag("--json");
-        if (outDir != null) Directory.CreateDirectory(outDir);
-
-        stderr.WriteLine($"gba {command}: {options.Method.ToString().ToUpperInvariant()} M={options.Neurons} on {train.Describe()}; " +
-                         $"{options.Steps} steps of {options.BatchSize} tokens, {options.Threads} threads, kernels {Kernels.KernelSelector.Current}");
-        var trainer = new SaeTrainer(options, train.Dim);
-        using var log = outDir is null ? null : new StreamWriter(Path.Combine(outDir, "metrics.jsonl"));
-        var observers = new ObserverList(new ProgressDisplay(stderr, !Console.IsErrorRedirected && ReferenceEquals(stderr, Console.Error), o.Flag("--quiet")),
-            log is null ? null : new JsonlLog(log));
-        if (outDir != null) WriteConfig(Path.Combine(outDir, "config.json"), options, data.Config);
-
-        var result = trainer.Train(train, eval, observers);
-        PrintSummary(stdout, options, result);
-        var summary = Summary(options, result);
         if (outDir != null)
         {
-            File.WriteAllText(Path.Combine(outDir, "summary.json"), summary.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
-            if (options.Normalization == InputNormalization.DatasetScale)
-                Interop.SaeLensExport.Write(Path.Combine(outDir, "sae"), result.Model, options, result.Groups,
-                    new Dictionary<string, string?> { ["dataset"] = describe });
+            Directory.CreateDirectory(outDir);
+            File.Delete(Path.Combine(outDir, FailureFile));
         }
-        if (json) stdout.WriteLine(summary.ToJsonString());
-        return CliApp.Ok;
+        try
+        {
+            stderr.WriteLine($"gba {command}: {options.Method.ToString().ToUpperInvariant()} M={options.Neurons} on {train.Describe()}; " +
+                             $"{options.Steps} steps of {options.BatchSize} tokens, {options.Threads} threads, kernels {Kernels.KernelSelector.Current}");
+            var trainer = new SaeTrainer(options, train.Dim);
+            using var log = outDir is null ? null : new StreamWriter(Path.Combine(outDir, "metrics.jsonl"));
+            using var lossLog = outDir is null ? null : new StreamWriter(Path.Combine(outDir, LossLog.FileName));
+            var observers = new ObserverList(new ProgressDisplay(stderr, !Console.IsErrorRedirected && ReferenceEquals(stderr, Console.Error), o.Flag("--quiet")),
+                log is null ? null : new JsonlLog(log), lossLog is null ? null : new LossLog(lossLog));
+            if (outDir != null)
+            {
+                var effective = ConfigSources.Effective(options, data.Options);
+                if (text != null) effective["token_text"] = Path.GetFullPath(text.Path);
+                WriteConfig(Path.Combine(outDir, "config.json"), options, data.Config, effective);
+            }
+
+            var result = trainer.Train(train, eval, observers);
+            PrintSummary(stdout, options, result);
+            var summary = Summary(options, result);
+            if (outDir != null)
+            {
+                RunArtefacts.Write(outDir, result, eval, options, text, data.EvalRows?.FirstRow ?? 0);
+                if (options.Normalization == InputNormalization.DatasetScale)
+                    Interop.SaeLensExport.Write(Path.Combine(outDir, "sae"), result.Model, options, result.Groups,
+                        new Dictionary<string, string?> { ["dataset"] = describe });
+                // summary.json last: its presence marks a finished run (sweep summaries rely on it).
+                RunConfig.WriteAtomically(Path.Combine(outDir, "summary.json"), summary);
+            }
+            if (json) stdout.WriteLine(summary.ToJsonString());
+            return CliApp.Ok;
+        }
+        catch (Exception e) when (outDir != null && e is not OperationCanceledException)
+        {
+            File.WriteAllText(Path.Combine(outDir, FailureFile), e.Message + "\n");
+            throw;
+        }
     }
+
+    /// <summary>Written into --out when training fails, so `gba sweep summarize` can tell failed runs from unfinished ones.</summary>
+    public const string FailureFile = "error.txt";
 
     static TrainerOptions ReadTrainerOptions(OptionReader o, bool demo)
     {
@@ -152,15 +181,17 @@ public static class TrainCommand
         };
     }
 
-    static void WriteConfig(string path, TrainerOptions o, JsonNode dataConfig)
+    /// <summary>config.json: "options" is loadable by --config (repeats the run); the rest records what ran.</summary>
+    static void WriteConfig(string path, TrainerOptions o, JsonNode dataConfig, JsonObject effective)
     {
         var cfg = new JsonObject
         {
+            ["options"] = effective,
             ["trainer"] = JsonSerializer.SerializeToNode(o, JsonOptions),
             ["data"] = dataConfig,
             ["kernels"] = Kernels.KernelSelector.Current.ToString().ToLowerInvariant(),
         };
-        File.WriteAllText(path, cfg.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        RunConfig.WriteAtomically(path, cfg);
     }
 
     internal static readonly JsonSerializerOptions JsonOptions = new()
