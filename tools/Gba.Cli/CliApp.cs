@@ -26,6 +26,7 @@ public static class CliApp
                 "train" => TrainCommand.Run("train", rest, stdout, stderr),
                 "inspect" => InspectCommand.Run(rest, stdout, stderr),
                 "synth" => SynthCommand.Run(rest, stdout, stderr),
+                "compare" => CompareCommand.Run(rest, stdout, stderr),
                 "--version" => Version(stdout),
                 _ => Unknown(args[0], stderr),
             };
@@ -69,6 +70,7 @@ public static class CliApp
           demo     train GBA on the embedded synthetic default and print the metrics
           train    train an SAE on activation files (--data) or synthetic data from the paper's model
           inspect  shape, dtype, norms, variance outliers and NaN/inf counts of activation files
+          compare  MCS consistency between the SAEs of two or more runs
           synth    write a synthetic dataset (activations .npy, true features .npy, generator spec .json)
 
         Run 'gba <command> --help' for a command's options.

@@ -29,8 +29,11 @@ public sealed class DataSource : IDisposable
     /// <summary>For files: the dataset row of the first evaluation token and the dataset's row count (token text alignment).</summary>
     public (long FirstRow, long TokenCount)? EvalRows { get; private init; }
 
+    /// <param name="seed">The run's seed; the generator uses --data-seed when given, so runs with different
+    /// training seeds can share one synthetic problem (consistency across seeds).</param>
     public static DataSource Synthetic(OptionReader o, ulong seed)
     {
+        seed = o.ULong("--data-seed", seed);
         var spec = new SyntheticSpec(
             Features: o.Int("--features", TrainCommand.DemoDefaults.Features),
             Dim: o.Int("--dim", TrainCommand.DemoDefaults.Dim),
@@ -51,7 +54,7 @@ public sealed class DataSource : IDisposable
         {
             ["features"] = spec.Features, ["dim"] = spec.Dim, ["sparsity"] = spec.Sparsity, ["profile"] = spec.Profile.ToString().ToLowerInvariant(),
             ["exponent"] = spec.Exponent, ["noise"] = spec.Noise, ["magnitude_min"] = spec.MagnitudeMin, ["magnitude_max"] = spec.MagnitudeMax,
-            ["eval_tokens"] = evalTokens,
+            ["eval_tokens"] = evalTokens, ["data_seed"] = seed,
         };
         return new DataSource(train, eval, train.Describe(),
             new JsonObject { ["synthetic"] = JsonSerializer.SerializeToNode(spec, TrainCommand.JsonOptions), ["seed"] = seed }, options, train);

@@ -25,7 +25,7 @@ public static class TrainCommand
         "--normalize", "--eval-every", "--eval-tokens", "--features", "--dim", "--sparsity", "--profile", "--exponent",
         "--noise", "--magnitude-min", "--magnitude-max", "--out", "--kernels",
         "--data", "--dtype", "--tensor", "--row-limit",
-        "--config", "--sweep", "--index", "--token-text", "--ground-truth",
+        "--config", "--sweep", "--index", "--token-text", "--ground-truth", "--data-seed",
     ];
     static readonly HashSet<string> Flags = ["--json", "--untied", "--quiet", "--help", "-h", "--skip-nonfinite"];
     static readonly HashSet<string> Repeatable = ["--data"];
