@@ -27,6 +27,7 @@ public static class CliApp
                 "inspect" => InspectCommand.Run(rest, stdout, stderr),
                 "synth" => SynthCommand.Run(rest, stdout, stderr),
                 "compare" => CompareCommand.Run(rest, stdout, stderr),
+                "report" => ReportCommand.Run(rest, stdout, stderr),
                 "--version" => Version(stdout),
                 _ => Unknown(args[0], stderr),
             };
@@ -70,6 +71,7 @@ public static class CliApp
           demo     train GBA on the embedded synthetic default and print the metrics
           train    train an SAE on activation files (--data) or synthetic data from the paper's model
           inspect  shape, dtype, norms, variance outliers and NaN/inf counts of activation files
+          report   one self-contained HTML report with SVG plots of a run directory
           compare  MCS consistency between the SAEs of two or more runs
           synth    write a synthetic dataset (activations .npy, true features .npy, generator spec .json)
 
