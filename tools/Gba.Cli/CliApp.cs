@@ -28,6 +28,7 @@ public static class CliApp
                 "synth" => SynthCommand.Run(rest, stdout, stderr),
                 "compare" => CompareCommand.Run(rest, stdout, stderr),
                 "report" => ReportCommand.Run(rest, stdout, stderr),
+                "sweep" => SweepCommand.Run(rest, stdout, stderr),
                 "--version" => Version(stdout),
                 _ => Unknown(args[0], stderr),
             };
@@ -72,6 +73,7 @@ public static class CliApp
           train    train an SAE on activation files (--data) or synthetic data from the paper's model
           inspect  shape, dtype, norms, variance outliers and NaN/inf counts of activation files
           report   one self-contained HTML report with SVG plots of a run directory
+          sweep    expand a grid of runs (gba train --sweep FILE --index I runs one), summarize their metrics
           compare  MCS consistency between the SAEs of two or more runs
           synth    write a synthetic dataset (activations .npy, true features .npy, generator spec .json)
 
