@@ -52,10 +52,11 @@ public static class CompareCommand
         var pairs = new JsonArray();
         var ci = CultureInfo.InvariantCulture;
         stdout.WriteLine("A -> B                          subset      neurons   >0.6    >0.7    >0.8    >0.9");
-        foreach (var a in runs)
-            foreach (var b in runs)
+        for (int i = 0; i < runs.Count; i++)
+            for (int j = 0; j < runs.Count; j++)
             {
-                if (ReferenceEquals(a.Dir, b.Dir)) continue;
+                if (i == j) continue;
+                var (a, b) = (runs[i], runs[j]);
                 var table = Consistency.Compare(a.Rows, a.M, b.Rows, b.M, a.D, a.D, b.D, a.Max ?? [], threads);
                 string name = $"{Short(a.Dir)} -> {Short(b.Dir)}";
                 foreach (var row in table)

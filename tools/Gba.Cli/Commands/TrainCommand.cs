@@ -43,6 +43,20 @@ public static class TrainCommand
         var o = new OptionReader(args, ValueOptions, Flags, Repeatable);
         if (o.Flag("--help") || o.Flag("-h")) { stdout.Write(Help(command)); return CliApp.Ok; }
         string? outDir = ConfigSources.Apply(o, Environment.GetEnvironmentVariable);
+        try
+        {
+            return Train(command, o, outDir, stdout, stderr);
+        }
+        catch (Exception e) when (outDir != null && e is not (UsageException or OperationCanceledException))
+        {
+            Directory.CreateDirectory(outDir);
+            File.WriteAllText(Path.Combine(outDir, FailureFile), e.Message + "\n");
+            throw;
+        }
+    }
+
+    static int Train(string command, OptionReader o, string? outDir, TextWriter stdout, TextWriter stderr)
+    {
         // Paths after --data (a shell glob expands to several) are data files too.
         var dataPaths = o.Strings("--data").Concat(o.Positional).ToList();
         if (o.Positional.Count > 0 && o.Strings("--data").Count == 0) throw new UsageException($"unexpected argument '{o.Positional[0]}'");
@@ -60,44 +74,38 @@ public static class TrainCommand
         if (outDir != null)
         {
             Directory.CreateDirectory(outDir);
+            // A rerun into the same directory must not look finished (or failed) because of the previous run's files.
             File.Delete(Path.Combine(outDir, FailureFile));
+            File.Delete(Path.Combine(outDir, "summary.json"));
         }
-        try
+        stderr.WriteLine($"gba {command}: {options.Method.ToString().ToUpperInvariant()} M={options.Neurons} on {train.Describe()}; " +
+                         $"{options.Steps} steps of {options.BatchSize} tokens, {options.Threads} threads, kernels {Kernels.KernelSelector.Current}");
+        var trainer = new SaeTrainer(options, train.Dim);
+        using var log = outDir is null ? null : new StreamWriter(Path.Combine(outDir, "metrics.jsonl"));
+        using var lossLog = outDir is null ? null : new StreamWriter(Path.Combine(outDir, LossLog.FileName));
+        var observers = new ObserverList(new ProgressDisplay(stderr, !Console.IsErrorRedirected && ReferenceEquals(stderr, Console.Error), o.Flag("--quiet")),
+            log is null ? null : new JsonlLog(log), lossLog is null ? null : new LossLog(lossLog));
+        if (outDir != null)
         {
-            stderr.WriteLine($"gba {command}: {options.Method.ToString().ToUpperInvariant()} M={options.Neurons} on {train.Describe()}; " +
-                             $"{options.Steps} steps of {options.BatchSize} tokens, {options.Threads} threads, kernels {Kernels.KernelSelector.Current}");
-            var trainer = new SaeTrainer(options, train.Dim);
-            using var log = outDir is null ? null : new StreamWriter(Path.Combine(outDir, "metrics.jsonl"));
-            using var lossLog = outDir is null ? null : new StreamWriter(Path.Combine(outDir, LossLog.FileName));
-            var observers = new ObserverList(new ProgressDisplay(stderr, !Console.IsErrorRedirected && ReferenceEquals(stderr, Console.Error), o.Flag("--quiet")),
-                log is null ? null : new JsonlLog(log), lossLog is null ? null : new LossLog(lossLog));
-            if (outDir != null)
-            {
-                var effective = ConfigSources.Effective(options, data.Options);
-                if (text != null) effective["token_text"] = Path.GetFullPath(text.Path);
-                WriteConfig(Path.Combine(outDir, "config.json"), options, data.Config, effective);
-            }
+            var effective = ConfigSources.Effective(options, data.Options);
+            if (text != null) effective["token_text"] = Path.GetFullPath(text.Path);
+            WriteConfig(Path.Combine(outDir, "config.json"), options, data.Config, effective);
+        }
 
-            var result = trainer.Train(train, eval, observers);
-            PrintSummary(stdout, options, result);
-            var summary = Summary(options, result);
-            if (outDir != null)
-            {
-                RunArtefacts.Write(outDir, result, eval, options, text, data.EvalRows?.FirstRow ?? 0);
-                if (options.Normalization == InputNormalization.DatasetScale)
-                    Interop.SaeLensExport.Write(Path.Combine(outDir, "sae"), result.Model, options, result.Groups,
-                        new Dictionary<string, string?> { ["dataset"] = describe });
-                // summary.json last: its presence marks a finished run (sweep summaries rely on it).
-                RunConfig.WriteAtomically(Path.Combine(outDir, "summary.json"), summary);
-            }
-            if (json) stdout.WriteLine(summary.ToJsonString());
-            return CliApp.Ok;
-        }
-        catch (Exception e) when (outDir != null && e is not OperationCanceledException)
+        var result = trainer.Train(train, eval, observers);
+        PrintSummary(stdout, options, result);
+        var summary = Summary(options, result);
+        if (outDir != null)
         {
-            File.WriteAllText(Path.Combine(outDir, FailureFile), e.Message + "\n");
-            throw;
+            RunArtefacts.Write(outDir, result, eval, options, text, data.EvalRows?.FirstRow ?? 0);
+            if (options.Normalization == InputNormalization.DatasetScale)
+                Interop.SaeLensExport.Write(Path.Combine(outDir, "sae"), result.Model, options, result.Groups,
+                    new Dictionary<string, string?> { ["dataset"] = describe });
+            // summary.json last: its presence marks a finished run (sweep summaries rely on it).
+            RunConfig.WriteAtomically(Path.Combine(outDir, "summary.json"), summary);
         }
+        if (json) stdout.WriteLine(summary.ToJsonString());
+        return CliApp.Ok;
     }
 
     /// <summary>Written into --out when training fails, so `gba sweep summarize` can tell failed runs from unfinished ones.</summary>
@@ -246,10 +254,16 @@ public static class TrainCommand
         Budget:      --batch B   --steps S | --tokens N (suffix k/M/G)   --lr X   --weight-decay X   --seed S   --threads T
                      --normalize datasetscale|pertoken   --eval-every STEPS   --eval-tokens N   --kernels scalar|avx2|avx512
         Synthetic:   --features n   --dim d   --sparsity s   --profile uniform|powerlaw   --exponent A   --noise SIGMA
-                     --magnitude-min X   --magnitude-max X
+                     --magnitude-min X   --magnitude-max X   --data-seed S (the problem's seed; default --seed)
         Data files:  --data PATH... (.npy, .safetensors, raw; files, directories or globs; repeatable)   --dtype f32|f16|bf16 --dim d (raw)
                      --tensor NAME (safetensors)   --row-limit N   --skip-nonfinite   --eval-tokens N (held out: the last rows, at most 10%)
-        Output:      --out DIR (config.json, metrics.jsonl, summary.json, sae/ in the SAELens layout)   --json (last stdout line: one JSON object)   --quiet
+                     --ground-truth FILE.npy (true features [n x d], e.g. from gba synth: FRR on file data)
+                     --token-text FILE.tsv (token text per activation row: top-activating tokens in the report)
+        Config:      --config FILE (JSON object of these options without the dashes, e.g. {"d_sae": 4096, "data": ["a.npy"]};
+                     flags override it; a run's config.json repeats the run)
+                     --sweep FILE --index I (point I of a gba sweep grid, into SWEEP_DIR/run-III; SLURM_ARRAY_TASK_ID if no --index)
+        Output:      --out DIR (config.json, metrics.jsonl, loss.jsonl, neurons.json, summary.json, sae/ in the SAELens layout,
+                     top_activations.json with --token-text; error.txt if the run failed)   --json (last stdout line: one JSON object)   --quiet
 
         """;
 }

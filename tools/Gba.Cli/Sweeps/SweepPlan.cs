@@ -92,6 +92,9 @@ public sealed class SweepPlan
                 else options[name] = RunConfig.ResolvePaths(new JsonObject { [name] = value?.DeepClone() }, baseDir, path)[name]?.DeepClone();
                 labels[name] = Label(value);
             }
+            foreach (var (key, _) in options)
+                if (!ConfigSources.Configurable.Contains("--" + key.Replace('_', '-')))
+                    throw new InvalidDataException($"{path}: unknown option '{key}' in run {i} (base and grid keys are gba train options without the dashes).");
             points.Add(new SweepPoint(i, "run-" + i.ToString(CultureInfo.InvariantCulture).PadLeft(width, '0'), labels, options));
         }
         return new SweepPlan(Path.GetFullPath(path), Path.GetFullPath(dir), axes.Select(a => a.Name).ToList(), points);
@@ -114,7 +117,8 @@ public sealed class SweepPlan
         if (text is null) throw new UsageException("--sweep needs --index I (or SLURM_ARRAY_TASK_ID in the environment)");
         if (!int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int i))
             throw new UsageException($"sweep index '{text}'{(index is null ? " (from SLURM_ARRAY_TASK_ID)" : "")} is not a non-negative integer");
-        if (i >= Points.Count) throw new UsageException($"sweep index {i} is out of range: {Source} has {Points.Count} runs (0..{Points.Count - 1})");
+        if (i >= Points.Count)
+            throw new UsageException($"sweep index {i}{(index is null ? " (SLURM_ARRAY_TASK_ID)" : "")} is out of range: {Source} has {Points.Count} runs (0..{Points.Count - 1})");
         return Points[i];
     }
 
