@@ -66,7 +66,7 @@ public class SaeLensExportTests
             Assert.Equal([48L, 12L], t["W_dec"].Shape);
 
             int d = 12, m = 48;
-            var encoder = new BatchEncoder(sae.Architecture, sae.Parameters, raw.Count, 1);
+            using var encoder = new BatchEncoder(sae.Architecture, sae.Parameters, raw.Count, 1);
             var x = new AlignedArray((long)raw.Count * sae.Parameters.Stride);
             var factors = new float[raw.Count];
             sae.NormalizeBatch(raw.Tokens, raw.Count, x.Span, factors);

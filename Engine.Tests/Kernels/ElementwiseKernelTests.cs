@@ -95,23 +95,4 @@ public class ElementwiseKernelTests
                         && i1.AsSpan(0, r1).SequenceEqual(expected);
                 });
     }
-
-    [Fact]
-    public unsafe void EncoderProductIsBitExactAcrossWidths()
-    {
-        foreach (var set in Sets)
-            Check((n, off, seed) =>
-            {
-                int d = 1 + n % 37, tokens = 1 + seed % 4, mPad = 16 * (1 + n % 5);
-                var x = new Memory.AlignedArray(tokens * d + off);
-                var wt = new Memory.AlignedArray(d * mPad);
-                Values(tokens * d + off, seed, false).CopyTo(x.Span);
-                Values(d * mPad, seed + 1, false).CopyTo(wt.Span);
-                var z1 = new Memory.AlignedArray(tokens * mPad);
-                var z2 = new Memory.AlignedArray(tokens * mPad);
-                Training.EncoderProductAccess.Compute(x.Pointer + off, d, tokens, d, wt.Pointer, mPad, z1.Pointer, set);
-                Training.EncoderProductAccess.Compute(x.Pointer + off, d, tokens, d, wt.Pointer, mPad, z2.Pointer, KernelSet.Scalar);
-                return SameBits(z1.Span, z2.Span);
-            }, maxTest: 100);
-    }
 }

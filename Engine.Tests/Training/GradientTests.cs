@@ -99,7 +99,7 @@ public class GradientTests
             var g = r.Gradient(ToDouble(xf), N);
             double loss = r.Loss(ToDouble(xf), N);
 
-            var enc = new BatchEncoder(arch, p, N, threads);
+            using var enc = new BatchEncoder(arch, p, N, threads);
             var back = new SparseBackward(arch, p, N, threads);
             var x = new AlignedArray((long)N * p.Stride);
             for (int t = 0; t < N; t++) xf.AsSpan(t * D, D).CopyTo(x.Span.Slice(t * p.Stride));

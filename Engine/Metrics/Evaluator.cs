@@ -18,7 +18,7 @@ public static class Evaluator
         if (set.Dim != sae.Dim) throw new ArgumentException($"Evaluation data has d = {set.Dim}, the SAE expects d = {sae.Dim}.");
         var p = sae.Parameters;
         int d = sae.Dim, stride = p.Stride, n = set.Count, m = sae.Neurons;
-        var encoder = new BatchEncoder(sae.Architecture, p, Chunk, threads);
+        using var encoder = new BatchEncoder(sae.Architecture, p, Chunk, threads);
         var code = new SparseCode();
         var stats = new FiringStatistics(m);
         var x = new AlignedArray((long)Chunk * stride);

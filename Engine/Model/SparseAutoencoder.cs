@@ -68,16 +68,25 @@ public sealed class SparseAutoencoder
     /// <summary>Rescales every decoder row to unit norm (the theory trains on the sphere).</summary>
     public void NormalizeDecoderRows(int threads)
     {
-        int d = Dim, stride = Parameters.Stride;
-        Threading.FixedPartition.Run(Neurons, threads, (_, s, e) =>
+        using var pool = new Threading.WorkerPool(Math.Max(1, threads));
+        NormalizeDecoderRows(pool);
+    }
+
+    /// <summary>As <see cref="NormalizeDecoderRows(int)"/> on an existing pool (no allocation).</summary>
+    public void NormalizeDecoderRows(Threading.WorkerPool pool) => pool.For(Neurons, new NormalizeRowsJob(Parameters), granule: 16);
+
+    readonly struct NormalizeRowsJob(SaeParameters p) : Threading.IRangeJob
+    {
+        public void Run(int part, int start, int end)
         {
-            var dec = Parameters.Decoder;
-            for (int m = s; m < e; m++)
+            int d = p.Dim, stride = p.Stride;
+            var dec = p.Decoder;
+            for (int m = start; m < end; m++)
             {
                 var row = dec.Slice(m * stride, d);
                 float n2 = Blas1.Dot(row, row);
                 if (n2 > 0) Blas1.Scale(1f / MathF.Sqrt(n2), row);
             }
-        }, granule: 16);
+        }
     }
 }

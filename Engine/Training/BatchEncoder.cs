@@ -1,5 +1,5 @@
-using GbaEngine.Kernels;
 using GbaEngine.Kernels.Elementwise;
+using GbaEngine.Kernels.Gemm;
 using GbaEngine.Memory;
 using GbaEngine.Model;
 using GbaEngine.Threading;
@@ -7,35 +7,59 @@ using GbaEngine.Threading;
 namespace GbaEngine.Training;
 
 /// <summary>
-/// The forward pass of a batch: Xc = X - b_pre, pre-activations Z = Xc·W_encᵀ computed four tokens
-/// at a time, then per token the gate (or TopK), the firing statistics and the sparse code. The
-/// dense B×M matrix is never held whole: each worker keeps a 4×M tile. Workers own fixed token
-/// ranges and their own partial statistics, so results do not depend on timing.
+/// The forward pass of a batch, fused around the one dense product of a training step:
+/// Xc = X - b_pre, then Z = Xc·W_encᵀ by the SGEMM, whose epilogue gates each finished block while it
+/// is in cache (<see cref="EncoderEpilogue"/>): bias, JumpReLU/ReLU or per-token TopK selection, firing
+/// statistics and sparse emission. Z is never stored. Each SGEMM thread owns a fixed part of Z and
+/// writes its own lane; the lanes are merged in order, so the code and statistics are bitwise the
+/// same for every thread count and every run. Steady-state calls allocate nothing.
 /// </summary>
-public sealed class BatchEncoder
+public sealed unsafe class BatchEncoder : IDisposable
 {
-    const int TokenBlock = 4;
-
     readonly SaeArchitecture _arch;
     readonly SaeParameters _p;
-    readonly int _threads;
-    readonly int _mPad;
-    readonly AlignedArray _wt;            // [Stride × MPad] W_encᵀ, refreshed after every parameter update
-    readonly Worker[] _workers;
+    readonly WorkerPool _pool;
+    readonly bool _ownsPool;
+    readonly SgemmContext _gemm;
+    readonly EncoderLane[] _lanes;
+    readonly int _k;                        // TopK's k; 0 for the threshold gates
+    readonly int[] _stageIndex, _stageCount; // TopK: each token's merged selection, k slots per token
+    readonly float[] _stageH;
+    readonly int[][] _mergeIndex;           // TopK: per merge part, k slots of scratch (x2)
+    readonly float[][] _mergeValue;
 
+    /// <summary>An encoder with its own <paramref name="threads"/> worker threads.</summary>
     public BatchEncoder(SaeArchitecture arch, SaeParameters parameters, int batchCapacity, int threads)
+        : this(arch, parameters, batchCapacity, new WorkerPool(Math.Max(1, threads)), ownsPool: true)
+    {
+    }
+
+    /// <summary>An encoder running on the caller's pool (shared with the rest of a training step).</summary>
+    public BatchEncoder(SaeArchitecture arch, SaeParameters parameters, int batchCapacity, WorkerPool pool)
+        : this(arch, parameters, batchCapacity, pool, ownsPool: false)
+    {
+    }
+
+    BatchEncoder(SaeArchitecture arch, SaeParameters parameters, int batchCapacity, WorkerPool pool, bool ownsPool)
     {
         arch.Validate();
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchCapacity, 1);
         _arch = arch;
         _p = parameters;
-        _threads = Math.Max(1, threads);
-        _mPad = AlignedArray.PadToLine(arch.Neurons);
-        _wt = new AlignedArray((long)parameters.Stride * _mPad);
+        _pool = pool;
+        _ownsPool = ownsPool;
+        _gemm = new SgemmContext(pool);
+        _k = arch.Sparsity == SparsityMode.TopK ? arch.K : 0;
+        _lanes = new EncoderLane[pool.Threads];
+        for (int i = 0; i < _lanes.Length; i++) _lanes[i] = new EncoderLane(arch.Neurons, batchCapacity, _k);
+        _stageIndex = new int[batchCapacity * _k];
+        _stageH = new float[batchCapacity * _k];
+        _stageCount = new int[_k > 0 ? batchCapacity : 0];
+        _mergeIndex = new int[pool.Threads * 2][];
+        _mergeValue = new float[pool.Threads * 2][];
+        for (int i = 0; i < _mergeIndex.Length; i++) { _mergeIndex[i] = new int[_k]; _mergeValue[i] = new float[_k]; }
         Xc = new AlignedArray((long)batchCapacity * parameters.Stride);
         BatchCapacity = batchCapacity;
-        _workers = new Worker[_threads];
-        for (int i = 0; i < _threads; i++) _workers[i] = new Worker(arch, _mPad);
-        RefreshTranspose();
     }
 
     public int BatchCapacity { get; }
@@ -43,127 +67,146 @@ public sealed class BatchEncoder
     /// <summary>[B × Stride] the centred inputs of the last batch (the backward pass reads them).</summary>
     public AlignedArray Xc { get; }
 
-    /// <summary>Re-derives W_encᵀ; call after every change to the encoder weights.</summary>
-    public void RefreshTranspose()
-    {
-        int d = _p.Dim, stride = _p.Stride, m = _arch.Neurons, mPad = _mPad;
-        FixedPartition.Run(m, _threads, (_, s, e) =>
-        {
-            var src = _p.Encoder;
-            var dst = _wt.Span;
-            for (int i = s; i < e; i++)
-                for (int j = 0; j < d; j++)
-                    dst[j * mPad + i] = src[i * stride + j];
-        }, granule: 16);
-    }
-
     /// <summary>Encodes rows of X [rows × Stride] (already normalised); fills code and adds to stats.</summary>
-    public unsafe void Encode(AlignedArray x, int rows, SparseCode code, FiringStatistics? stats)
+    public void Encode(AlignedArray x, int rows, SparseCode code, FiringStatistics? stats)
     {
         if (rows > BatchCapacity) throw new ArgumentException($"Batch of {rows} rows exceeds capacity {BatchCapacity}.");
-        int stride = _p.Stride, d = _p.Dim, m = _arch.Neurons;
-        var set = KernelSelector.Current;
-        var xs = x.Span;
-        var xcs = Xc.Span;
-        var pre = _p.PreBias;
-        for (int t = 0; t < rows; t++)
-        {
-            var src = xs.Slice(t * stride, stride);
-            var dst = xcs.Slice(t * stride, stride);
-            for (int j = 0; j < d; j++) dst[j] = src[j] - pre[j];
-            dst[d..].Clear();
-        }
+        int stride = _p.Stride, m = _arch.Neurons;
+        _pool.For(rows, new CenterJob(this, x), granule: 16);
+        foreach (var lane in _lanes) lane.Reset(rows, _k > 0);
 
-        code.Reset(rows);
-        FixedPartition.Run(rows, _threads, (part, s, e) => _workers[part].Run(this, s, e, set), granule: TokenBlock);
-
-        // Concatenate the workers' codes in token order (parts are contiguous token ranges).
-        int total = 0;
-        for (int w = 0; w < _threads; w++) total += _workers[w].Entries;
-        code.EnsureCapacity(total);
-        int offset = 0;
-        for (int w = 0; w < _threads; w++)
+        if (rows > 0)
         {
-            var wk = _workers[w];
-            if (wk.Tokens == 0) continue;
-            wk.Idx.AsSpan(0, wk.Entries).CopyTo(code.Index.AsSpan(offset));
-            wk.H.AsSpan(0, wk.Entries).CopyTo(code.H.AsSpan(offset));
-            for (int t = 0; t < wk.Tokens; t++) code.RowStart[wk.FirstToken + t] = offset + wk.RowStart[t];
-            offset += wk.Entries;
+            var epilogue = new EncoderEpilogue(_lanes, _p.Data.Pointer + _p.BiasOffset, _arch.Gate, _k, _gemm.Kernels);
+            _gemm.MultiplyFused(GemmTranspose.NoTranspose, GemmTranspose.Transpose, rows, m, _p.Dim, 1f,
+                Xc.Pointer, stride, _p.Data.Pointer + _p.EncoderOffset, stride, epilogue);
         }
-        code.RowStart[rows] = offset;
+        if (_k > 0) AssembleTopK(rows, code);
+        else AssembleThreshold(rows, code);
 
         if (stats != null)
         {
-            for (int w = 0; w < _threads; w++)
-                if (_workers[w].Tokens > 0) stats.Merge(_workers[w].Count.AsSpan(0, m), _workers[w].MaxY.AsSpan(0, m));
+            foreach (var lane in _lanes) stats.Merge(lane.Count.AsSpan(0, m), lane.MaxY.AsSpan(0, m));
             stats.AddTokens(rows);
         }
     }
 
-    sealed class Worker
+    /// <summary>CSR from the lanes' entries: token t holds lane 0's entries, then lane 1's, ...,
+    /// which is ascending neuron order since lanes own ascending neuron ranges (or disjoint tokens).</summary>
+    void AssembleThreshold(int rows, SparseCode code)
     {
-        readonly SaeArchitecture _arch;
-        readonly int _mPad;
-        readonly AlignedArray _z;
-        readonly int[] _heapIdx;
-        readonly float[] _heapVal;
-        public readonly int[] Count;
-        public readonly float[] MaxY;
-        public int[] Idx = new int[1024];
-        public float[] H = new float[1024];
-        public int[] RowStart = new int[64];
-        public int Entries, Tokens, FirstToken;
-
-        public Worker(SaeArchitecture arch, int mPad)
+        code.Reset(rows);
+        int offset = 0;
+        for (int t = 0; t < rows; t++)
         {
-            _arch = arch;
-            _mPad = mPad;
-            _z = new AlignedArray((long)TokenBlock * mPad);
-            Count = new int[mPad];
-            MaxY = new float[mPad];
-            _heapIdx = new int[Math.Max(1, arch.K)];
-            _heapVal = new float[Math.Max(1, arch.K)];
-        }
-
-        public unsafe void Run(BatchEncoder enc, int start, int end, KernelSet set)
-        {
-            var p = enc._p;
-            int m = _arch.Neurons, stride = p.Stride;
-            FirstToken = start;
-            Tokens = end - start;
-            Entries = 0;
-            Array.Clear(Count);
-            Array.Fill(MaxY, float.NegativeInfinity);
-            if (RowStart.Length < Tokens + 1) RowStart = new int[Tokens + 1];
-            var bias = p.Bias;
-            bool topK = _arch.Sparsity == SparsityMode.TopK;
-            int perToken = topK ? _arch.K : m;
-            var z = _z.Span;
-            for (int t0 = start; t0 < end; t0 += TokenBlock)
+            code.RowStart[t] = offset;
+            foreach (var lane in _lanes)
             {
-                int n = Math.Min(TokenBlock, end - t0);
-                EncoderProduct.Compute(enc.Xc.Pointer + (long)t0 * stride, stride, n, p.Dim, enc._wt.Pointer, _mPad, _z.Pointer, set);
-                for (int i = 0; i < n; i++)
+                lane.Cursor[t] = offset;
+                offset += lane.PerToken[t];
+            }
+        }
+        code.RowStart[rows] = offset;
+        code.EnsureCapacity(offset);
+        _pool.For(_lanes.Length, new ScatterJob(this, code));
+    }
+
+    /// <summary>Each token's final top k from the lanes' partial selections, re-offered in ascending
+    /// neuron order so ties resolve exactly as a single pass over the whole row would.</summary>
+    void AssembleTopK(int rows, SparseCode code)
+    {
+        _pool.For(rows, new MergeJob(this), granule: 16);
+        code.Reset(rows);
+        int offset = 0;
+        for (int t = 0; t < rows; t++) { code.RowStart[t] = offset; offset += _stageCount[t]; }
+        code.RowStart[rows] = offset;
+        code.EnsureCapacity(offset);
+        for (int t = 0; t < rows; t++)
+        {
+            int n = _stageCount[t], at = code.RowStart[t];
+            _stageIndex.AsSpan(t * _k, n).CopyTo(code.Index.AsSpan(at));
+            _stageH.AsSpan(t * _k, n).CopyTo(code.H.AsSpan(at));
+        }
+    }
+
+    public void Dispose()
+    {
+        _gemm.Dispose();
+        if (_ownsPool) _pool.Dispose();
+    }
+
+    readonly struct CenterJob(BatchEncoder enc, AlignedArray x) : IRangeJob
+    {
+        public void Run(int part, int start, int end)
+        {
+            int stride = enc._p.Stride, d = enc._p.Dim;
+            var xs = x.Span;
+            var xcs = enc.Xc.Span;
+            var pre = enc._p.PreBias;
+            for (int t = start; t < end; t++)
+            {
+                var src = xs.Slice(t * stride, stride);
+                var dst = xcs.Slice(t * stride, stride);
+                for (int j = 0; j < d; j++) dst[j] = src[j] - pre[j];
+                dst[d..].Clear();
+            }
+        }
+    }
+
+    readonly struct ScatterJob(BatchEncoder enc, SparseCode code) : IRangeJob
+    {
+        public void Run(int part, int start, int end)
+        {
+            for (int l = start; l < end; l++)
+            {
+                var lane = enc._lanes[l];
+                var cursor = lane.Cursor;
+                int[] outIndex = code.Index;
+                float[] outH = code.H;
+                for (int e = 0; e < lane.Entries; e++)
                 {
-                    EnsureRoom(Entries + perToken);
-                    RowStart[t0 + i - start] = Entries;
-                    var zr = z.Slice(i * _mPad, m);
-                    int c = topK
-                        ? Gate.TopK(zr, bias, _arch.K, Count, MaxY, Idx.AsSpan(Entries), H.AsSpan(Entries), _heapIdx, _heapVal, set)
-                        : Gate.Apply(zr, bias, _arch.Gate, Count, MaxY, Idx.AsSpan(Entries), H.AsSpan(Entries), set);
-                    Entries += c;
+                    int pos = cursor[lane.Token[e]]++;
+                    outIndex[pos] = lane.Index[e];
+                    outH[pos] = lane.H[e];
                 }
             }
-            RowStart[Tokens] = Entries;
+        }
+    }
+
+    readonly struct MergeJob(BatchEncoder enc) : IRangeJob
+    {
+        public void Run(int part, int start, int end)
+        {
+            int k = enc._k;
+            var selIndex = enc._mergeIndex[2 * part].AsSpan();
+            var selValue = enc._mergeValue[2 * part].AsSpan();
+            var sortIndex = enc._mergeIndex[2 * part + 1].AsSpan();
+            var sortValue = enc._mergeValue[2 * part + 1].AsSpan();
+            var fireCount = enc._lanes[part].Count.AsSpan();
+            for (int t = start; t < end; t++)
+            {
+                var sel = new TopKSelector(k, selIndex, selValue);
+                foreach (var lane in enc._lanes)
+                {
+                    int n = lane.CandidateCount[t];
+                    if (n == 0) continue;
+                    lane.CandidateIndex.AsSpan(t * k, n).CopyTo(sortIndex);
+                    lane.CandidateValue.AsSpan(t * k, n).CopyTo(sortValue);
+                    SortByIndex(sortIndex[..n], sortValue[..n]);
+                    for (int j = 0; j < n; j++) sel.Offer(sortIndex[j], sortValue[j]);
+                }
+                enc._stageCount[t] = sel.Emit(fireCount, enc._stageIndex.AsSpan(t * k, k), enc._stageH.AsSpan(t * k, k));
+            }
         }
 
-        void EnsureRoom(int needed)
+        static void SortByIndex(Span<int> idx, Span<float> val)
         {
-            if (Idx.Length >= needed) return;
-            int cap = Math.Max(needed, Idx.Length * 2);
-            Array.Resize(ref Idx, cap);
-            Array.Resize(ref H, cap);
+            for (int j = 1; j < idx.Length; j++)
+            {
+                int ki = idx[j]; float kv = val[j]; int p = j - 1;
+                while (p >= 0 && idx[p] > ki) { idx[p + 1] = idx[p]; val[p + 1] = val[p]; p--; }
+                idx[p + 1] = ki; val[p + 1] = kv;
+            }
         }
     }
 }

@@ -17,11 +17,12 @@ namespace GbaEngine.Training;
 /// on everything but b (TopK: b too); renormalise decoder rows; every BufferTokens tokens apply the
 /// GBA bias rule and reset the statistics.
 /// </summary>
-public sealed class SaeTrainer
+public sealed class SaeTrainer : IDisposable
 {
     readonly TrainerOptions _o;
     readonly SaeArchitecture _arch;
     readonly SaeParameters _p, _grad, _m1, _m2;
+    readonly WorkerPool _pool;
     readonly BatchEncoder _encoder;
     readonly SparseBackward _backward;
     readonly SparseCode _code = new();
@@ -42,8 +43,9 @@ public sealed class SaeTrainer
         _m1 = _p.CloneShape();
         _m2 = _p.CloneShape();
         Model = new SparseAutoencoder(_arch, _p, options.Normalization, 1f);
-        _encoder = new BatchEncoder(_arch, _p, options.BatchSize, options.Threads);
-        _backward = new SparseBackward(_arch, _p, options.BatchSize, options.Threads);
+        _pool = new WorkerPool(Math.Max(1, options.Threads));
+        _encoder = new BatchEncoder(_arch, _p, options.BatchSize, _pool);
+        _backward = new SparseBackward(_arch, _p, options.BatchSize, _pool);
         _stats = new FiringStatistics(options.Neurons);
         _x = new AlignedArray((long)options.BatchSize * _p.Stride);
         _raw = new float[(long)options.BatchSize * dim];
@@ -77,7 +79,6 @@ public sealed class SaeTrainer
             {
                 var summary = Groups.Update(_stats, _p.Bias);
                 _stats.Reset();
-                _encoder.RefreshTranspose();
                 observer?.OnBiasUpdate(_step, summary);
             }
             if (_o.EvalEvery > 0 && _step % _o.EvalEvery == 0 && _step != totalSteps)
@@ -136,7 +137,6 @@ public sealed class SaeTrainer
             for (int j = 0; j < d; j++) meanAcc[j] += xn[j];
         }
         for (int j = 0; j < d; j++) pre[j] = (float)(meanAcc[j] / n);
-        _encoder.RefreshTranspose();
 
         if (Groups != null && _o.BiasInit == BiasInitialization.Quantile)
         {
@@ -167,12 +167,23 @@ public sealed class SaeTrainer
         // AdamW over the flat buffer prefix before b (b is last in the layout), or all of it for TopK.
         var step = new AdamWStep((float)_o.LearningRate, (float)_o.Beta1, (float)_o.Beta2, (float)_o.AdamEpsilon, (float)_o.WeightDecay, _step);
         int count = _arch.Sparsity == SparsityMode.TopK ? _p.Data.Length : (int)_p.BiasOffset;
-        FixedPartition.Run(count, _o.Threads, (_, s, e) =>
-            AdamW.Update(_p.Data.Span[s..e], _grad.Data.Span[s..e], _m1.Data.Span[s..e], _m2.Data.Span[s..e], step), granule: 1024);
+        _pool.For(count, new AdamWJob(this, step), granule: 1024);
 
-        Model.NormalizeDecoderRows(_o.Threads);
-        _encoder.RefreshTranspose();
+        Model.NormalizeDecoderRows(_pool);
         return (loss, _code.L0);
+    }
+
+    public void Dispose()
+    {
+        _encoder.Dispose();
+        _pool.Dispose();
+    }
+
+    readonly struct AdamWJob(SaeTrainer trainer, AdamWStep step) : IRangeJob
+    {
+        public void Run(int part, int start, int end) =>
+            AdamW.Update(trainer._p.Data.Span[start..end], trainer._grad.Data.Span[start..end],
+                trainer._m1.Data.Span[start..end], trainer._m2.Data.Span[start..end], step);
     }
 
     void LoadNormalized(ReadOnlySpan<float> raw, int rows) => Model.NormalizeBatch(raw, rows, _x.Span, _factors);

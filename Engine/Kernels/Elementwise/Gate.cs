@@ -100,10 +100,23 @@ public static class Gate
         Span<int> fireCount, Span<float> maxY, Span<int> idx, Span<float> h,
         Span<int> heapIdx, Span<float> heapVal, KernelSet set)
     {
-        int n = z.Length;
         if (k <= 0 || heapIdx.Length < k || heapVal.Length < k || idx.Length < k || h.Length < k)
             throw new ArgumentException("TopK: k must be positive and the scratch/out spans at least k long.");
         var sel = new TopKSelector(k, heapIdx, heapVal);
+        Scan(z, b, maxY, 0, ref sel, set);
+        return sel.Emit(fireCount, idx, h);
+    }
+
+    /// <summary>
+    /// The TopK scan: y = z + b offered to sel as neuron indexBase + i, max y updated. Split out so
+    /// the fused encoder can run it block by block with a selector whose state persists between
+    /// blocks of the same token (offers must still come in ascending index order).
+    /// </summary>
+    internal static void Scan(ReadOnlySpan<float> z, ReadOnlySpan<float> b, Span<float> maxY, int indexBase,
+        ref TopKSelector sel, KernelSet set)
+    {
+        int n = z.Length;
+        if (b.Length < n || maxY.Length < n) throw new ArgumentException("TopK: buffer shorter than the row.");
         ref float rz = ref MemoryMarshal.GetReference(z);
         ref float rb = ref MemoryMarshal.GetReference(b);
         ref float rmax = ref MemoryMarshal.GetReference(maxY);
@@ -118,7 +131,7 @@ public static class Gate
                 while (bits != 0)
                 {
                     int lane = BitOperations.TrailingZeroCount(bits);
-                    sel.Offer(i + lane, yi.GetElement(lane));
+                    sel.Offer(indexBase + i + lane, yi.GetElement(lane));
                     bits &= bits - 1;
                 }
             }
@@ -133,7 +146,7 @@ public static class Gate
                 while (bits != 0)
                 {
                     int lane = BitOperations.TrailingZeroCount(bits);
-                    sel.Offer(i + lane, yi.GetElement(lane));
+                    sel.Offer(indexBase + i + lane, yi.GetElement(lane));
                     bits &= bits - 1;
                 }
             }
@@ -142,9 +155,8 @@ public static class Gate
         {
             float y = Unsafe.Add(ref rz, i) + Unsafe.Add(ref rb, i);
             Unsafe.Add(ref rmax, i) = MathF.Max(Unsafe.Add(ref rmax, i), y);
-            sel.Offer(i, y);
+            sel.Offer(indexBase + i, y);
         }
-        return sel.Emit(fireCount, idx, h);
     }
 }
 
@@ -160,10 +172,18 @@ internal ref struct TopKSelector
     int _count;
     int _minPos;
 
-    public TopKSelector(int k, Span<int> idx, Span<float> val)
+    public TopKSelector(int k, Span<int> idx, Span<float> val) : this(k, idx, val, 0, 0)
     {
-        _k = k; _idx = idx; _val = val; _count = 0; _minPos = 0;
     }
+
+    /// <summary>Resumes a selection saved from <see cref="Count"/> and <see cref="MinPos"/>.</summary>
+    public TopKSelector(int k, Span<int> idx, Span<float> val, int count, int minPos)
+    {
+        _k = k; _idx = idx; _val = val; _count = count; _minPos = minPos;
+    }
+
+    public readonly int Count => _count;
+    public readonly int MinPos => _minPos;
 
     /// <summary>A value must exceed this to enter: 0 until full, then the current k-th largest.</summary>
     public readonly float Threshold => _count < _k ? 0f : _val[_minPos];

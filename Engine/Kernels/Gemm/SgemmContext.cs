@@ -12,6 +12,7 @@
 // panel either way.
 // Not thread-safe: one call at a time per context (use one context per concurrent caller).
 using GbaEngine.Memory;
+using GbaEngine.Threading;
 
 namespace GbaEngine.Kernels.Gemm;
 
@@ -25,21 +26,34 @@ public enum GemmTranspose
 /// <summary>Reusable SGEMM workspace: kernel set, worker threads and packing buffers.</summary>
 public sealed unsafe class SgemmContext : IDisposable
 {
-    readonly GemmWorkers _workers;
+    readonly WorkerPool _workers;
+    readonly bool _ownsWorkers;
     readonly ThreadBuffers[] _buffers;
-    readonly Dictionary<Type, GemmPartWork> _work = new();
+    readonly Dictionary<Type, PartWork> _work = new();
 
     /// <summary>threads: worker count (the caller's thread is one of them); kernels: the kernel set,
     /// by default <see cref="KernelSelector.Current"/>.</summary>
     public SgemmContext(int threads = 1, KernelSet? kernels = null)
+        : this(new WorkerPool(threads), kernels, ownsWorkers: true)
     {
-        ArgumentOutOfRangeException.ThrowIfLessThan(threads, 1);
+    }
+
+    /// <summary>A context running on an existing pool (shared with other phases of the caller's work,
+    /// so a training step keeps one set of threads); the pool is not disposed with the context.</summary>
+    public SgemmContext(WorkerPool pool, KernelSet? kernels = null) : this(pool, kernels, ownsWorkers: false)
+    {
+    }
+
+    SgemmContext(WorkerPool pool, KernelSet? kernels, bool ownsWorkers)
+    {
+        int threads = pool.Threads;
         var set = kernels ?? KernelSelector.Current;
         if (!KernelSelector.IsSupported(set))
             throw new PlatformNotSupportedException($"Kernel set {set} is not supported by this CPU.");
         Kernels = set;
         Threads = threads;
-        _workers = new GemmWorkers(threads);
+        _workers = pool;
+        _ownsWorkers = ownsWorkers;
         _buffers = new ThreadBuffers[threads];
         for (int t = 0; t < threads; t++) _buffers[t] = new ThreadBuffers();
     }
@@ -172,10 +186,13 @@ public sealed unsafe class SgemmContext : IDisposable
 
     static int RoundUp(int x, int multiple) => (x + multiple - 1) / multiple * multiple;
 
-    public void Dispose() => _workers.Dispose();
+    public void Dispose()
+    {
+        if (_ownsWorkers) _workers.Dispose();
+    }
 
     /// <summary>One call's arguments, reused across calls (one instance per kernel x epilogue type).</summary>
-    sealed class GemmWork<TKernel, TEpilogue> : GemmPartWork
+    sealed class GemmWork<TKernel, TEpilogue> : PartWork
         where TKernel : struct, ISgemmMicroKernel
         where TEpilogue : struct, IGemmEpilogue
     {
