@@ -80,7 +80,7 @@ public static class TrainCommand
         }
         stderr.WriteLine($"gba {command}: {options.Method.ToString().ToUpperInvariant()} M={options.Neurons} on {train.Describe()}; " +
                          $"{options.Steps} steps of {options.BatchSize} tokens, {options.Threads} threads, kernels {Kernels.KernelSelector.Current}");
-        var trainer = new SaeTrainer(options, train.Dim);
+        using var trainer = new SaeTrainer(options, train.Dim);
         using var log = outDir is null ? null : new StreamWriter(Path.Combine(outDir, "metrics.jsonl"));
         using var lossLog = outDir is null ? null : new StreamWriter(Path.Combine(outDir, LossLog.FileName));
         var observers = new ObserverList(new ProgressDisplay(stderr, !Console.IsErrorRedirected && ReferenceEquals(stderr, Console.Error), o.Flag("--quiet")),

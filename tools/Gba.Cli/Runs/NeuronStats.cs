@@ -42,7 +42,7 @@ public sealed class NeuronStats
         const int chunk = 1024;
         var p = sae.Parameters;
         int d = sae.Dim, stride = p.Stride, n = set.Count, m = sae.Neurons;
-        var encoder = new BatchEncoder(sae.Architecture, p, chunk, threads);
+        using var encoder = new BatchEncoder(sae.Architecture, p, chunk, threads);
         var code = new SparseCode();
         var x = new AlignedArray((long)chunk * stride);
         var factors = new float[chunk];
