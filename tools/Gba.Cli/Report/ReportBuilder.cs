@@ -159,15 +159,15 @@ public static class ReportBuilder
             int k = tafs!.Length;
             var perGroup = Enumerable.Range(0, k).Select(g => Enumerable.Range(0, freq.Length).Where(i => (int)group![i] == g).Select(i => freq[i]).ToArray()).ToList();
             var dead = perGroup.Select(v => v.Count(f => f <= 0)).ToArray();
-            Figure(html, Svg.GroupStrip(new PlotSpec("Per-neuron firing frequency by group (final)", "group (TAF)", "firing frequency", LogY: true, Height: 380),
-                    Enumerable.Range(0, k).Select(g => $"{g} ({Axis.Format(tafs[g])})").ToList(), perGroup, tafs, "group TAF"),
+            Figure(html, Svg.GroupStrip(new PlotSpec("Per-neuron firing frequency by group (final)", "group (and its TAF)", "firing frequency", LogY: true, Height: 380),
+                    Enumerable.Range(0, k).Select(g => $"{g}\n{Axis.Format(tafs[g])}").ToList(), perGroup, tafs, "group TAF"),
                 $"Each neuron's firing frequency on the evaluation tokens, by group: box = quartiles, whiskers = 2.5-97.5%, red = the group's TAF. " +
                 $"Neurons that never fired (not on the log axis): {string.Join(", ", dead.Select((d, g) => $"group {g}: {d}"))}.");
             if (bias != null)
             {
                 var biasPerGroup = Enumerable.Range(0, k).Select(g => Enumerable.Range(0, bias.Length).Where(i => (int)group![i] == g).Select(i => bias[i]).ToArray()).ToList();
-                Figure(html, Svg.GroupStrip(new PlotSpec("Bias b by group (final)", "group (TAF)", "bias b", Height: 380),
-                        Enumerable.Range(0, k).Select(g => $"{g} ({Axis.Format(tafs[g])})").ToList(), biasPerGroup),
+                Figure(html, Svg.GroupStrip(new PlotSpec("Bias b by group (final)", "group (and its TAF)", "bias b", Height: 380),
+                        Enumerable.Range(0, k).Select(g => $"{g}\n{Axis.Format(tafs[g])}").ToList(), biasPerGroup),
                     "Distribution of the per-neuron bias b in each group (GBA keeps b in [−1, 0]; lower-TAF groups are pushed to more negative biases).");
             }
         }

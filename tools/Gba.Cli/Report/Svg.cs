@@ -177,7 +177,11 @@ public static class Svg
             for (int c = 0; c < categories.Count; c++)
             {
                 double px = x.Map(c);
-                sb.Append(Inv($"<text x=\"{px:F1}\" y=\"{yBottom + 15:F1}\" text-anchor=\"middle\">{Esc(categories[c])}</text>"));
+                // A category label may have a second line (e.g. the group's TAF), drawn smaller below the first.
+                var parts = categories[c].Split('\n');
+                sb.Append(Inv($"<text x=\"{px:F1}\" y=\"{yBottom + 15:F1}\" text-anchor=\"middle\">{Esc(parts[0])}"));
+                for (int i = 1; i < parts.Length; i++) sb.Append(Inv($"<tspan x=\"{px:F1}\" dy=\"12\" font-size=\"9\" fill=\"#555\">{Esc(parts[i])}</tspan>"));
+                sb.Append("</text>");
             }
         else
             foreach (var (v, label) in x.Ticks())
@@ -188,7 +192,7 @@ public static class Svg
             }
         sb.Append(Inv($"<line x1=\"{x.PixelFrom:F1}\" y1=\"{yBottom:F1}\" x2=\"{x.PixelTo:F1}\" y2=\"{yBottom:F1}\" stroke=\"#333\"/>"));
         sb.Append(Inv($"<line x1=\"{x.PixelFrom:F1}\" y1=\"{yBottom:F1}\" x2=\"{x.PixelFrom:F1}\" y2=\"{yTop:F1}\" stroke=\"#333\"/>"));
-        sb.Append(Inv($"<text x=\"{(x.PixelFrom + x.PixelTo) / 2:F1}\" y=\"{spec.Height - 8:F1}\" text-anchor=\"middle\">{Esc(spec.XLabel + (spec.LogX ? " (log scale)" : ""))}</text>"));
+        sb.Append(Inv($"<text x=\"{(x.PixelFrom + x.PixelTo) / 2:F1}\" y=\"{spec.Height - (categories != null ? 4 : 8):F1}\" text-anchor=\"middle\">{Esc(spec.XLabel + (spec.LogX ? " (log scale)" : ""))}</text>"));
         sb.Append(Inv($"<text transform=\"translate(14 {(yBottom + yTop) / 2:F1}) rotate(-90)\" text-anchor=\"middle\">{Esc(spec.YLabel + (spec.LogY ? " (log scale)" : ""))}</text>"));
         return sb;
     }
