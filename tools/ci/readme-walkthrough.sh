@@ -20,7 +20,7 @@ ln -s "$repo/examples" "$scratch/repo/examples"
 
 # Extract the walkthrough commands and shrink them.
 python3 - "$repo/README.md" > "$scratch/walkthrough.sh" <<'PY'
-import re, sys
+import re, shlex, sys
 text = open(sys.argv[1], encoding='utf-8').read()
 m = re.search(r'<!-- walkthrough:begin -->(.*?)<!-- walkthrough:end -->', text, re.S)
 if not m: sys.exit('README.md has no walkthrough markers')
@@ -55,7 +55,7 @@ for block in blocks:
         if not s: continue
         n += 1
         small = shrink(s)
-        print(f'echo "=== step {n}: {small.replace(chr(34), chr(92) + chr(34))}"')
+        print('echo ' + shlex.quote(f'=== step {n}: {small}'))
         print(small)
 PY
 
