@@ -73,8 +73,14 @@ public class SweepTests
         Assert.Contains("| 2 | run-002 | 32 | incomplete |", rows[4]);
         Assert.Contains("| 3 | run-003 | 16 | missing |", rows[5]);
 
-        Assert.Equal(0, Run("sweep", "summarize", t["sw"], "--out", t["table.csv"]).Code);
+        var (jc, jout, _) = Run("sweep", "summarize", t["sw"], "--out", t["table.csv"], "--json");
+        Assert.Equal(0, jc);
         Assert.Equal(5, File.ReadAllLines(t["table.csv"]).Length);
+        var json = JsonNode.Parse(LastLine(jout))!;
+        Assert.Equal((4, 1), (json["count"]!.GetValue<int>(), json["finished"]!.GetValue<int>()));
+        Assert.Equal(["ok", "failed", "incomplete", "missing"], json["runs"]!.AsArray().Select(r => r!["status"]!.GetValue<string>()));
+        Assert.Equal(Summary(t["sw/run-000"])["fvu"]!.GetValue<double>(), json["runs"]![0]!["fvu"]!.GetValue<double>());
+        Assert.Null(json["runs"]![3]!["fvu"]);
     }
 
     [Fact]

@@ -31,7 +31,8 @@ public static class SweepCommand
           --out DIR   the sweep directory (default: FILE's "out", else FILE's name without extension beside it)
 
           summarize DIR   one row per run: grid labels, status (ok | failed | incomplete | missing) and the final
-                          metrics from run-III/summary.json; --format csv (default) or md; --out FILE writes it there.
+                          metrics from run-III/summary.json; --format csv (default) or md; --out FILE writes it there;
+                          --json adds a last stdout line {"count", "finished", "runs": [{column: value}]}.
 
         """;
 
@@ -96,9 +97,20 @@ public static class SweepCommand
             rows.Add(row);
         }
         var text = format == "csv" ? Csv(header, rows) : Markdown(header, rows);
-        if (o.String("--out") is { } outFile) AtomicFile.WriteAllText(outFile, text);
+        if (o.String("--out") is { } outFile)
+        {
+            AtomicFile.WriteAllText(outFile, text);
+            stdout.WriteLine($"{ok} of {rows.Count} runs finished; table written to {outFile}");
+        }
         else stdout.Write(text);
-        if (o.String("--out") is { } written) stdout.WriteLine($"{ok} of {rows.Count} runs finished; table written to {written}");
+        if (o.Flag("--json"))
+            stdout.WriteLine(new JsonObject
+            {
+                ["count"] = rows.Count, ["finished"] = ok,
+                ["runs"] = new JsonArray(rows.Select(r => (JsonNode)new JsonObject(header.Zip(r).Select(kv =>
+                    KeyValuePair.Create(kv.First, (JsonNode?)(double.TryParse(kv.Second, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) && MetricKeys.Contains(kv.First)
+                        ? JsonValue.Create(d) : kv.Second.Length == 0 ? null : JsonValue.Create(kv.Second)))))).ToArray()),
+            }.ToJsonString());
         return CliApp.Ok;
     }
 
