@@ -140,6 +140,47 @@ public class SweepTests
     }
 
     [Fact]
+    public void LocalRunSharesOneLoaderPassAndMatchesRunsByIndex()
+    {
+        using var t = new TempDir();
+        Assert.Equal(0, Run("synth", "--out", t["syn"], "--tokens", "6000", "--features", "32", "--dim", "16", "--sparsity", "2", "--quiet").Code);
+        // Four points on one file with a fixed data seed (one shuffle for all): one loader pass.
+        File.WriteAllText(t["s.json"], """
+            { "base": { "data": ["syn/activations.npy"], "data_seed": 9, "d_sae": 64, "batch": 64, "steps": 30, "init_tokens": 512,
+                        "buffer_tokens": 640, "threads": 1, "eval_every": 10 },
+              "grid": { "method": ["gba", "ba"], "seed": [1, 2] } }
+            """);
+        var (code, stdout, err) = Run("sweep", "run", t["s.json"], "--out", t["local"], "--json");
+        Assert.True(code == 0, err);
+        Assert.Contains("run-000, run-001, run-002, run-003 share one loader pass", err);
+        Assert.Contains($"{512 + 30 * 64:N0} rows read once for 4 run(s)", err);
+        var json = JsonNode.Parse(LastLine(stdout))!;
+        Assert.Equal(0, json["failed"]!.GetValue<int>());
+        for (int i = 0; i < 4; i++)
+        {
+            var (c, _, e) = Run("train", "--sweep", t["s.json"], "--out", t["byindex"], "--index", i.ToString(), "--quiet");
+            Assert.True(c == 0, e);
+            ConfigTests.AssertSameMetrics(Summary(t[$"byindex/run-00{i}"]), Summary(t[$"local/run-00{i}"]));
+            Assert.Equal(File.ReadAllText(t[$"byindex/run-00{i}/metrics.jsonl"]).Split('\n').Select(StripSeconds),
+                File.ReadAllText(t[$"local/run-00{i}/metrics.jsonl"]).Split('\n').Select(StripSeconds));
+            Assert.Equal(File.ReadAllBytes(t[$"byindex/run-00{i}/sae/sae_weights.safetensors"]), File.ReadAllBytes(t[$"local/run-00{i}/sae/sae_weights.safetensors"]));
+        }
+
+        // Different data seeds are different passes; --indices picks points; a failing point fails alone.
+        File.WriteAllText(t["s2.json"], "{" + Base + """, "grid": { "data_seed": [1, 2], "d_sae": [64, 0] } }""");
+        var (c2, out2, err2) = Run("sweep", "run", t["s2.json"], "--indices", "0-1,3");
+        Assert.Equal(1, c2);
+        Assert.Contains("run-000, run-001 share one loader pass", err2);
+        Assert.Contains("run-003 share one loader pass", err2);
+        Assert.Contains("run-000: ok", out2);
+        Assert.Contains("run-001: failed: --d-sae must be positive", out2);
+        Assert.DoesNotContain("run-002", out2);
+        Assert.True(File.Exists(t["s2/run-001/error.txt"]));
+        Assert.Equal(2, Run("sweep", "run", t["s2.json"], "--indices", "7").Code);
+        Assert.Equal(2, Run("sweep", "run", t["s2.json"], "--max-parallel", "0").Code);
+    }
+
+    [Fact]
     public void OutOfProcessSlurmArrayTaskIdPicksThePoint()
     {
         using var t = new TempDir();

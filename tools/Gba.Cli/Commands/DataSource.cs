@@ -61,8 +61,12 @@ public sealed class DataSource : IDisposable
     }
 
     /// <summary>Opens the files; holds out the last min(--eval-tokens, 10%) rows for evaluation.</summary>
+    /// <param name="seed">The run's seed; the shuffle uses --data-seed when given (runs with different training
+    /// seeds can then share one loader pass, see `gba sweep run`).</param>
     public static DataSource Files(IReadOnlyList<string> paths, OptionReader o, ulong seed)
     {
+        bool dataSeed = o.Has("--data-seed");
+        seed = o.ULong("--data-seed", seed);
         ActivationDType? dtype = null;
         if (o.String("--dtype") is { } dt)
             dtype = ActivationDTypes.TryParse(dt) ?? throw new UsageException($"--dtype '{dt}': expected f32, f16, bf16 or f64");
@@ -98,6 +102,7 @@ public sealed class DataSource : IDisposable
                 ["data"] = new JsonArray(dataset.Shards.Select(s => (JsonNode)Path.GetFullPath(s.Path)).ToArray()),
                 ["eval_tokens"] = evalWanted,
             };
+            if (dataSeed) options["data_seed"] = seed;
             if (dtype is { } raw) { options["dtype"] = raw.Name(); options["dim"] = dataset.Dim; }
             if (loader.TensorName is { } tn) options["tensor"] = tn;
             if (loader.RowLimit is { } rl) options["row_limit"] = rl;
@@ -114,6 +119,12 @@ public sealed class DataSource : IDisposable
             throw;
         }
     }
+
+    /// <summary>
+    /// The same data with another training stream (e.g. one consumer of a shared loader pass); disposing
+    /// the view disposes only that stream, the owner keeps the files and the evaluation set.
+    /// </summary>
+    public DataSource WithTrain(ITokenStream train) => new(train, Eval, Description, Config.DeepClone(), (JsonObject)Options.DeepClone(), null) { EvalRows = EvalRows };
 
     /// <summary>True features [n × d] from a .npy/.safetensors file (e.g. `gba synth`'s features.npy), for FRR on file data.</summary>
     static float[] ReadGroundTruth(string path, int dim)

@@ -13,14 +13,15 @@ namespace GbaEngine.Cli.Commands;
 /// </summary>
 public static class SweepCommand
 {
-    static readonly HashSet<string> ValueOptions = ["--out", "--format"];
+    static readonly HashSet<string> ValueOptions = ["--out", "--format", "--indices", "--max-parallel"];
     static readonly HashSet<string> Flags = ["--json", "--help", "-h"];
 
     const string Help = """
         gba sweep: expand a grid of training runs, and gather their results
 
         Usage: gba sweep FILE [--out DIR] [--json]
-               gba sweep summarize DIR [--format csv|md] [--out FILE]
+               gba sweep run FILE [--out DIR] [--indices 0,2,5-7] [--max-parallel N] [--json]
+               gba sweep summarize DIR [--format csv|md] [--out FILE] [--json]
 
           FILE   {"base": {train options}, "grid": {option: [values...], ...}, "out": "DIR"}: the Cartesian product
                  of the grid's lists, last axis fastest; an object value sets several options at once, e.g.
@@ -30,6 +31,10 @@ public static class SweepCommand
           number of runs. Run point I with: gba train --sweep FILE --index I (or SLURM_ARRAY_TASK_ID), into DIR/run-III/.
           --out DIR   the sweep directory (default: FILE's "out", else FILE's name without extension beside it)
 
+          run FILE        trains the points (all, or --indices) in this process; points reading the same data
+                          (same data options and data seed: e.g. a seed grid with a fixed "data_seed") train
+                          together, one thread each, from ONE loader pass; results equal the one-point runs bit for
+                          bit. --max-parallel N caps how many train at once (default: all of a group). Exit 1 if any failed.
           summarize DIR   one row per run: grid labels, status (ok | failed | incomplete | missing) and the final
                           metrics from run-III/summary.json; --format csv (default) or md; --out FILE writes it there;
                           --json adds a last stdout line {"count", "finished", "runs": [{column: value}]}.
@@ -45,6 +50,8 @@ public static class SweepCommand
             return o.Positional.Count == 0 && !o.Flag("--help") && !o.Flag("-h") ? CliApp.Usage : CliApp.Ok;
         }
         if (o.Positional[0] == "summarize") return Summarize(o, stdout);
+        if (o.Positional[0] == "run") return RunLocal(o, stdout, stderr);
+        if (o.Has("--indices") || o.Has("--max-parallel")) throw new UsageException("--indices and --max-parallel go with 'gba sweep run'");
         if (o.Positional.Count > 1) throw new UsageException($"unexpected argument '{o.Positional[1]}'");
         if (o.Has("--format")) throw new UsageException("--format goes with 'gba sweep summarize'");
         var plan = SweepPlan.Load(o.Positional[0], o.String("--out"));
@@ -55,6 +62,54 @@ public static class SweepCommand
         stdout.WriteLine($"run one with: gba train --sweep {o.Positional[0]} --index I{(o.Has("--out") ? $" --out {plan.Directory}" : "")}   (I = 0..{plan.Points.Count - 1}, or SLURM_ARRAY_TASK_ID)");
         if (o.Flag("--json")) stdout.WriteLine(new JsonObject { ["count"] = plan.Points.Count, ["runs"] = runsFile, ["out"] = plan.Directory }.ToJsonString());
         return CliApp.Ok;
+    }
+
+    static int RunLocal(OptionReader o, TextWriter stdout, TextWriter stderr)
+    {
+        if (o.Positional.Count != 2) throw new UsageException(o.Positional.Count < 2 ? "run needs the sweep file" : $"unexpected argument '{o.Positional[2]}'");
+        if (o.Has("--format")) throw new UsageException("--format goes with 'gba sweep summarize'");
+        var plan = SweepPlan.Load(o.Positional[1], o.String("--out"));
+        var indices = o.String("--indices") is { } list ? ParseIndices(list, plan.Points.Count) : Enumerable.Range(0, plan.Points.Count).ToList();
+        int maxParallel = o.Int("--max-parallel", int.MaxValue);
+        if (maxParallel < 1) throw new UsageException($"--max-parallel must be at least 1 (got {maxParallel})");
+        Directory.CreateDirectory(plan.Directory);
+        RunConfig.WriteAtomically(Path.Combine(plan.Directory, SweepPlan.RunsFile), plan.ToJson());
+        var outcomes = LocalSweep.Run(plan, indices, maxParallel, stderr);
+        var ci = CultureInfo.InvariantCulture;
+        foreach (var r in outcomes)
+            stdout.WriteLine(r.Ok
+                ? string.Create(ci, $"{r.Point.Name}: ok   FVU {r.Summary?["fvu"]?.GetValue<double>():F4}  L0 {r.Summary?["l0"]?.GetValue<double>():F2}  dead {r.Summary?["dead_fraction"]?.GetValue<double>():F4}")
+                : $"{r.Point.Name}: failed: {r.Message}");
+        int failed = outcomes.Count(r => !r.Ok);
+        stdout.WriteLine($"{outcomes.Count - failed} of {outcomes.Count} runs finished in {plan.Directory}");
+        if (o.Flag("--json"))
+            stdout.WriteLine(new JsonObject
+            {
+                ["count"] = outcomes.Count, ["failed"] = failed, ["out"] = plan.Directory,
+                ["runs"] = new JsonArray(outcomes.Select(r => (JsonNode)new JsonObject
+                {
+                    ["index"] = r.Point.Index, ["dir"] = r.Point.Name, ["status"] = r.Ok ? "ok" : "failed",
+                    ["error"] = r.Ok ? null : r.Message, ["summary"] = r.Summary?.DeepClone(),
+                }).ToArray()),
+            }.ToJsonString());
+        return failed == 0 ? CliApp.Ok : CliApp.Failed;
+    }
+
+    /// <summary>"0,2,5-7" → [0, 2, 5, 6, 7], each in [0, count).</summary>
+    static List<int> ParseIndices(string text, int count)
+    {
+        var result = new List<int>();
+        foreach (var part in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var ends = part.Split('-');
+            if (ends.Length > 2 || !ends.All(e => int.TryParse(e, NumberStyles.None, CultureInfo.InvariantCulture, out _)))
+                throw new UsageException($"--indices '{text}': expected a list like 0,2,5-7");
+            int lo = int.Parse(ends[0], CultureInfo.InvariantCulture), hi = int.Parse(ends[^1], CultureInfo.InvariantCulture);
+            if (hi < lo || hi >= count) throw new UsageException($"--indices '{text}': {part} is outside 0..{count - 1}");
+            for (int i = lo; i <= hi; i++) if (!result.Contains(i)) result.Add(i);
+        }
+        if (result.Count == 0) throw new UsageException($"--indices '{text}' selects no run");
+        return result;
     }
 
     static readonly string[] MetricKeys = ["fvu", "mse", "l0", "dead_fraction", "frr_0_8", "frr_0_9", "tokens", "seconds", "tokens_per_second"];

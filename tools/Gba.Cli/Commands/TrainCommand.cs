@@ -18,7 +18,7 @@ namespace GbaEngine.Cli.Commands;
 /// </summary>
 public static class TrainCommand
 {
-    static readonly HashSet<string> ValueOptions =
+    internal static readonly HashSet<string> ValueOptions =
     [
         "--method", "--d-sae", "--batch", "--steps", "--tokens", "--lr", "--weight-decay", "--seed", "--threads",
         "--groups", "--htf", "--ltf", "--taf", "--k", "--gate", "--bias-init", "--buffer-tokens", "--init-tokens",
@@ -27,8 +27,8 @@ public static class TrainCommand
         "--data", "--dtype", "--tensor", "--row-limit",
         "--config", "--sweep", "--index", "--token-text", "--ground-truth", "--data-seed",
     ];
-    static readonly HashSet<string> Flags = ["--json", "--untied", "--quiet", "--help", "-h", "--skip-nonfinite"];
-    static readonly HashSet<string> Repeatable = ["--data"];
+    internal static readonly HashSet<string> Flags = ["--json", "--untied", "--quiet", "--help", "-h", "--skip-nonfinite"];
+    internal static readonly HashSet<string> Repeatable = ["--data"];
 
     /// <summary>The embedded default problem of `gba demo` (README: "The demo").</summary>
     public static class DemoDefaults
@@ -43,9 +43,19 @@ public static class TrainCommand
         var o = new OptionReader(args, ValueOptions, Flags, Repeatable);
         if (o.Flag("--help") || o.Flag("-h")) { stdout.Write(Help(command)); return CliApp.Ok; }
         string? outDir = ConfigSources.Apply(o, Environment.GetEnvironmentVariable);
+        return RunPoint(command, o, outDir, stdout, stderr);
+    }
+
+    /// <summary>
+    /// Trains one run whose options are all in <paramref name="o"/>; a failure leaves --out/error.txt.
+    /// <paramref name="openData"/> replaces opening the data (`gba sweep run` hands each run its view of a shared pass).
+    /// </summary>
+    internal static int RunPoint(string command, OptionReader o, string? outDir, TextWriter stdout, TextWriter stderr,
+        Func<OptionReader, TrainerOptions, DataSource>? openData = null)
+    {
         try
         {
-            return Train(command, o, outDir, stdout, stderr);
+            return Train(command, o, outDir, stdout, stderr, openData);
         }
         catch (Exception e) when (outDir != null && e is not (UsageException or OperationCanceledException))
         {
@@ -55,7 +65,7 @@ public static class TrainCommand
         }
     }
 
-    static int Train(string command, OptionReader o, string? outDir, TextWriter stdout, TextWriter stderr)
+    static int Train(string command, OptionReader o, string? outDir, TextWriter stdout, TextWriter stderr, Func<OptionReader, TrainerOptions, DataSource>? openData)
     {
         // Paths after --data (a shell glob expands to several) are data files too.
         var dataPaths = o.Strings("--data").Concat(o.Positional).ToList();
@@ -65,7 +75,8 @@ public static class TrainCommand
         var options = ReadTrainerOptions(o, demo: command == "demo");
         options.Validate();
         if (o.Has("--token-text") && dataPaths.Count == 0) throw new UsageException("--token-text goes with --data (it names each activation row's token)");
-        using var data = dataPaths.Count > 0 ? DataSource.Files(dataPaths, o, options.Seed) : DataSource.Synthetic(o, options.Seed);
+        using var data = openData?.Invoke(o, options)
+            ?? (dataPaths.Count > 0 ? DataSource.Files(dataPaths, o, options.Seed) : DataSource.Synthetic(o, options.Seed));
         var text = o.String("--token-text") is { } textPath ? TokenText.Read(textPath) : null;
         if (text != null && text.Count != data.EvalRows!.Value.TokenCount)
             throw new InvalidDataException($"{text.Path}: {text.Count} token rows, but the activations have {data.EvalRows.Value.TokenCount} rows (they must align row by row).");
@@ -111,7 +122,7 @@ public static class TrainCommand
     /// <summary>Written into --out when training fails, so `gba sweep summarize` can tell failed runs from unfinished ones.</summary>
     public const string FailureFile = "error.txt";
 
-    static TrainerOptions ReadTrainerOptions(OptionReader o, bool demo)
+    internal static TrainerOptions ReadTrainerOptions(OptionReader o, bool demo)
     {
         // The demo's TAF band and learning rate are tuned to its problem; `train` starts from the paper's defaults.
         var paper = new TrainerOptions();
@@ -196,7 +207,7 @@ public static class TrainCommand
         {
             ["options"] = effective,
             ["trainer"] = JsonSerializer.SerializeToNode(o, JsonOptions),
-            ["data"] = dataConfig,
+            ["data"] = dataConfig.DeepClone(),
             ["kernels"] = Kernels.KernelSelector.Current.ToString().ToLowerInvariant(),
         };
         RunConfig.WriteAtomically(path, cfg);
