@@ -265,7 +265,7 @@ public static class TrainCommand
         Budget:      --batch B   --steps S | --tokens N (suffix k/M/G)   --lr X   --weight-decay X   --seed S   --threads T
                      --normalize datasetscale|pertoken   --eval-every STEPS   --eval-tokens N   --kernels scalar|avx2|avx512
         Synthetic:   --features n   --dim d   --sparsity s   --profile uniform|powerlaw   --exponent A   --noise SIGMA
-                     --magnitude-min X   --magnitude-max X   --data-seed S (the problem's seed; default --seed)
+                     --magnitude-min X   --magnitude-max X   --data-seed S (seed of the synthetic problem or of the file shuffle; default --seed)
         Data files:  --data PATH... (.npy, .safetensors, raw; files, directories or globs; repeatable)   --dtype f32|f16|bf16 --dim d (raw)
                      --tensor NAME (safetensors)   --row-limit N   --skip-nonfinite   --eval-tokens N (held out: the last rows, at most 10%)
                      --ground-truth FILE.npy (true features [n x d], e.g. from gba synth: FRR on file data)
