@@ -24,7 +24,7 @@ public static class TrainCommand
         "--groups", "--htf", "--ltf", "--taf", "--k", "--gate", "--bias-init", "--buffer-tokens", "--init-tokens",
         "--normalize", "--eval-every", "--eval-tokens", "--features", "--dim", "--sparsity", "--profile", "--exponent",
         "--noise", "--magnitude-min", "--magnitude-max", "--out", "--kernels",
-        "--data", "--dtype", "--tensor", "--row-limit",
+        "--data", "--dtype", "--tensor", "--row-limit", "--model-name", "--hook-name",
         "--config", "--sweep", "--index", "--token-text", "--ground-truth", "--data-seed",
     ];
     internal static readonly HashSet<string> Flags = ["--json", "--untied", "--quiet", "--help", "-h", "--skip-nonfinite"];
@@ -109,9 +109,8 @@ public static class TrainCommand
         if (outDir != null)
         {
             RunArtefacts.Write(outDir, result, eval, options, text, data.EvalRows?.FirstRow ?? 0);
-            if (options.Normalization == InputNormalization.DatasetScale)
-                Interop.SaeLensExport.Write(Path.Combine(outDir, "sae"), result.Model, options, result.Groups,
-                    new Dictionary<string, string?> { ["dataset"] = describe });
+            Interop.SaeLensExport.Write(Path.Combine(outDir, "sae"), result.Model, options, result.Groups,
+                new Dictionary<string, string?> { ["dataset"] = describe, ["model_name"] = o.String("--model-name"), ["hook_name"] = o.String("--hook-name") });
             // summary.json last: its presence marks a finished run (sweep summaries rely on it).
             RunConfig.WriteAtomically(Path.Combine(outDir, "summary.json"), summary);
         }
@@ -275,6 +274,7 @@ public static class TrainCommand
                      --sweep FILE --index I (point I of a gba sweep grid, into SWEEP_DIR/run-III; SLURM_ARRAY_TASK_ID if no --index)
         Output:      --out DIR (config.json, metrics.jsonl, loss.jsonl, neurons.json, summary.json, sae/ in the SAELens layout,
                      top_activations.json with --token-text; error.txt if the run failed)   --json (last stdout line: one JSON object)   --quiet
+                     --model-name NAME --hook-name NAME (recorded in sae/cfg.json for SAELens / SAEBench, e.g. gpt2 blocks.6.hook_resid_post)
 
         """;
 }

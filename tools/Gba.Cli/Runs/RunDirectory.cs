@@ -1,5 +1,4 @@
 using System.Text.Json.Nodes;
-using GbaEngine.Activations;
 using GbaEngine.Cli.Config;
 
 namespace GbaEngine.Cli.Runs;
@@ -10,26 +9,17 @@ namespace GbaEngine.Cli.Runs;
 /// </summary>
 public static class RunDirectory
 {
-    /// <summary>The SAELens weights file of a run directory (DIR/sae/) or of an SAE directory itself.</summary>
-    public static string WeightsFile(string dir)
-    {
-        if (!Directory.Exists(dir)) throw new DirectoryNotFoundException($"{dir}: no such directory.");
-        foreach (var candidate in new[] { Path.Combine(dir, "sae", Interop.SaeLensExport.WeightsFile), Path.Combine(dir, Interop.SaeLensExport.WeightsFile) })
-            if (File.Exists(candidate)) return candidate;
-        throw new FileNotFoundException($"{dir}: no sae/{Interop.SaeLensExport.WeightsFile} (nor {Interop.SaeLensExport.WeightsFile}); runs with --normalize pertoken are not exported.");
-    }
-
-    /// <summary>W_dec [M × d] rows (decoder directions, any scale).</summary>
+    /// <summary>
+    /// Decoder rows [M × d] (any scale) of the SAE in a run directory (its sae/) or an SAE directory in any
+    /// layout the engine loads (its own export, SAELens, sparsify).
+    /// </summary>
     public static (float[] Rows, int Neurons, int Dim) ReadDecoder(string dir)
     {
-        var file = WeightsFile(dir);
-        // The activation loader reads any 2-D F32/F16/BF16 safetensors tensor by name, with every header check.
-        using var probe = ActivationDataset.Open([file], new LoaderOptions { TensorName = "W_dec" });
-        using var all = ActivationDataset.Open([file], new LoaderOptions { TensorName = "W_dec", EvalRows = probe.TokenCount });
-        using var rows = all.OpenEvalStream();
-        var w = new float[all.TokenCount * all.Dim];
-        rows.NextBatch(w, (int)all.TokenCount);
-        return (w, (int)all.TokenCount, all.Dim);
+        if (!Directory.Exists(dir)) throw new DirectoryNotFoundException($"{dir}: no such directory.");
+        var model = Inference.SaeModel.Load(dir);
+        var w = new float[(long)model.Features * model.Dim];
+        for (int m = 0; m < model.Features; m++) model.DecoderRow(m).CopyTo(w.AsSpan(m * model.Dim, model.Dim));
+        return (w, model.Features, model.Dim);
     }
 
     /// <summary>neurons.json of a run directory, or null when there is none (a bare SAE directory).</summary>
