@@ -100,6 +100,8 @@ public static class TrainCommand
         {
             var effective = ConfigSources.Effective(options, data.Options);
             if (text != null) effective["token_text"] = Path.GetFullPath(text.Path);
+            foreach (var name in new[] { "--model-name", "--hook-name" })
+                if (o.String(name) is { } v) effective[name[2..].Replace('-', '_')] = v;
             WriteConfig(Path.Combine(outDir, "config.json"), options, data.Config, effective);
         }
 

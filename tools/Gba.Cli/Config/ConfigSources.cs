@@ -18,7 +18,7 @@ public static class ConfigSources
         "--groups", "--htf", "--ltf", "--taf", "--k", "--gate", "--bias-init", "--buffer-tokens", "--init-tokens",
         "--normalize", "--eval-every", "--eval-tokens", "--features", "--dim", "--sparsity", "--profile", "--exponent",
         "--noise", "--magnitude-min", "--magnitude-max", "--kernels", "--data", "--dtype", "--tensor", "--row-limit",
-        "--untied", "--skip-nonfinite", "--token-text", "--ground-truth", "--data-seed",
+        "--untied", "--skip-nonfinite", "--token-text", "--ground-truth", "--data-seed", "--model-name", "--hook-name",
     };
 
     /// <summary>Pairs where a command-line value replaces the file's other one instead of clashing with it.</summary>
