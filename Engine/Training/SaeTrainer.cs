@@ -6,6 +6,7 @@ using GbaEngine.Model;
 using GbaEngine.Streams;
 using GbaEngine.Synthetic;
 using GbaEngine.Threading;
+using GbaEngine.Training.Baselines;
 
 namespace GbaEngine.Training;
 
@@ -15,7 +16,8 @@ namespace GbaEngine.Training;
 /// Each step then: normalise a batch; encode it (pre-activations from the weights before the step,
 /// GBA statistics gathered in the same pass); decode and back-propagate from the sparse code; AdamW
 /// on everything but b (TopK: b too); renormalise decoder rows; every BufferTokens tokens apply the
-/// GBA bias rule and reset the statistics.
+/// GBA bias rule and reset the statistics. The baselines (L1, BatchTopK, JumpReLU-L0) run through the
+/// same step, their own work in an <see cref="IBaselineStep"/> around the shared calls.
 /// </summary>
 public sealed class SaeTrainer : IDisposable
 {
@@ -30,6 +32,7 @@ public sealed class SaeTrainer : IDisposable
     readonly AlignedArray _x;
     readonly float[] _raw;
     readonly float[] _factors;     // per-row factors back to the original scale (unused by training itself)
+    readonly IBaselineStep? _baseline;
     long _step;
 
     public SaeTrainer(TrainerOptions options, int dim)
@@ -51,6 +54,7 @@ public sealed class SaeTrainer : IDisposable
         _raw = new float[(long)options.BatchSize * dim];
         _factors = new float[options.BatchSize];
         var tafs = options.TargetFrequencies();
+        _baseline = BaselineSteps.Create(options, _p, _pool);
         Groups = tafs.Length == 0 ? null : new GroupBiasAdaptation(options.Neurons, tafs, options.Seed,
             options.GammaPlus, options.GammaMinus, options.DeadEpsilon);
     }
@@ -83,12 +87,14 @@ public sealed class SaeTrainer : IDisposable
             }
             if (_o.EvalEvery > 0 && _step % _o.EvalEvery == 0 && _step != totalSteps)
             {
+                _baseline?.Publish(Model);
                 var report = new EvaluationReport(_step, tokens, clock.Elapsed.TotalSeconds, Evaluator.Evaluate(Model, eval, Groups, _o.Threads));
                 evaluations.Add(report);
                 observer?.OnEvaluation(report);
             }
         }
         _step = totalSteps;
+        _baseline?.Publish(Model);
         double seconds = clock.Elapsed.TotalSeconds;
         var final = new EvaluationReport(totalSteps, tokens, seconds, Evaluator.Evaluate(Model, eval, Groups, _o.Threads));
         evaluations.Add(final);
@@ -152,6 +158,7 @@ public sealed class SaeTrainer : IDisposable
             }
             q.Apply(_p.Bias, Groups.TafOf);
         }
+        _baseline?.Initialize(_p);
         _stats.Reset();
     }
 
@@ -160,16 +167,19 @@ public sealed class SaeTrainer : IDisposable
         int rows = _o.BatchSize;
         data.NextBatch(_raw, rows);
         LoadNormalized(_raw, rows);
-        _encoder.Encode(_x, rows, _code, _stats);
+        if (_baseline is null) _encoder.Encode(_x, rows, _code, _stats);
+        else _baseline.Encode(_encoder, _x, rows, _code);
         double loss = _backward.Decode(_x, rows, _code);
         _backward.Gradients(_encoder.Xc, rows, _code, _grad);
+        if (_baseline != null) loss += _baseline.AddGradients(_encoder, _backward, rows, _code, _grad, _step, _o.Steps);
 
-        // AdamW over the flat buffer prefix before b (b is last in the layout), or all of it for TopK.
+        // AdamW over the flat buffer prefix before b (b is last in the layout), or all of it when b is trained by gradient.
         var step = new AdamWStep((float)_o.LearningRate, (float)_o.Beta1, (float)_o.Beta2, (float)_o.AdamEpsilon, (float)_o.WeightDecay, _step);
-        int count = _arch.Sparsity == SparsityMode.TopK ? _p.Data.Length : (int)_p.BiasOffset;
+        int count = _o.TrainsBiasByGradient ? _p.Data.Length : (int)_p.BiasOffset;
         _pool.For(count, new AdamWJob(this, step), granule: 1024);
 
-        Model.NormalizeDecoderRows(_pool);
+        _baseline?.AfterStep(_p);
+        if (_o.RenormalizesDecoder) Model.NormalizeDecoderRows(_pool);
         return (loss, _code.L0);
     }
 
