@@ -10,7 +10,9 @@ namespace GbaEngine.Interop;
 /// and, for JumpReLU, threshold [d_sae]. The dataset scale s (x̃ = s·x) is folded in so the exported SAE
 /// works on raw activations: z = s·u·(x − b_pre/s), hence W_enc = s·u, b_dec = b_pre/s, and since the
 /// output f = a·h lives in the scaled space, W_dec rows = a_m·w_m / s. JumpReLU: b_enc = 0 and
-/// threshold = −b, so SAELens' f = z·1[z &gt; threshold] reproduces 1[z + b &gt; 0] exactly.
+/// threshold = −b, so SAELens' f = z·1[z &gt; threshold] reproduces 1[z + b &gt; 0] exactly. A ReLU with a
+/// firing threshold θ (BatchTopK's inference form, h = y·1[y &gt; θ]) is "jumprelu" too, with b_enc = b and
+/// threshold = θ for every neuron, so SAELens' pre-activation is y itself.
 /// Our extras (method, groups, TAFs, scale) go under cfg.json's "gba_engine" key.
 /// </summary>
 public static class SaeLensExport
@@ -44,10 +46,11 @@ public static class SaeLensExport
             }
             if (arch.Sparsity == SparsityMode.Threshold && arch.Gate == Kernels.Elementwise.GateKind.JumpRelu) threshold[n] = -p.Bias[n];
             else bEnc[n] = p.Bias[n];
+            if (arch.ReluThreshold > 0) threshold[n] = arch.ReluThreshold;
         }
         for (int j = 0; j < d; j++) bDec[j] = p.PreBias[j] / s;
 
-        bool jump = arch.Sparsity == SparsityMode.Threshold && arch.Gate == Kernels.Elementwise.GateKind.JumpRelu;
+        bool jump = arch.Sparsity == SparsityMode.Threshold && (arch.Gate == Kernels.Elementwise.GateKind.JumpRelu || arch.ReluThreshold > 0);
         var tensors = new List<SafetensorsWriter.Tensor>
         {
             new("W_enc", [d, m], wEnc), new("b_enc", [m], bEnc), new("W_dec", [m, d], wDec), new("b_dec", [d], bDec),

@@ -45,6 +45,12 @@ public sealed class JumpReluL0 : IBaselineStep
     /// <summary>Entries of the last batch inside the estimator's window (|y| &lt; ε/2).</summary>
     public int WindowEntries => _window;
 
+    /// <summary>The last batch's window entries as (token, neuron), in token-major order.</summary>
+    internal IEnumerable<(int Token, int Neuron)> Window()
+    {
+        for (int i = 0; i < _window; i++) yield return (_windowToken[i], _windowNeuron[i]);
+    }
+
     /// <summary>Fills code with the active entries (y &gt; 0, h = z) and keeps the window entries for <see cref="Add"/>.</summary>
     public void Encode(BatchEncoder encoder, AlignedArray x, int rows, SparseCode code)
     {
