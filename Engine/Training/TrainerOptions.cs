@@ -46,11 +46,11 @@ public sealed record TrainerOptions
     public int K { get; init; } = 3;
 
     /// <summary>L1: λ of the penalty λ·Σ_m |a_m|·‖w_m‖·h_m per token, next to the loss 0.5‖x̂ − x‖².</summary>
-    public double L1Coefficient { get; init; } = 0.05;
+    public double L1Coefficient { get; init; } = 0.1;
     /// <summary>L1: λ rises linearly from 0 over this fraction of the steps (Anthropic: the first 5%).</summary>
     public double L1Warmup { get; init; } = 0.05;
     /// <summary>JumpReLU-L0: λ of the penalty λ·Σ_m 1[z_m &gt; θ_m] per token (the L0), next to 0.5‖x̂ − x‖².</summary>
-    public double L0Coefficient { get; init; } = 0.002;
+    public double L0Coefficient { get; init; } = 0.05;
     /// <summary>JumpReLU-L0: ε, the width of the rectangle kernel of the straight-through estimator.</summary>
     public double SteBandwidth { get; init; } = 1e-3;
     /// <summary>JumpReLU-L0: θ's starting value (b = −θ), as in Rajamanoharan et al.</summary>

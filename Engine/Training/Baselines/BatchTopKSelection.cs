@@ -56,8 +56,13 @@ public sealed class BatchTopKSelection : IBaselineStep
     {
         long keep = (long)K * rows;
         if (keep > int.MaxValue) throw new ArgumentException($"BatchTopK keeps k·B = {keep} entries per batch: too many for one code.");
-        float theta = Threshold > 0 ? Provisional * MathF.Min(Threshold, _last) : FirstGuess;
         Passes = 0;
+        if (rows == 0)
+        {
+            code.Reset(0);
+            return;
+        }
+        float theta = Threshold > 0 ? Provisional * MathF.Min(Threshold, _last) : FirstGuess;
         float kept;
         while (true)
         {
