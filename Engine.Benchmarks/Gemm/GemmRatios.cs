@@ -17,6 +17,8 @@ using GbaEngine.Memory;
 
 namespace GbaEngine.Benchmarks.Gemm;
 
+using static BenchmarkSupport;
+
 internal static unsafe class GemmRatios
 {
     sealed record Options(List<(int B, int D, int M)> Shapes, List<int> Threads, List<KernelSet> Kernels,
@@ -160,26 +162,6 @@ internal static unsafe class GemmRatios
             scale = Math.Max(scale, Math.Abs(b[(int)i]));
         }
         return max / Math.Max(scale, 1e-30);
-    }
-
-    static double Median(IEnumerable<double> values)
-    {
-        var v = values.Order().ToArray();
-        if (v.Length == 0) return double.NaN;
-        return v.Length % 2 == 1 ? v[v.Length / 2] : (v[v.Length / 2 - 1] + v[v.Length / 2]) / 2;
-    }
-
-    static string F(double v, string format = "F1") => double.IsNaN(v) ? "-" : v.ToString(format, CultureInfo.InvariantCulture);
-
-    static string CpuModel()
-    {
-        try
-        {
-            var line = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal));
-            if (line is not null) return line[(line.IndexOf(':') + 1)..].Trim();
-        }
-        catch (IOException) { }
-        return RuntimeInformation.ProcessArchitecture.ToString();
     }
 
     static Options Parse(string[] args)

@@ -17,26 +17,12 @@ internal static class SafetensorsHeader
     /// <summary>The same cap the reference implementation uses (100 MB).</summary>
     public const long MaxHeaderBytes = 100_000_000;
 
-    readonly record struct Entry(string Name, string DType, long[] Shape, long Begin, long End);
+    /// <summary>One validated tensor: dtype and shape as stored, bytes [Begin, End) of the byte buffer.</summary>
+    internal readonly record struct Entry(string Name, string DType, long[] Shape, long Begin, long End);
 
     public static ShardLayout Parse(string path, MappedFile file, string? tensorName)
     {
-        if (file.Length < 8)
-            throw new ActivationFormatException(path, $"offset 0: the file ends inside the 8-byte header length (file is {file.Length} bytes).");
-        ulong headerLength = BinaryPrimitives.ReadUInt64LittleEndian(file.Prefix(8));
-        if (headerLength > MaxHeaderBytes)
-            throw new ActivationFormatException(path, $"offset 0: header length {headerLength} bytes: expected at most {MaxHeaderBytes}.");
-        if ((long)headerLength > file.Length - 8)
-            throw new ActivationFormatException(path, $"offset 8: header claims {headerLength} bytes but only {file.Length - 8} follow (truncated file).");
-        if (headerLength < 2)
-            throw new ActivationFormatException(path, $"offset 8: header length {headerLength}: expected a JSON object of at least 2 bytes.");
-
-        var json = file.Prefix(8 + (int)headerLength)[8..];
-        var entries = ReadEntries(path, json);
-        long bufferStart = 8 + (long)headerLength;
-        long bufferLength = file.Length - bufferStart;
-        Validate(path, entries, bufferStart, bufferLength);
-
+        var (entries, bufferStart) = ParseTensors(path, file);
         var tensors = entries.Select(e => e.Name).ToArray();
         Entry chosen;
         if (tensorName is not null)
@@ -60,6 +46,31 @@ internal static class SafetensorsHeader
         };
         var (rows, dim) = TokenShape.FromShape(path, $"tensor '{chosen.Name}'", chosen.Shape);
         return new ShardLayout(ShardFormat.Safetensors, dtype, rows, dim, bufferStart + chosen.Begin, false, chosen.Shape, chosen.Name);
+    }
+
+    /// <summary>
+    /// Every tensor of the file, validated as a whole (bounds, sizes, exact tiling of the byte buffer),
+    /// and the file offset where the byte buffer starts. Any dtype the format defines is accepted here;
+    /// callers decide which they can read.
+    /// </summary>
+    public static (List<Entry> Entries, long BufferStart) ParseTensors(string path, MappedFile file)
+    {
+        if (file.Length < 8)
+            throw new ActivationFormatException(path, $"offset 0: the file ends inside the 8-byte header length (file is {file.Length} bytes).");
+        ulong headerLength = BinaryPrimitives.ReadUInt64LittleEndian(file.Prefix(8));
+        if (headerLength > MaxHeaderBytes)
+            throw new ActivationFormatException(path, $"offset 0: header length {headerLength} bytes: expected at most {MaxHeaderBytes}.");
+        if ((long)headerLength > file.Length - 8)
+            throw new ActivationFormatException(path, $"offset 8: header claims {headerLength} bytes but only {file.Length - 8} follow (truncated file).");
+        if (headerLength < 2)
+            throw new ActivationFormatException(path, $"offset 8: header length {headerLength}: expected a JSON object of at least 2 bytes.");
+
+        var json = file.Prefix(8 + (int)headerLength)[8..];
+        var entries = ReadEntries(path, json);
+        long bufferStart = 8 + (long)headerLength;
+        long bufferLength = file.Length - bufferStart;
+        Validate(path, entries, bufferStart, bufferLength);
+        return (entries, bufferStart);
     }
 
     static string List(IEnumerable<string> names) => string.Join(", ", names.Select(n => $"'{n}'"));
@@ -155,7 +166,7 @@ internal static class SafetensorsHeader
             if (e.End < e.Begin)
                 throw new ActivationFormatException(path, $"{where}: data_offsets [{e.Begin}, {e.End}] end before they begin.");
             if (e.End > bufferLength)
-                throw new ActivationFormatException(path, $"{where}: data_offsets [{e.Begin}, {e.End}] reach past the byte buffer ({bufferLength} bytes from file offset {bufferStart}).");
+                throw new ActivationFormatException(path, $"{where}: data_offsets [{e.Begin}, {e.End}] reach past the byte buffer ({bufferLength} bytes from file offset {bufferStart}): a truncated file or a wrong header.");
             long bytes = size;
             foreach (long s in e.Shape)
                 if (s != 0 && bytes > long.MaxValue / s)

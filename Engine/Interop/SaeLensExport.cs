@@ -1,4 +1,6 @@
 using System.Text.Json.Nodes;
+using GbaEngine.Inference;
+using GbaEngine.Kernels.Elementwise;
 using GbaEngine.Model;
 using GbaEngine.Training;
 
@@ -7,32 +9,46 @@ namespace GbaEngine.Interop;
 /// <summary>
 /// Exports an SAE in the SAELens layout (spec/formats.md): a directory with cfg.json and
 /// sae_weights.safetensors holding W_enc [d_in, d_sae], b_enc [d_sae], W_dec [d_sae, d_in], b_dec [d_in]
-/// and, for JumpReLU, threshold [d_sae]. The dataset scale s (x̃ = s·x) is folded in so the exported SAE
-/// works on raw activations: z = s·u·(x − b_pre/s), hence W_enc = s·u, b_dec = b_pre/s, and since the
-/// output f = a·h lives in the scaled space, W_dec rows = a_m·w_m / s. JumpReLU: b_enc = 0 and
-/// threshold = −b, so SAELens' f = z·1[z &gt; threshold] reproduces 1[z + b &gt; 0] exactly. A ReLU with a
-/// firing threshold θ (BatchTopK's inference form, h = y·1[y &gt; θ]) is "jumprelu" too, with b_enc = b and
-/// threshold = θ for every neuron, so SAELens' pre-activation is y itself.
-/// Our extras (method, groups, TAFs, scale) go under cfg.json's "gba_engine" key.
+/// and, for JumpReLU, threshold [d_sae]; SAELens' <c>SAE.load_from_disk</c> reads it as is.
+/// Input normalisation is folded into the weights:
+/// <list type="bullet">
+/// <item>dataset scale s (x̃ = s·x): z = s·u·(x − b_pre/s), hence W_enc = s·u, b_dec = b_pre/s, and since
+/// the output f = a·h lives in the scaled space, W_dec rows = a_m·w_m / s; normalize_activations "none".</item>
+/// <item>per-token unit norm (x̃ = x/‖x‖): SAELens' "constant_norm_rescale" feeds x' = √d·x̃, so
+/// W_enc = u/√d, b_dec = √d·b_pre, W_dec rows = √d·a_m·w_m (its output step divides by √d/‖x‖).</item>
+/// </list>
+/// JumpReLU: b_enc = 0 and threshold = −b, so SAELens' f = z·1[z &gt; threshold] reproduces 1[z + b &gt; 0]
+/// exactly (b ≤ 0 for GBA and BA, so the threshold is never negative). ReLU ("standard") and TopK
+/// ("topk", with k) keep b as b_enc. A ReLU with a firing threshold θ (BatchTopK's inference form,
+/// h = y·1[y &gt; θ]) is "jumprelu" with b_enc = b and threshold = θ on every neuron, so SAELens'
+/// pre-activation is y itself. Our extras (method, groups, TAFs, scale) go under cfg.json's
+/// "gba_engine" key, which SAELens ignores.
 /// </summary>
 public static class SaeLensExport
 {
+    /// <summary>File names of the SAELens layout.</summary>
     public const string WeightsFile = "sae_weights.safetensors", ConfigFile = "cfg.json";
 
-    public static void Write(string directory, SparseAutoencoder sae, TrainerOptions? training = null, GroupBiasAdaptation? groups = null,
-        IReadOnlyDictionary<string, string?>? metadata = null)
+    /// <summary>The exported weights in the inference layout (<see cref="SaeModel"/>: W_enc and W_dec as [M × d] rows).</summary>
+    internal sealed record EngineTensors(int Dim, int Features, float[] Encoder, float[] EncoderBias, float[] Decoder, float[] DecoderBias,
+        float[]? Threshold, SaeActivation Activation, int K, SaeInputNormalization Normalization);
+
+    /// <summary>Maps the GBA parameterisation to SAELens tensors (see the class summary for the algebra).</summary>
+    internal static EngineTensors Tensors(SparseAutoencoder sae)
     {
-        if (sae.Normalization != InputNormalization.DatasetScale)
-            throw new NotSupportedException("Per-token normalisation cannot be folded into SAELens weights; train with the dataset scale to export.");
-        Directory.CreateDirectory(directory);
         var p = sae.Parameters;
         var arch = sae.Architecture;
         int d = arch.Dim, m = arch.Neurons;
-        float s = sae.InputScale;
-        var wEnc = new float[(long)d * m];
+        bool perToken = sae.Normalization == InputNormalization.PerToken;
+        // encode factor ge, decode factor gd: W_enc = ge·u, W_dec = gd·a·w, b_dec = gd·b_pre.
+        float ge = perToken ? 1f / MathF.Sqrt(d) : sae.InputScale;
+        float rootD = MathF.Sqrt(d);
+        bool jump = arch.Sparsity == SparsityMode.Threshold && arch.Gate == GateKind.JumpRelu;
+        bool reluThreshold = arch.ReluThreshold > 0;
+        var wEnc = new float[(long)m * d];
         var wDec = new float[(long)m * d];
         var bEnc = new float[m];
-        var threshold = new float[m];
+        var threshold = jump || reluThreshold ? new float[m] : null;
         var bDec = new float[d];
         for (int n = 0; n < m; n++)
         {
@@ -41,47 +57,92 @@ public static class SaeLensExport
             float a = p.Scale[n];
             for (int j = 0; j < d; j++)
             {
-                wEnc[(long)j * m + n] = s * u[j];
-                wDec[(long)n * d + j] = a * w[j] / s;
+                wEnc[(long)n * d + j] = ge * u[j];
+                wDec[(long)n * d + j] = perToken ? rootD * a * w[j] : a * w[j] / sae.InputScale;
             }
-            if (arch.Sparsity == SparsityMode.Threshold && arch.Gate == Kernels.Elementwise.GateKind.JumpRelu) threshold[n] = -p.Bias[n];
+            if (jump) threshold![n] = -p.Bias[n];
             else bEnc[n] = p.Bias[n];
-            if (arch.ReluThreshold > 0) threshold[n] = arch.ReluThreshold;
+            if (reluThreshold) threshold![n] = arch.ReluThreshold;
         }
-        for (int j = 0; j < d; j++) bDec[j] = p.PreBias[j] / s;
+        for (int j = 0; j < d; j++) bDec[j] = perToken ? rootD * p.PreBias[j] : p.PreBias[j] / sae.InputScale;
+        var activation = arch.Sparsity == SparsityMode.TopK ? SaeActivation.TopK : jump || reluThreshold ? SaeActivation.JumpRelu : SaeActivation.Relu;
+        return new EngineTensors(d, m, wEnc, bEnc, wDec, bDec, threshold, activation, arch.Sparsity == SparsityMode.TopK ? arch.K : 0,
+            perToken ? SaeInputNormalization.ConstantNormRescale : SaeInputNormalization.None);
+    }
 
-        bool jump = arch.Sparsity == SparsityMode.Threshold && (arch.Gate == Kernels.Elementwise.GateKind.JumpRelu || arch.ReluThreshold > 0);
+    /// <summary>SAELens' architecture name for an activation.</summary>
+    public static string ArchitectureName(SaeActivation a) => a switch
+    {
+        SaeActivation.TopK => "topk",
+        SaeActivation.JumpRelu => "jumprelu",
+        _ => "standard",
+    };
+
+    /// <summary>SAELens' normalize_activations value.</summary>
+    public static string NormalizationName(SaeInputNormalization n) => n switch
+    {
+        SaeInputNormalization.ConstantNormRescale => "constant_norm_rescale",
+        SaeInputNormalization.LayerNorm => "layer_norm",
+        _ => "none",
+    };
+
+    /// <summary>Metadata keys SAELens' pre-6.0 config reader takes from the top level of cfg.json.</summary>
+    static readonly string[] TopLevelMetadata = ["model_name", "hook_name", "hook_head_index", "model_class_name", "context_size", "dataset_path", "prepend_bos"];
+
+    /// <summary>Writes directory/cfg.json and directory/sae_weights.safetensors (each written to a temporary file and renamed).</summary>
+    /// <param name="metadata">Goes into cfg.json's "metadata" (SAELens keeps model_name, hook_name, ... there).</param>
+    public static void Write(string directory, SparseAutoencoder sae, TrainerOptions? training = null, GroupBiasAdaptation? groups = null,
+        IReadOnlyDictionary<string, string?>? metadata = null)
+    {
+        Directory.CreateDirectory(directory);
+        var t = Tensors(sae);
+        int d = t.Dim, m = t.Features;
+        var wEncT = new float[(long)d * m];   // SAELens keeps W_enc as [d_in, d_sae]
+        for (int n = 0; n < m; n++)
+            for (int j = 0; j < d; j++) wEncT[(long)j * m + n] = t.Encoder[(long)n * d + j];
         var tensors = new List<SafetensorsWriter.Tensor>
         {
-            new("W_enc", [d, m], wEnc), new("b_enc", [m], bEnc), new("W_dec", [m, d], wDec), new("b_dec", [d], bDec),
+            new("W_enc", [d, m], wEncT), new("b_enc", [m], t.EncoderBias), new("W_dec", [m, d], t.Decoder), new("b_dec", [d], t.DecoderBias),
         };
-        if (jump) tensors.Add(new("threshold", [m], threshold));
+        if (t.Threshold is { } th) tensors.Add(new("threshold", [m], th));
         SafetensorsWriter.Write(Path.Combine(directory, WeightsFile), tensors);
 
         var meta = new JsonObject();
-        if (metadata != null) foreach (var (k, v) in metadata) meta[k] = v;
+        if (metadata != null) foreach (var (k, v) in metadata) if (v is not null) meta[k] = v;
+        var arch = sae.Architecture;
         var cfg = new JsonObject
         {
-            ["architecture"] = arch.Sparsity == SparsityMode.TopK ? "topk" : jump ? "jumprelu" : "standard",
+            ["architecture"] = ArchitectureName(t.Activation),
             ["d_in"] = d,
             ["d_sae"] = m,
             ["dtype"] = "float32",
             ["device"] = "cpu",
             ["apply_b_dec_to_input"] = true,
-            ["normalize_activations"] = "none",
+            ["normalize_activations"] = NormalizationName(t.Normalization),
+            ["reshape_activations"] = "none",
             ["metadata"] = meta,
             ["gba_engine"] = new JsonObject
             {
                 ["format_version"] = 1,
-                ["activation_scale"] = s,
+                ["normalization"] = sae.Normalization == InputNormalization.PerToken ? "per_token" : "dataset_scale",
+                ["activation_scale"] = sae.Normalization == InputNormalization.PerToken ? null : sae.InputScale,
                 ["tied"] = arch.Tied,
                 ["gate"] = arch.Gate.ToString().ToLowerInvariant(),
                 ["method"] = training?.Method.ToString().ToLowerInvariant(),
-                ["group_tafs"] = groups is null ? null : new JsonArray(groups.Tafs.Select(t => (JsonNode)t).ToArray()),
+                ["group_tafs"] = groups is null ? null : new JsonArray(groups.Tafs.Select(x => (JsonNode)x).ToArray()),
                 ["neuron_groups"] = groups is null ? null : new JsonArray(groups.GroupOf.Select(g => (JsonNode)g).ToArray()),
             },
         };
-        if (arch.Sparsity == SparsityMode.TopK) cfg["k"] = arch.K;
+        // Without a sae_lens_version SAELens 6 reads the config as pre-6.0 and rebuilds "metadata" from
+        // top-level keys, so the model and hook names it knows are written at both places.
+        foreach (var key in TopLevelMetadata)
+            if (meta[key] is { } value) cfg[key] = value.DeepClone();
+        if (t.Activation == SaeActivation.TopK)
+        {
+            cfg["k"] = t.K;
+            // Written out because SAELens' training config defaults it to true; our k is chosen on raw pre-activations.
+            cfg["rescale_acts_by_decoder_norm"] = false;
+        }
         var tmp = Path.Combine(directory, ConfigFile + ".tmp-" + Environment.ProcessId);
         File.WriteAllText(tmp, cfg.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
         File.Move(tmp, Path.Combine(directory, ConfigFile), overwrite: true);

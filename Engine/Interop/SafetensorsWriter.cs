@@ -13,8 +13,10 @@ namespace GbaEngine.Interop;
 /// </summary>
 public static class SafetensorsWriter
 {
+    /// <summary>One F32 tensor: its name, shape and row-major values (prod(shape) of them).</summary>
     public readonly record struct Tensor(string Name, long[] Shape, float[] Data);
 
+    /// <summary>Writes the tensors, in order, to path (optional __metadata__ strings in the header).</summary>
     public static void Write(string path, IReadOnlyList<Tensor> tensors, IReadOnlyDictionary<string, string>? metadata = null)
     {
         var header = new JsonObject();

@@ -70,13 +70,19 @@ public sealed class GroupBiasAdaptation
         return groupOf;
     }
 
+    double[]? _groupSum;
+    int[]? _groupCount;
+
     /// <summary>Applies the rule to <paramref name="bias"/> from the buffered statistics (which the caller then resets).</summary>
     public BiasUpdateSummary Update(FiringStatistics stats, Span<float> bias)
     {
         int m = GroupOf.Length;
         if (stats.Tokens == 0) return new BiasUpdateSummary(0, 0, m, true);
-        var groupSum = new double[Groups];
-        var groupCount = new int[Groups];
+        // Scratch kept between calls: the update runs inside training steps, which allocate nothing.
+        var groupSum = _groupSum ??= new double[Groups];
+        var groupCount = _groupCount ??= new int[Groups];
+        Array.Clear(groupSum);
+        Array.Clear(groupCount);
         double allSum = 0;
         int allCount = 0;
         for (int n = 0; n < m; n++)

@@ -62,6 +62,7 @@ public sealed class SaeTrainer : IDisposable
     public SparseAutoencoder Model { get; }
     public GroupBiasAdaptation? Groups { get; }
     public TrainerOptions Options => _o;
+    /// <summary>Steps taken so far (the step number of the last <see cref="TrainStep"/>).</summary>
     public long Step => _step;
 
     /// <summary>Trains on the stream for the token budget, evaluating on <paramref name="eval"/>.</summary>
@@ -73,18 +74,13 @@ public sealed class SaeTrainer : IDisposable
         var evaluations = new List<EvaluationReport>();
         long totalSteps = _o.Steps;
         long tokens = 0;
-        for (_step = 1; _step <= totalSteps; _step++)
+        while (_step < totalSteps)
         {
             cancel.ThrowIfCancellationRequested();
-            var (loss, l0) = TrainStep(data);
+            var outcome = TrainStep(data);
             tokens += _o.BatchSize;
-            observer?.OnStep(new StepReport(_step, totalSteps, tokens, totalSteps * _o.BatchSize, loss, l0, clock.Elapsed.TotalSeconds));
-            if (Groups != null && _stats.Tokens >= _o.BufferTokens)
-            {
-                var summary = Groups.Update(_stats, _p.Bias);
-                _stats.Reset();
-                observer?.OnBiasUpdate(_step, summary);
-            }
+            observer?.OnStep(new StepReport(_step, totalSteps, tokens, totalSteps * _o.BatchSize, outcome.Loss, outcome.L0, clock.Elapsed.TotalSeconds));
+            if (outcome.BiasUpdate is { } summary) observer?.OnBiasUpdate(_step, summary);
             if (_o.EvalEvery > 0 && _step % _o.EvalEvery == 0 && _step != totalSteps)
             {
                 _baseline?.Publish(Model);
@@ -102,10 +98,12 @@ public sealed class SaeTrainer : IDisposable
         return new TrainingResult(Model, final.Metrics, totalSteps, tokens, seconds, evaluations, Groups);
     }
 
-    /// <summary>Scale, b_pre, weights and biases from the first tokens of the stream.</summary>
-    void Initialize(ITokenStream data)
+    /// <summary>Scale, b_pre, weights and biases from the first tokens of the stream
+    /// (<see cref="Train"/> calls it; call it directly only to drive <see cref="TrainStep"/> yourself).</summary>
+    public void Initialize(ITokenStream data)
     {
         int d = _arch.Dim, n = _o.InitTokens, stride = _p.Stride;
+        _step = 0;
         var init = new float[(long)n * d];
         data.NextBatch(init, n);
 
@@ -162,25 +160,48 @@ public sealed class SaeTrainer : IDisposable
         _stats.Reset();
     }
 
-    (double Loss, double L0) TrainStep(ITokenStream data)
+    /// <summary>Time spent in each phase of <see cref="TrainStep"/>, accumulated since construction.</summary>
+    public StepProfile Profile { get; } = new();
+
+    /// <summary>
+    /// One training step on the next batch of <paramref name="data"/>: normalise, encode (fused with
+    /// the GBA statistics), decode and back-propagate from the sparse code, AdamW, renormalise, and the
+    /// GBA bias rule when the statistics buffer is full. Allocates nothing once warmed up.
+    /// </summary>
+    public StepOutcome TrainStep(ITokenStream data)
     {
         int rows = _o.BatchSize;
+        _step++;
+        long t0 = Stopwatch.GetTimestamp();
         data.NextBatch(_raw, rows);
         LoadNormalized(_raw, rows);
+        long t1 = Stopwatch.GetTimestamp();
         if (_baseline is null) _encoder.Encode(_x, rows, _code, _stats);
         else _baseline.Encode(_encoder, _x, rows, _code);
+        long t2 = Stopwatch.GetTimestamp();
         double loss = _backward.Decode(_x, rows, _code);
+        long t3 = Stopwatch.GetTimestamp();
         _backward.Gradients(_encoder.Xc, rows, _code, _grad);
         if (_baseline != null) loss += _baseline.AddGradients(_encoder, _backward, rows, _code, _grad, _step, _o.Steps);
+        long t4 = Stopwatch.GetTimestamp();
 
         // AdamW over the flat buffer prefix before b (b is last in the layout), or all of it when b is trained by gradient.
         var step = new AdamWStep((float)_o.LearningRate, (float)_o.Beta1, (float)_o.Beta2, (float)_o.AdamEpsilon, (float)_o.WeightDecay, _step);
         int count = _o.TrainsBiasByGradient ? _p.Data.Length : (int)_p.BiasOffset;
         _pool.For(count, new AdamWJob(this, step), granule: 1024);
-
         _baseline?.AfterStep(_p);
+        long t5 = Stopwatch.GetTimestamp();
         if (_o.RenormalizesDecoder) Model.NormalizeDecoderRows(_pool);
-        return (loss, _code.L0);
+
+        BiasUpdateSummary? summary = null;
+        if (Groups != null && _stats.Tokens >= _o.BufferTokens)
+        {
+            summary = Groups.Update(_stats, _p.Bias);
+            _stats.Reset();
+        }
+        long t6 = Stopwatch.GetTimestamp();
+        Profile.Add(t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t6 - t5);
+        return new StepOutcome(loss, _code.L0, summary);
     }
 
     public void Dispose()

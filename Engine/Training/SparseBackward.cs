@@ -1,5 +1,6 @@
 using GbaEngine.Kernels;
 using GbaEngine.Kernels.Elementwise;
+using GbaEngine.Kernels.Sparse;
 using GbaEngine.Memory;
 using GbaEngine.Model;
 using GbaEngine.Threading;
@@ -29,7 +30,7 @@ public sealed class SparseBackward : IDisposable
     readonly double[] _lossParts;
     readonly AlignedArray _errSumParts;   // [threads × Stride] Σ e_t per token part
     readonly AlignedArray _preParts;      // [threads × Stride] -Σ a G u per neuron part
-    float[] _g = new float[1024];         // g_tm per code entry
+    readonly Scratch[] _scratch;          // per part: a token's f, or a neuron's g and coefficients
     int[] _colStart;
     int[] _colEntry = new int[1024];
     int[] _colToken = new int[1024];
@@ -59,6 +60,8 @@ public sealed class SparseBackward : IDisposable
         _errSumParts = new AlignedArray((long)_threads * parameters.Stride);
         _preParts = new AlignedArray((long)_threads * parameters.Stride);
         _colStart = new int[arch.Neurons + 1];
+        _scratch = new Scratch[_threads];
+        for (int i = 0; i < _threads; i++) _scratch[i] = new Scratch(Math.Max(batchCapacity, arch.Neurons));
         _cursor = new int[arch.Neurons];
     }
 
@@ -68,8 +71,8 @@ public sealed class SparseBackward : IDisposable
     /// <summary>Decodes the code, writes e_t and returns the mean loss 0.5·‖e‖² per token.</summary>
     public double Decode(AlignedArray x, int rows, SparseCode code)
     {
-        EnsureEntries(code.Count);
         Array.Clear(_lossParts);
+        _errSumParts.Span.Clear();
         _pool.For(rows, new DecodeJob(this, x, code), granule: 4);
         double total = 0;
         for (int i = 0; i < _threads; i++) total += _lossParts[i];
@@ -82,10 +85,9 @@ public sealed class SparseBackward : IDisposable
         var set = KernelSelector.Current;
         int stride = _p.Stride;
         float invB = 1f / rows;
+        EnsureEntries(code.Count);
         BuildColumns(code, rows);
-        _errSumParts.Span.Clear();
-        _pool.For(rows, new ErrorSumJob(this), granule: 4);
-        _pool.For(_arch.Neurons, new NeuronJob(this, xc, code, grad, invB), granule: 16);
+        _pool.For(_arch.Neurons, new NeuronJob(this, xc, rows, code, grad, invB), granule: 16);
 
         var gPre = grad.PreBias;
         gPre.Clear();
@@ -99,8 +101,8 @@ public sealed class SparseBackward : IDisposable
         if (_ownsPool) _pool.Dispose();
     }
 
-    /// <summary>Per token: x̂_t from the code, e_t = x̂_t - x_t, the loss, and g_tm = e_t·w_m per entry.</summary>
-    readonly struct DecodeJob(SparseBackward b, AlignedArray x, SparseCode code) : IRangeJob
+    /// <summary>Per token: x̂_t = b_pre + Σ f_tm w_m, e_t = x̂_t - x_t, the loss, and this part's Σ e_t.</summary>
+    readonly unsafe struct DecodeJob(SparseBackward b, AlignedArray x, SparseCode code) : IRangeJob
     {
         public void Run(int part, int start, int end)
         {
@@ -109,85 +111,131 @@ public sealed class SparseBackward : IDisposable
             int stride = p.Stride;
             var err = b.Error.Span;
             var xs = x.Span;
-            var g = b._g;
+            var scale = p.Scale;
+            var f = b._scratch[part].Coef1;
+            var errSum = b._errSumParts.Span.Slice(part * stride, stride);
+            float* w = p.Data.Pointer + p.DecoderOffset;
             double loss = 0;
             for (int t = start; t < end; t++)
             {
                 var et = err.Slice(t * stride, stride);
-                var xt = xs.Slice(t * stride, stride);
-                SparseDecoder.Reconstruct(p, code.Indices(t), code.Values(t), et);
-                Blas1.Axpy(-1f, xt, et, set);
-                int r0 = code.RowStart[t], r1 = code.RowStart[t + 1];
+                int r0 = code.RowStart[t], n = code.RowStart[t + 1] - r0;
+                var index = code.Index.AsSpan(r0, n);
+                var h = code.H.AsSpan(r0, n);
+                for (int r = 0; r < n; r++) f[r] = scale[index[r]] * h[r];
+                p.PreBias.CopyTo(et);
+                fixed (float* pe = et)
+                    RowGather.Accumulate(pe, stride, w, stride, index, f, overwrite: false, set);
+                Blas1.Axpy(-1f, xs.Slice(t * stride, stride), et, set);
                 loss += 0.5 * Blas1.Dot(et, et, set);
-                for (int r = r0; r < r1; r++) g[r] = Blas1.Dot(et, p.DecoderRow(code.Index[r]), set);
+                Blas1.Axpy(1f, et, errSum, set);
             }
             b._lossParts[part] = loss;
         }
     }
 
-    /// <summary>Σ_t e_t per fixed token part (reduced in part order by the caller).</summary>
-    readonly struct ErrorSumJob(SparseBackward b) : IRangeJob
+    /// <summary>
+    /// Per neuron, over its entries in token order: g_tm = e_t·w_m, the weight rows' gradients, a's
+    /// and b's, and this part's share of b_pre's. Tiled for the caches: a block of NeuronBlock
+    /// neurons (their weight and gradient rows stay in L2) meets the tokens a TokenTile at a time
+    /// (their error and input rows are read from L3 once per block, not once per entry). Each
+    /// gradient element still sums its tokens in ascending order, so tiling does not change a bit.
+    /// </summary>
+    readonly unsafe struct NeuronJob(SparseBackward b, AlignedArray xc, int rows, SparseCode code, SaeParameters grad, float invB) : IRangeJob
     {
-        public void Run(int part, int start, int end)
-        {
-            var set = KernelSelector.Current;
-            int stride = b._p.Stride;
-            var acc = b._errSumParts.Span.Slice(part * stride, stride);
-            var err = b.Error.Span;
-            for (int t = start; t < end; t++) Blas1.Axpy(1f, err.Slice(t * stride, stride), acc, set);
-        }
-    }
+        const int NeuronBlock = 128, TokenTile = 128;
 
-    /// <summary>Per neuron, over its entries in token order: the weight rows' gradients, a's and b's,
-    /// and this part's share of b_pre's.</summary>
-    readonly struct NeuronJob(SparseBackward b, AlignedArray xc, SparseCode code, SaeParameters grad, float invB) : IRangeJob
-    {
         public void Run(int part, int start, int end)
         {
             var set = KernelSelector.Current;
             var p = b._p;
             int stride = p.Stride;
             bool reluBias = b._arch.EffectiveGate == GateKind.Relu;
-            var err = b.Error.Span;
-            var xcs = xc.Span;
+            float* e = b.Error.Pointer, xcp = xc.Pointer;
+            float* w = p.Data.Pointer + p.DecoderOffset;
+            float* gd = grad.Data.Pointer + grad.DecoderOffset, ge = grad.Data.Pointer + grad.EncoderOffset;
             var scale = p.Scale;
-            var ga = grad.Scale;
-            var gb = grad.Bias;
             var pre = b._preParts.Span.Slice(part * stride, stride);
             pre.Clear();
+            var s = b._scratch[part];
             var colStart = b._colStart;
-            var colEntry = b._colEntry;
             var colToken = b._colToken;
-            var g = b._g;
-            for (int n = start; n < end; n++)
+            for (int n0 = start; n0 < end; n0 += NeuronBlock)
             {
-                var gDec = grad.DecoderRow(n);
-                var gEnc = grad.EncoderRow(n);
-                gDec.Clear();
-                if (!p.Tied) gEnc.Clear();
-                float a = scale[n];
-                float sumG = 0, sumGH = 0;
-                for (int c = colStart[n]; c < colStart[n + 1]; c++)
+                int n1 = Math.Min(end, n0 + NeuronBlock);
+                for (int n = n0; n < n1; n++)
                 {
-                    int r = colEntry[c], t = colToken[c];
-                    float h = code.H[r], gr = g[r];
-                    Blas1.Axpy(a * h * invB, err.Slice(t * stride, stride), gDec, set);
-                    Blas1.Axpy(gr * a * invB, xcs.Slice(t * stride, stride), gEnc, set);
-                    sumG += gr;
-                    sumGH += gr * h;
+                    s.Cursor[n - n0] = colStart[n];
+                    s.SumG[n - n0] = 0;
+                    s.SumGH[n - n0] = 0;
                 }
-                ga[n] = sumGH * invB;
-                gb[n] = reluBias ? a * sumG * invB : 0f;
-                if (sumG != 0) Blas1.Axpy(-a * sumG * invB, p.EncoderRow(n), pre, set);
+                for (int t1 = TokenTile; t1 - TokenTile < rows; t1 += TokenTile)
+                    for (int n = n0; n < n1; n++)
+                    {
+                        int c0 = s.Cursor[n - n0], c1 = c0, cEnd = colStart[n + 1];
+                        while (c1 < cEnd && colToken[c1] < t1) c1++;
+                        if (c1 == c0) continue;
+                        s.Cursor[n - n0] = c1;
+                        int count = c1 - c0;
+                        var tokens = colToken.AsSpan(c0, count);
+                        var entries = b._colEntry.AsSpan(c0, count);
+                        var g = s.G.AsSpan(0, count);
+                        var k1 = s.Coef1.AsSpan(0, count);
+                        var k2 = s.Coef2.AsSpan(0, count);
+                        RowGather.Dots(w + n * stride, stride, e, stride, tokens, g, set);
+                        float a = scale[n];
+                        float sumG = s.SumG[n - n0], sumGH = s.SumGH[n - n0];
+                        for (int j = 0; j < count; j++)
+                        {
+                            float h = code.H[entries[j]], gj = g[j];
+                            k1[j] = a * h * invB;
+                            k2[j] = gj * a * invB;
+                            sumG += gj;
+                            sumGH += gj * h;
+                        }
+                        s.SumG[n - n0] = sumG;
+                        s.SumGH[n - n0] = sumGH;
+                        bool first = c0 == colStart[n];
+                        if (p.Tied)
+                            RowGather.Accumulate2(gd + n * stride, stride, e, xcp, stride, tokens, k1, k2, first, set);
+                        else
+                        {
+                            RowGather.Accumulate(gd + n * stride, stride, e, stride, tokens, k1, first, set);
+                            RowGather.Accumulate(ge + n * stride, stride, xcp, stride, tokens, k2, first, set);
+                        }
+                    }
+                for (int n = n0; n < n1; n++)
+                {
+                    if (colStart[n] == colStart[n + 1])
+                    {
+                        new Span<float>(gd + n * stride, stride).Clear();
+                        if (!p.Tied) new Span<float>(ge + n * stride, stride).Clear();
+                    }
+                    float a = scale[n], sumG = s.SumG[n - n0];
+                    grad.Scale[n] = s.SumGH[n - n0] * invB;
+                    grad.Bias[n] = reluBias ? a * sumG * invB : 0f;
+                    if (sumG != 0) Blas1.Axpy(-a * sumG * invB, p.EncoderRow(n), pre, set);
+                }
             }
         }
     }
 
+    /// <summary>One part's scratch: per-entry values of the row being processed, per-neuron state of a block.</summary>
+    sealed class Scratch(int length)
+    {
+        public readonly float[] G = new float[length];
+        public readonly float[] Coef1 = new float[length];
+        public readonly float[] Coef2 = new float[length];
+        public readonly int[] Cursor = new int[128];
+        public readonly float[] SumG = new float[128];
+        public readonly float[] SumGH = new float[128];
+    }
+
+
     void EnsureEntries(int nnz)
     {
-        if (_g.Length >= nnz) return;
-        int cap = Math.Max(nnz, _g.Length * 3 / 2);
-        _g = new float[cap];
+        if (_colEntry.Length >= nnz) return;
+        int cap = Math.Max(nnz, _colEntry.Length * 3 / 2);
         _colEntry = new int[cap];
         _colToken = new int[cap];
     }

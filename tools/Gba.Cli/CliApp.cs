@@ -25,6 +25,7 @@ public static class CliApp
                 "demo" => TrainCommand.Run("demo", rest, stdout, stderr),
                 "train" => TrainCommand.Run("train", rest, stdout, stderr),
                 "inspect" => InspectCommand.Run(rest, stdout, stderr),
+                "eval" => EvalCommand.Run(rest, stdout, stderr),
                 "--version" => Version(stdout),
                 _ => Unknown(args[0], stderr),
             };
@@ -68,6 +69,7 @@ public static class CliApp
           demo     train GBA on the embedded synthetic default and print the metrics
           train    train an SAE on activation files (--data) or synthetic data from the paper's model
           inspect  shape, dtype, norms, variance outliers and NaN/inf counts of activation files
+          eval     MSE, FVU, L0 and dead fraction of a trained SAE (this engine's, SAELens, sparsify) on activation files
 
         Run 'gba <command> --help' for a command's options.
 

@@ -9,6 +9,7 @@
 #   --bdn         also run the BenchmarkDotNet classes (slow here; uses the same shapes, or 4096x768x16384)
 #   --no-install  do not apt-get OpenBLAS / python3-torch
 #   --no-torch    skip the PyTorch peer
+# Always also runs the training-step ratios (Engine.Benchmarks --step-ratios; STEP_ROUNDS=N sets rounds).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
@@ -24,7 +25,7 @@ while [[ $# -gt 0 ]]; do
     --bdn) bdn=1; shift ;;
     --no-install) install=0; shift ;;
     --no-torch) torch=0; shift ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -68,23 +69,20 @@ if [[ $bdn == 1 ]]; then
     for f in BenchmarkDotNet.Artifacts/results/*Sgemm*-report-github.md; do cat "$f"; echo; done; } >> "$tmp"
 fi
 
+# The training step: product alone vs fused encoder vs whole step (vs the PyTorch peer's dense step,
+# interleaved round by round) at d=768, M=16384, batch 4096, 2 threads.
 peer="tools/bench/pytorch_gba_step.py"
+step_args=(--step-ratios --threads 2 --rounds "${STEP_ROUNDS:-5}")
 if [[ $torch == 1 && -f $peer ]]; then
   if ! /usr/bin/python3 -c 'import torch' 2>/dev/null; then apt_install python3-torch; fi
-  if /usr/bin/python3 -c 'import torch' 2>/dev/null; then
-    { echo "## PyTorch peer: one dense GBA training step (d=768, M=16384, batch 4096)"; echo
-      echo "| threads | tokens/s | step s | torch | details |"; echo "|---:|---:|---:|---|---|"; } >> "$tmp"
-    for t in ${threads//,/ }; do
-      json="$(/usr/bin/python3 "$peer" --threads "$t")"
-      echo "$json" | /usr/bin/python3 -c '
-import json, sys
-r = json.load(sys.stdin)
-print("| %d | %.0f | %.3f | %s | `%s` |" % (r["threads"], r["tokens_per_s"], r["step_seconds_median"], r["torch"], json.dumps(r)))' >> "$tmp"
-    done
-    echo >> "$tmp"
-  else
-    echo "PyTorch not available: peer skipped" >&2
-  fi
+  if /usr/bin/python3 -c 'import torch' 2>/dev/null; then step_args+=(--peer "$peer"); else echo "PyTorch not available: peer skipped" >&2; fi
+fi
+"${exe[@]}" "${step_args[@]}" --out "$tmp.step"
+cat "$tmp.step" >> "$tmp"; rm -f "$tmp.step"
+if [[ $bdn == 1 ]]; then
+  "${exe[@]}" --filter '*TrainingStepBenchmarks*' >/dev/null
+  { echo "## BenchmarkDotNet: training step (Allocated = bytes per operation)"; echo
+    cat BenchmarkDotNet.Artifacts/results/*TrainingStepBenchmarks-report-github.md; echo; } >> "$tmp"
 fi
 
 { echo; echo "Load average at end: $(cut -d' ' -f1-3 /proc/loadavg)."; } >> "$tmp"

@@ -1,0 +1,167 @@
+using GbaEngine.Inference;
+using GbaEngine.Interop;
+using GbaEngine.Kernels.Elementwise;
+using GbaEngine.Memory;
+using GbaEngine.Model;
+using GbaEngine.Training;
+
+namespace GbaEngine.Tests.Interop;
+
+/// <summary>
+/// Export then import: an SAE exported by <see cref="SaeLensExport"/> and loaded back as an
+/// <see cref="SaeModel"/> encodes and decodes raw activations as the engine's own path does
+/// (normalise, <see cref="BatchEncoder"/>, <see cref="SparseDecoder"/>, back to the original scale),
+/// within fp32 rounding, for tied/untied × JumpReLU/ReLU/TopK and both input normalisations.
+/// </summary>
+public class EngineRoundTripTests
+{
+    public static TheoryData<bool, GateKind, SparsityMode, InputNormalization> Cases => new()
+    {
+        { true, GateKind.JumpRelu, SparsityMode.Threshold, InputNormalization.DatasetScale },
+        { false, GateKind.JumpRelu, SparsityMode.Threshold, InputNormalization.DatasetScale },
+        { true, GateKind.Relu, SparsityMode.Threshold, InputNormalization.DatasetScale },
+        { false, GateKind.Relu, SparsityMode.Threshold, InputNormalization.DatasetScale },
+        { true, GateKind.JumpRelu, SparsityMode.TopK, InputNormalization.DatasetScale },
+        { false, GateKind.JumpRelu, SparsityMode.TopK, InputNormalization.DatasetScale },
+        { true, GateKind.JumpRelu, SparsityMode.Threshold, InputNormalization.PerToken },
+        { false, GateKind.Relu, SparsityMode.Threshold, InputNormalization.PerToken },
+        { false, GateKind.JumpRelu, SparsityMode.TopK, InputNormalization.PerToken },
+    };
+
+    const int D = 20, M = 48, K = 4, Rows = 300;   // 300 rows: the batch path runs two SGEMM chunks (256 + 44)
+    const float Scale = 37f;
+
+    /// <summary>A trained-looking SAE with seeded random parameters: unit decoder rows, a in [0.5, 1.5], JumpReLU biases in [−0.3, 0].</summary>
+    internal static SparseAutoencoder RandomSae(bool tied, GateKind gate, SparsityMode sparsity, InputNormalization norm, int seed, int d = D, int m = M, int k = K)
+    {
+        var arch = new SaeArchitecture(d, m, tied, gate, sparsity, sparsity == SparsityMode.TopK ? k : 0);
+        var p = new SaeParameters(d, m, tied);
+        var rng = new Random(seed);
+        double Gauss() => Math.Sqrt(-2 * Math.Log(1 - rng.NextDouble())) * Math.Cos(2 * Math.PI * rng.NextDouble());
+        for (int n = 0; n < m; n++)
+        {
+            var w = p.DecoderRow(n);
+            for (int j = 0; j < d; j++) w[j] = (float)Gauss();
+            Blas1.Scale(1f / MathF.Sqrt(Blas1.Dot(w[..d], w[..d])), w[..d]);
+            if (!tied)
+            {
+                var u = p.EncoderRow(n);
+                for (int j = 0; j < d; j++) u[j] = w[j] + 0.3f * (float)Gauss();
+            }
+            p.Scale[n] = 0.5f + (float)rng.NextDouble();
+            p.Bias[n] = sparsity == SparsityMode.TopK ? (float)(rng.NextDouble() * 0.2 - 0.1)
+                : gate == GateKind.JumpRelu ? -0.3f * (float)rng.NextDouble() : (float)(rng.NextDouble() * 0.4 - 0.3);
+        }
+        for (int j = 0; j < d; j++) p.PreBias[j] = 0.1f * (float)Gauss();
+        return new SparseAutoencoder(arch, p, norm, norm == InputNormalization.DatasetScale ? Scale : 1f);
+    }
+
+    /// <summary>Raw activations whose normalised form has norm about 1 (a mean offset included, as real activations have).</summary>
+    internal static float[] RawTokens(int rows, int d, int seed)
+    {
+        var rng = new Random(seed);
+        var x = new float[rows * d];
+        for (int i = 0; i < x.Length; i++) x[i] = (float)((rng.NextDouble() * 2 - 1) * 0.45 + (i % d == 3 ? 0.2 : 0)) / Scale;
+        return x;
+    }
+
+    sealed record EngineOutput(int[][] Indices, float[][] Values, float[][] Xhat, double[][] Margin);
+
+    /// <summary>The engine's own path, plus each neuron's distance (in double) from its gate decision so a rare rounding flip can be told from a bug.</summary>
+    static EngineOutput Engine(SparseAutoencoder sae, float[] raw, int rows)
+    {
+        var p = sae.Parameters;
+        int d = sae.Dim, m = sae.Neurons, stride = p.Stride;
+        var x = new AlignedArray((long)rows * stride);
+        var factors = new float[rows];
+        sae.NormalizeBatch(raw, rows, x.Span, factors);
+        var code = new SparseCode();
+        using (var encoder = new BatchEncoder(sae.Architecture, p, rows, 1)) encoder.Encode(x, rows, code, null);
+        var result = new EngineOutput(new int[rows][], new float[rows][], new float[rows][], new double[rows][]);
+        var xhat = new float[stride];
+        for (int t = 0; t < rows; t++)
+        {
+            result.Indices[t] = code.Indices(t).ToArray();
+            result.Values[t] = code.Values(t).ToArray();
+            SparseDecoder.Reconstruct(p, code.Indices(t), code.Values(t), xhat);
+            result.Xhat[t] = xhat.Take(d).Select(v => v * factors[t]).ToArray();
+            var y = new double[m];
+            for (int n = 0; n < m; n++)
+            {
+                double z = 0;
+                var u = p.EncoderRow(n);
+                for (int j = 0; j < d; j++) z += (double)u[j] * (x.Span[t * stride + j] - p.PreBias[j]);
+                y[n] = z + p.Bias[n];
+            }
+            double boundary = 0;
+            if (sae.Architecture.Sparsity == SparsityMode.TopK)
+            {
+                var sorted = y.Where(v => v > 0).OrderDescending().ToArray();
+                if (sorted.Length > sae.Architecture.K) boundary = 0.5 * (sorted[sae.Architecture.K - 1] + sorted[sae.Architecture.K]);
+            }
+            result.Margin[t] = y.Select(v => Math.Abs(v - boundary)).ToArray();
+        }
+        return result;
+    }
+
+    static void AssertMatchesEngine(EngineOutput engine, int token, ReadOnlySpan<int> indices, ReadOnlySpan<float> values, float[]? xhat, string what)
+    {
+        var mine = indices.ToArray();
+        var flips = mine.Except(engine.Indices[token]).Concat(engine.Indices[token].Except(mine)).ToArray();
+        foreach (int n in flips)
+            Assert.True(engine.Margin[token][n] < 1e-5, $"{what} token {token}: neuron {n} differs from the engine at margin {engine.Margin[token][n]}");
+        for (int r = 0; r < mine.Length; r++)
+        {
+            int e = Array.IndexOf(engine.Indices[token], mine[r]);
+            if (e < 0) continue;
+            float h = engine.Values[token][e];
+            Assert.True(Math.Abs(values[r] - h) <= 1e-4 * (1 + Math.Abs(h)), $"{what} token {token} neuron {mine[r]}: {values[r]} vs engine {h}");
+        }
+        if (xhat is null || flips.Length > 0) return;
+        double norm = engine.Xhat[token].Max(Math.Abs);
+        for (int j = 0; j < xhat.Length; j++)
+            Assert.True(Math.Abs(xhat[j] - engine.Xhat[token][j]) <= 1e-4 * (norm + 1e-3), $"{what} token {token} dim {j}: {xhat[j]} vs engine {engine.Xhat[token][j]}");
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void ExportedThenImportedSaeEncodesAndDecodesLikeTheEngine(bool tied, GateKind gate, SparsityMode sparsity, InputNormalization norm)
+    {
+        var sae = RandomSae(tied, gate, sparsity, norm, seed: 11);
+        var raw = RawTokens(Rows, D, seed: 12);
+        var engine = Engine(sae, raw, Rows);
+        Assert.InRange(engine.Indices.Average(i => i.Length), 1, M - 1);    // a real mix of active and inactive neurons
+
+        var dir = Path.Combine(Path.GetTempPath(), "gba-roundtrip-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            SaeLensExport.Write(dir, sae);
+            var model = SaeModel.Load(dir);
+            Assert.Equal(SaeLayout.GbaEngine, model.Layout);
+            Assert.Equal((D, M), (model.Dim, model.Features));
+            Assert.Equal(norm == InputNormalization.PerToken ? SaeInputNormalization.ConstantNormRescale : SaeInputNormalization.None, model.Normalization);
+
+            var batch = model.EncodeBatch(raw, Rows);
+            var decoded = new float[Rows * D];
+            model.DecodeBatch(batch, decoded);
+            for (int t = 0; t < Rows; t++)
+                AssertMatchesEngine(engine, t, batch.Indices(t), batch.Values(t), decoded.AsSpan(t * D, D).ToArray(), "batch");
+            for (int t = 0; t < Rows; t += 7)
+            {
+                var f = model.Encode(raw.AsSpan(t * D, D));
+                AssertMatchesEngine(engine, t, f.Indices, f.Values, model.Decode(f), "single");
+            }
+
+            // The in-memory conversion is the export without the files: bit for bit the same model.
+            var direct = SaeModel.FromAutoencoder(sae);
+            var again = direct.EncodeBatch(raw, Rows);
+            Assert.Equal(batch.RowStarts.ToArray(), again.RowStarts.ToArray());
+            Assert.Equal(batch.AllIndices.ToArray(), again.AllIndices.ToArray());
+            Assert.Equal(batch.AllValues.ToArray(), again.AllValues.ToArray());
+            var decodedAgain = new float[Rows * D];
+            direct.DecodeBatch(again, decodedAgain);
+            Assert.Equal(decoded, decodedAgain);
+        }
+        finally { if (Directory.Exists(dir)) Directory.Delete(dir, true); }
+    }
+}

@@ -1,0 +1,63 @@
+using System.Text.Json;
+using GbaEngine.Interop;
+using GbaEngine.Kernels.Elementwise;
+using GbaEngine.Model;
+
+namespace GbaEngine.Tests.Interop;
+
+/// <summary>cfg.json of the SAELens export holds the fields spec/formats.md lists and SAELens' loader reads.</summary>
+public class ExportConfigTests
+{
+    [Theory]
+    [InlineData(GateKind.JumpRelu, SparsityMode.Threshold, InputNormalization.DatasetScale, "jumprelu", "none")]
+    [InlineData(GateKind.Relu, SparsityMode.Threshold, InputNormalization.DatasetScale, "standard", "none")]
+    [InlineData(GateKind.JumpRelu, SparsityMode.TopK, InputNormalization.DatasetScale, "topk", "none")]
+    [InlineData(GateKind.JumpRelu, SparsityMode.Threshold, InputNormalization.PerToken, "jumprelu", "constant_norm_rescale")]
+    public void ConfigFieldsAndTensorNames(GateKind gate, SparsityMode sparsity, InputNormalization norm, string architecture, string normalize)
+    {
+        var sae = EngineRoundTripTests.RandomSae(false, gate, sparsity, norm, 2);
+        var dir = Path.Combine(Path.GetTempPath(), "gba-cfg-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            SaeLensExport.Write(dir, sae, metadata: new Dictionary<string, string?> { ["model_name"] = "gpt2", ["hook_name"] = "blocks.6.hook_resid_post", ["dataset"] = "x", ["unset"] = null });
+            using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "cfg.json")));
+            var c = doc.RootElement;
+            Assert.Equal(architecture, c.GetProperty("architecture").GetString());
+            Assert.Equal(20, c.GetProperty("d_in").GetInt32());
+            Assert.Equal(48, c.GetProperty("d_sae").GetInt32());
+            Assert.Equal("float32", c.GetProperty("dtype").GetString());
+            Assert.True(c.GetProperty("apply_b_dec_to_input").GetBoolean());
+            Assert.Equal(normalize, c.GetProperty("normalize_activations").GetString());
+            Assert.Equal("none", c.GetProperty("reshape_activations").GetString());
+            Assert.Equal("gpt2", c.GetProperty("metadata").GetProperty("model_name").GetString());
+            Assert.Equal("gpt2", c.GetProperty("model_name").GetString());              // also top level, for SAELens' pre-6.0 reader
+            Assert.Equal("blocks.6.hook_resid_post", c.GetProperty("hook_name").GetString());
+            Assert.False(c.TryGetProperty("dataset", out _));                             // only SAELens' own metadata keys are mirrored
+            Assert.False(c.GetProperty("metadata").TryGetProperty("unset", out _));
+            Assert.True(c.TryGetProperty("gba_engine", out var extras));
+            Assert.Equal(norm == InputNormalization.PerToken ? "per_token" : "dataset_scale", extras.GetProperty("normalization").GetString());
+            if (sparsity == SparsityMode.TopK)
+            {
+                Assert.Equal(4, c.GetProperty("k").GetInt32());
+                Assert.False(c.GetProperty("rescale_acts_by_decoder_norm").GetBoolean());
+            }
+            else Assert.False(c.TryGetProperty("k", out _));
+
+            var header = ReadHeader(Path.Combine(dir, "sae_weights.safetensors"));
+            var expected = new Dictionary<string, long[]> { ["W_enc"] = [20, 48], ["b_enc"] = [48], ["W_dec"] = [48, 20], ["b_dec"] = [20] };
+            if (architecture == "jumprelu") expected["threshold"] = [48];
+            Assert.Equal(expected.Keys.Order(), header.Keys.Order());
+            foreach (var (name, shape) in expected) Assert.Equal(shape, header[name]);
+        }
+        finally { if (Directory.Exists(dir)) Directory.Delete(dir, true); }
+    }
+
+    static Dictionary<string, long[]> ReadHeader(string path)
+    {
+        var bytes = File.ReadAllBytes(path);
+        int n = (int)BitConverter.ToUInt64(bytes, 0);
+        using var doc = JsonDocument.Parse(bytes.AsMemory(8, n));
+        return doc.RootElement.EnumerateObject().Where(p => p.Name != "__metadata__")
+            .ToDictionary(p => p.Name, p => p.Value.GetProperty("shape").EnumerateArray().Select(e => e.GetInt64()).ToArray());
+    }
+}

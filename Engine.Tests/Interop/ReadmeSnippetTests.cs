@@ -1,0 +1,71 @@
+using System.Runtime.CompilerServices;
+using GbaEngine.Inference;
+using GbaEngine.Interop;
+using GbaEngine.Kernels.Elementwise;
+using GbaEngine.Model;
+
+namespace GbaEngine.Tests.Interop;
+
+/// <summary>
+/// The README's "Use a trained SAE from .NET" sample, compiled here verbatim and run on an exported SAE;
+/// a second test fails when the README's code block and this file drift apart.
+/// </summary>
+public class ReadmeSnippetTests
+{
+    // directory: a `gba train --out` run (or its sae/), an SAELens or a sparsify directory; rows: [count × d_in]
+    static float[] FeaturesAndReconstruction(string directory, float[] rows, int count)
+    {
+        var sae = SaeModel.Load(directory);                       // a bad directory is one error naming the file
+        SparseFeatures f = sae.Encode(rows.AsSpan(0, sae.Dim));   // one token: ascending feature indices, values
+        Console.WriteLine($"{f.Count} active: {string.Join(", ", f.Indices.Zip(f.Values, (i, v) => $"#{i}={v:F2}"))}");
+        float[] xhat = sae.Decode(f);                              // back to the activation space
+
+        SparseFeatureBatch batch = sae.EncodeBatch(rows, count, threads: 4);   // the encoder runs on the SGEMM
+        Console.WriteLine($"L0 {batch.L0:F1}; token 1 fires {batch.Indices(1).Length} features");
+        var recon = new float[count * sae.Dim];
+        sae.ReconstructBatch(rows, count, recon, threads: 4);
+        return recon;
+    }
+
+    [Fact]
+    public void TheSampleRunsOnAnExportedSae()
+    {
+        var sae = EngineRoundTripTests.RandomSae(true, GateKind.JumpRelu, SparsityMode.Threshold, InputNormalization.DatasetScale, 3);
+        var rows = EngineRoundTripTests.RawTokens(40, sae.Dim, 4);
+        var dir = Path.Combine(Path.GetTempPath(), "gba-readme-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            SaeLensExport.Write(dir, sae);
+            var recon = FeaturesAndReconstruction(dir, rows, 40);
+            var expected = new float[recon.Length];
+            SaeModel.FromAutoencoder(sae).ReconstructBatch(rows, 40, expected);
+            Assert.Equal(expected, recon);
+        }
+        finally { if (Directory.Exists(dir)) Directory.Delete(dir, true); }
+    }
+
+    static string SourcePath([CallerFilePath] string path = "") => path;
+
+    [Fact]
+    public void TheReadmeShowsTheCodeThisFileCompiles()
+    {
+        string thisFile = SourcePath();
+        var readme = File.ReadAllLines(Path.Combine(Path.GetDirectoryName(thisFile)!, "..", "..", "README.md"));
+        int heading = Array.FindIndex(readme, l => l.StartsWith("## Use a trained SAE from .NET", StringComparison.Ordinal));
+        Assert.True(heading >= 0, "README has no 'Use a trained SAE from .NET' section");
+        int open = Array.FindIndex(readme, heading, l => l.Trim() == "```csharp");
+        int close = Array.FindIndex(readme, open + 1, l => l.Trim() == "```");
+        var snippet = readme[(open + 1)..close].Select(l => l.Trim()).Where(l => l.Length > 0).ToArray();
+        Assert.NotEmpty(snippet);
+
+        // Every line of the README block appears here, in the same order.
+        var source = File.ReadAllLines(thisFile).Select(l => l.Trim()).ToArray();
+        int at = 0;
+        foreach (var line in snippet)
+        {
+            int found = Array.IndexOf(source, line, at);
+            Assert.True(found >= 0, $"README line not in {Path.GetFileName(thisFile)} (after line {at}): {line}");
+            at = found + 1;
+        }
+    }
+}

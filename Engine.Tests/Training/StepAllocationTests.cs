@@ -1,0 +1,43 @@
+using GbaEngine.Streams;
+using GbaEngine.Synthetic;
+using GbaEngine.Training;
+
+namespace GbaEngine.Tests.Training;
+
+/// <summary>
+/// A training step allocates nothing once warmed up (encode, decode, gradients, AdamW, renormalise,
+/// GBA bias updates). With one thread every phase runs on the calling thread, so its allocation
+/// counter sees everything; with two, the caller's share is checked the same way (the worker threads
+/// run the same job code). The BenchmarkDotNet memory diagnoser covers the whole process.
+/// </summary>
+public class StepAllocationTests
+{
+    [Theory]
+    [InlineData(TrainingMethod.Gba, true, 1)]
+    [InlineData(TrainingMethod.Gba, false, 2)]
+    [InlineData(TrainingMethod.Ba, true, 2)]
+    [InlineData(TrainingMethod.TopK, true, 1)]
+    [InlineData(TrainingMethod.TopK, false, 2)]
+    public void SteadyStateStepsAllocateNothing(TrainingMethod method, bool tied, int threads)
+    {
+        var spec = new SyntheticSpec(Features: 96, Dim: 24, Sparsity: 3);
+        var tokens = new float[4096 * spec.Dim];
+        using (var gen = new SyntheticModel(spec, 3).OpenStream(0)) gen.NextBatch(tokens, 4096);
+        var stream = new MemoryTokenStream(tokens, spec.Dim);
+        var options = new TrainerOptions
+        {
+            Method = method, Neurons = 160, Tied = tied, K = 4, BatchSize = 64, Threads = threads,
+            InitTokens = 512, BufferTokens = 256, Groups = 4, EvalEvery = 0,
+        };
+        using var trainer = new SaeTrainer(options, spec.Dim);
+        trainer.Initialize(stream);
+        int updates = 0;
+        for (int i = 0; i < 20; i++) trainer.TrainStep(stream);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 40; i++)
+            if (trainer.TrainStep(stream).BiasUpdate is not null) updates++;
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.Equal(0, allocated);
+        if (method != TrainingMethod.TopK) Assert.True(updates >= 9, $"only {updates} bias updates in the measured steps");
+    }
+}

@@ -1,0 +1,291 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace GbaEngine.Kernels.Sparse;
+
+/// <summary>
+/// The sparse side of a training step as row kernels over a dense matrix addressed by row index
+/// (W rows for the decoder, error and input rows for the gradients): a weighted sum of selected
+/// rows, and the dot of one vector with selected rows. Register-blocked: a chunk of the output
+/// (8 vectors) stays in registers while every selected row streams past it, so each FMA costs one
+/// load instead of axpy's two loads and a store. Accumulate is exact op for op (one FMA per row per
+/// element, rows in the given order) and so equals <see cref="RowGatherReference"/> bit for bit, and
+/// equals a sequence of Blas1.Axpy calls; Dots reassociates and matches within rounding.
+/// </summary>
+public static unsafe class RowGather
+{
+    /// <summary>dst[0..n) := (overwrite ? 0 : dst) + Σ_j coef[j]·A[index[j]][0..n), rows in order.</summary>
+    /// <param name="a">Row 0 of A; row r starts at a + r·stride.</param>
+    public static void Accumulate(float* dst, int n, float* a, nint stride, ReadOnlySpan<int> index,
+        ReadOnlySpan<float> coef, bool overwrite, KernelSet set)
+    {
+        if (coef.Length < index.Length) throw new ArgumentException("RowGather: fewer coefficients than rows.");
+        int rows = index.Length, i = 0;
+        if (set == KernelSet.Avx512)
+        {
+            for (; i + 128 <= n; i += 128)
+            {
+                float* d = dst + i;
+                Vector512<float> s0, s1, s2, s3, s4, s5, s6, s7;
+                if (overwrite) s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = Vector512<float>.Zero;
+                else
+                {
+                    s0 = Vector512.Load(d); s1 = Vector512.Load(d + 16); s2 = Vector512.Load(d + 32); s3 = Vector512.Load(d + 48);
+                    s4 = Vector512.Load(d + 64); s5 = Vector512.Load(d + 80); s6 = Vector512.Load(d + 96); s7 = Vector512.Load(d + 112);
+                }
+                for (int j = 0; j < rows; j++)
+                {
+                    var c = Vector512.Create(coef[j]);
+                    float* r = a + index[j] * stride + i;
+                    s0 = Vector512.FusedMultiplyAdd(c, Vector512.Load(r), s0);
+                    s1 = Vector512.FusedMultiplyAdd(c, Vector512.Load(r + 16), s1);
+                    s2 = Vector512.FusedMultiplyAdd(c, Vector512.Load(r + 32), s2);
+                    s3 = Vector512.FusedMultiplyAdd(c, Vector512.Load(r + 48), s3);
+                    s4 = Vector512.FusedMultiplyAdd(c, Vector512.Load(r + 64), s4);
+                    s5 = Vector512.FusedMultiplyAdd(c, Vector512.Load(r + 80), s5);
+                    s6 = Vector512.FusedMultiplyAdd(c, Vector512.Load(r + 96), s6);
+                    s7 = Vector512.FusedMultiplyAdd(c, Vector512.Load(r + 112), s7);
+                }
+                s0.Store(d); s1.Store(d + 16); s2.Store(d + 32); s3.Store(d + 48);
+                s4.Store(d + 64); s5.Store(d + 80); s6.Store(d + 96); s7.Store(d + 112);
+            }
+            for (; i + 16 <= n; i += 16)
+            {
+                var s = overwrite ? Vector512<float>.Zero : Vector512.Load(dst + i);
+                for (int j = 0; j < rows; j++)
+                    s = Vector512.FusedMultiplyAdd(Vector512.Create(coef[j]), Vector512.Load(a + index[j] * stride + i), s);
+                s.Store(dst + i);
+            }
+        }
+        if (set >= KernelSet.Avx2)
+        {
+            for (; i + 32 <= n; i += 32)
+            {
+                float* d = dst + i;
+                Vector256<float> s0, s1, s2, s3;
+                if (overwrite) s0 = s1 = s2 = s3 = Vector256<float>.Zero;
+                else { s0 = Vector256.Load(d); s1 = Vector256.Load(d + 8); s2 = Vector256.Load(d + 16); s3 = Vector256.Load(d + 24); }
+                for (int j = 0; j < rows; j++)
+                {
+                    var c = Vector256.Create(coef[j]);
+                    float* r = a + index[j] * stride + i;
+                    s0 = Vector256.FusedMultiplyAdd(c, Vector256.Load(r), s0);
+                    s1 = Vector256.FusedMultiplyAdd(c, Vector256.Load(r + 8), s1);
+                    s2 = Vector256.FusedMultiplyAdd(c, Vector256.Load(r + 16), s2);
+                    s3 = Vector256.FusedMultiplyAdd(c, Vector256.Load(r + 24), s3);
+                }
+                s0.Store(d); s1.Store(d + 8); s2.Store(d + 16); s3.Store(d + 24);
+            }
+            for (; i + 8 <= n; i += 8)
+            {
+                var s = overwrite ? Vector256<float>.Zero : Vector256.Load(dst + i);
+                for (int j = 0; j < rows; j++)
+                    s = Vector256.FusedMultiplyAdd(Vector256.Create(coef[j]), Vector256.Load(a + index[j] * stride + i), s);
+                s.Store(dst + i);
+            }
+        }
+        for (; i < n; i++)
+        {
+            float s = overwrite ? 0f : dst[i];
+            for (int j = 0; j < rows; j++) s = MathF.FusedMultiplyAdd(coef[j], a[index[j] * stride + i], s);
+            dst[i] = s;
+        }
+    }
+
+    /// <summary>As <see cref="Accumulate"/> with two matrices sharing the row indices, interleaved:
+    /// for each j, first coefA[j]·A[index[j]] then coefB[j]·B[index[j]] (a tied SAE's weight gradient,
+    /// whose decoder and encoder paths land on the same row).</summary>
+    public static void Accumulate2(float* dst, int n, float* a, float* b, nint stride, ReadOnlySpan<int> index,
+        ReadOnlySpan<float> coefA, ReadOnlySpan<float> coefB, bool overwrite, KernelSet set)
+    {
+        if (coefA.Length < index.Length || coefB.Length < index.Length) throw new ArgumentException("RowGather: fewer coefficients than rows.");
+        int rows = index.Length, i = 0;
+        if (set == KernelSet.Avx512)
+        {
+            for (; i + 64 <= n; i += 64)
+            {
+                float* d = dst + i;
+                Vector512<float> s0, s1, s2, s3;
+                if (overwrite) s0 = s1 = s2 = s3 = Vector512<float>.Zero;
+                else { s0 = Vector512.Load(d); s1 = Vector512.Load(d + 16); s2 = Vector512.Load(d + 32); s3 = Vector512.Load(d + 48); }
+                for (int j = 0; j < rows; j++)
+                {
+                    var ca = Vector512.Create(coefA[j]);
+                    var cb = Vector512.Create(coefB[j]);
+                    nint off = index[j] * stride + i;
+                    float* ra = a + off, rb = b + off;
+                    s0 = Vector512.FusedMultiplyAdd(cb, Vector512.Load(rb), Vector512.FusedMultiplyAdd(ca, Vector512.Load(ra), s0));
+                    s1 = Vector512.FusedMultiplyAdd(cb, Vector512.Load(rb + 16), Vector512.FusedMultiplyAdd(ca, Vector512.Load(ra + 16), s1));
+                    s2 = Vector512.FusedMultiplyAdd(cb, Vector512.Load(rb + 32), Vector512.FusedMultiplyAdd(ca, Vector512.Load(ra + 32), s2));
+                    s3 = Vector512.FusedMultiplyAdd(cb, Vector512.Load(rb + 48), Vector512.FusedMultiplyAdd(ca, Vector512.Load(ra + 48), s3));
+                }
+                s0.Store(d); s1.Store(d + 16); s2.Store(d + 32); s3.Store(d + 48);
+            }
+            for (; i + 16 <= n; i += 16)
+            {
+                var s = overwrite ? Vector512<float>.Zero : Vector512.Load(dst + i);
+                for (int j = 0; j < rows; j++)
+                {
+                    nint off = index[j] * stride + i;
+                    s = Vector512.FusedMultiplyAdd(Vector512.Create(coefA[j]), Vector512.Load(a + off), s);
+                    s = Vector512.FusedMultiplyAdd(Vector512.Create(coefB[j]), Vector512.Load(b + off), s);
+                }
+                s.Store(dst + i);
+            }
+        }
+        if (set >= KernelSet.Avx2)
+        {
+            for (; i + 8 <= n; i += 8)
+            {
+                var s = overwrite ? Vector256<float>.Zero : Vector256.Load(dst + i);
+                for (int j = 0; j < rows; j++)
+                {
+                    nint off = index[j] * stride + i;
+                    s = Vector256.FusedMultiplyAdd(Vector256.Create(coefA[j]), Vector256.Load(a + off), s);
+                    s = Vector256.FusedMultiplyAdd(Vector256.Create(coefB[j]), Vector256.Load(b + off), s);
+                }
+                s.Store(dst + i);
+            }
+        }
+        for (; i < n; i++)
+        {
+            float s = overwrite ? 0f : dst[i];
+            for (int j = 0; j < rows; j++)
+            {
+                nint off = index[j] * stride + i;
+                s = MathF.FusedMultiplyAdd(coefA[j], a[off], s);
+                s = MathF.FusedMultiplyAdd(coefB[j], b[off], s);
+            }
+            dst[i] = s;
+        }
+    }
+
+    /// <summary>result[j] = v[0..n) · A[index[j]][0..n). Four rows share each load of v.</summary>
+    public static void Dots(float* v, int n, float* a, nint stride, ReadOnlySpan<int> index, Span<float> result, KernelSet set)
+    {
+        if (result.Length < index.Length) throw new ArgumentException("RowGather: result shorter than the row list.");
+        int rows = index.Length, j = 0;
+        if (set == KernelSet.Avx512 && n >= 16)
+        {
+            for (; j + 4 <= rows; j += 4)
+            {
+                float* r0 = a + index[j] * stride, r1 = a + index[j + 1] * stride, r2 = a + index[j + 2] * stride, r3 = a + index[j + 3] * stride;
+                Vector512<float> s0 = default, s1 = default, s2 = default, s3 = default;
+                int i = 0;
+                for (; i + 16 <= n; i += 16)
+                {
+                    var x = Vector512.Load(v + i);
+                    s0 = Vector512.FusedMultiplyAdd(x, Vector512.Load(r0 + i), s0);
+                    s1 = Vector512.FusedMultiplyAdd(x, Vector512.Load(r1 + i), s1);
+                    s2 = Vector512.FusedMultiplyAdd(x, Vector512.Load(r2 + i), s2);
+                    s3 = Vector512.FusedMultiplyAdd(x, Vector512.Load(r3 + i), s3);
+                }
+                float t0 = Vector512.Sum(s0), t1 = Vector512.Sum(s1), t2 = Vector512.Sum(s2), t3 = Vector512.Sum(s3);
+                for (; i < n; i++)
+                {
+                    t0 = MathF.FusedMultiplyAdd(v[i], r0[i], t0); t1 = MathF.FusedMultiplyAdd(v[i], r1[i], t1);
+                    t2 = MathF.FusedMultiplyAdd(v[i], r2[i], t2); t3 = MathF.FusedMultiplyAdd(v[i], r3[i], t3);
+                }
+                result[j] = t0; result[j + 1] = t1; result[j + 2] = t2; result[j + 3] = t3;
+            }
+        }
+        if (set >= KernelSet.Avx2 && n >= 8)
+        {
+            for (; j + 4 <= rows; j += 4)
+            {
+                float* r0 = a + index[j] * stride, r1 = a + index[j + 1] * stride, r2 = a + index[j + 2] * stride, r3 = a + index[j + 3] * stride;
+                Vector256<float> s0 = default, s1 = default, s2 = default, s3 = default;
+                int i = 0;
+                for (; i + 8 <= n; i += 8)
+                {
+                    var x = Vector256.Load(v + i);
+                    s0 = Vector256.FusedMultiplyAdd(x, Vector256.Load(r0 + i), s0);
+                    s1 = Vector256.FusedMultiplyAdd(x, Vector256.Load(r1 + i), s1);
+                    s2 = Vector256.FusedMultiplyAdd(x, Vector256.Load(r2 + i), s2);
+                    s3 = Vector256.FusedMultiplyAdd(x, Vector256.Load(r3 + i), s3);
+                }
+                float t0 = Vector256.Sum(s0), t1 = Vector256.Sum(s1), t2 = Vector256.Sum(s2), t3 = Vector256.Sum(s3);
+                for (; i < n; i++)
+                {
+                    t0 = MathF.FusedMultiplyAdd(v[i], r0[i], t0); t1 = MathF.FusedMultiplyAdd(v[i], r1[i], t1);
+                    t2 = MathF.FusedMultiplyAdd(v[i], r2[i], t2); t3 = MathF.FusedMultiplyAdd(v[i], r3[i], t3);
+                }
+                result[j] = t0; result[j + 1] = t1; result[j + 2] = t2; result[j + 3] = t3;
+            }
+        }
+        for (; j < rows; j++) result[j] = Dot(v, a + index[j] * stride, n, set);
+    }
+
+    /// <summary>One row's dot (the leftover rows of <see cref="Dots"/>).</summary>
+    static float Dot(float* v, float* r, int n, KernelSet set)
+    {
+        int i = 0;
+        float t = 0;
+        if (set == KernelSet.Avx512 && n >= 16)
+        {
+            Vector512<float> s0 = default, s1 = default;
+            for (; i + 32 <= n; i += 32)
+            {
+                s0 = Vector512.FusedMultiplyAdd(Vector512.Load(v + i), Vector512.Load(r + i), s0);
+                s1 = Vector512.FusedMultiplyAdd(Vector512.Load(v + i + 16), Vector512.Load(r + i + 16), s1);
+            }
+            for (; i + 16 <= n; i += 16) s0 = Vector512.FusedMultiplyAdd(Vector512.Load(v + i), Vector512.Load(r + i), s0);
+            t = Vector512.Sum(s0 + s1);
+        }
+        else if (set >= KernelSet.Avx2 && n >= 8)
+        {
+            Vector256<float> s0 = default, s1 = default;
+            for (; i + 16 <= n; i += 16)
+            {
+                s0 = Vector256.FusedMultiplyAdd(Vector256.Load(v + i), Vector256.Load(r + i), s0);
+                s1 = Vector256.FusedMultiplyAdd(Vector256.Load(v + i + 8), Vector256.Load(r + i + 8), s1);
+            }
+            for (; i + 8 <= n; i += 8) s0 = Vector256.FusedMultiplyAdd(Vector256.Load(v + i), Vector256.Load(r + i), s0);
+            t = Vector256.Sum(s0 + s1);
+        }
+        for (; i < n; i++) t = MathF.FusedMultiplyAdd(v[i], r[i], t);
+        return t;
+    }
+}
+
+/// <summary>Scalar twin of <see cref="RowGather"/>.</summary>
+public static unsafe class RowGatherReference
+{
+    public static void Accumulate(float* dst, int n, float* a, nint stride, ReadOnlySpan<int> index, ReadOnlySpan<float> coef, bool overwrite)
+    {
+        for (int i = 0; i < n; i++)
+        {
+            float s = overwrite ? 0f : dst[i];
+            for (int j = 0; j < index.Length; j++) s = MathF.FusedMultiplyAdd(coef[j], a[index[j] * stride + i], s);
+            dst[i] = s;
+        }
+    }
+
+    public static void Accumulate2(float* dst, int n, float* a, float* b, nint stride, ReadOnlySpan<int> index,
+        ReadOnlySpan<float> coefA, ReadOnlySpan<float> coefB, bool overwrite)
+    {
+        for (int i = 0; i < n; i++)
+        {
+            float s = overwrite ? 0f : dst[i];
+            for (int j = 0; j < index.Length; j++)
+            {
+                s = MathF.FusedMultiplyAdd(coefA[j], a[index[j] * stride + i], s);
+                s = MathF.FusedMultiplyAdd(coefB[j], b[index[j] * stride + i], s);
+            }
+            dst[i] = s;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Dot(float* v, float* row, int n)
+    {
+        float s = 0;
+        for (int i = 0; i < n; i++) s = MathF.FusedMultiplyAdd(v[i], row[i], s);
+        return s;
+    }
+
+    public static void Dots(float* v, int n, float* a, nint stride, ReadOnlySpan<int> index, Span<float> result)
+    {
+        for (int j = 0; j < index.Length; j++) result[j] = Dot(v, a + index[j] * stride, n);
+    }
+}

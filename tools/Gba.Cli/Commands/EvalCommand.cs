@@ -1,0 +1,128 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json.Nodes;
+using GbaEngine.Activations;
+using GbaEngine.Inference;
+using GbaEngine.Metrics;
+
+namespace GbaEngine.Cli.Commands;
+
+/// <summary>
+/// gba eval --sae DIR --data FILE... [--json] [--eval-tokens N] [--threads N]: loads any SAE the engine
+/// reads (its own export or a run directory, SAELens, sparsify), streams activation files through it
+/// and reports MSE, FVU, L0, fraction active and dead fraction in the original activation space, with
+/// the training evaluator's definitions. --eval-tokens N takes the last N rows, which are the rows
+/// `gba train --eval-tokens N` held out (when N is at most 10% of the data), so the numbers can be set
+/// side by side with a run's summary.json.
+/// </summary>
+public static class EvalCommand
+{
+    static readonly HashSet<string> ValueOptions = ["--sae", "--data", "--eval-tokens", "--threads", "--dtype", "--dim", "--tensor", "--row-limit", "--kernels"];
+    static readonly HashSet<string> Flags = ["--json", "--help", "-h", "--skip-nonfinite"];
+    static readonly HashSet<string> Repeatable = ["--data"];
+
+    public const string Help = """
+        gba eval: reconstruction metrics of a trained SAE on activation files
+
+        Usage: gba eval --sae DIR --data PATH... [--json] [--eval-tokens N] [--threads N]
+
+          --sae DIR          an SAE directory: this engine's export (or a `gba train --out` run directory),
+                             SAELens (cfg.json + sae_weights.safetensors) or sparsify (cfg.json + sae.safetensors)
+          --data PATH...     activation files (.npy, .safetensors, raw), directories or globs; repeatable
+          --eval-tokens N    evaluate on the last N rows (what `gba train --eval-tokens N` holds out when N is at
+                             most 10% of the rows); default: every row
+          --threads N        worker threads (default: all cores); results do not depend on it
+          --dtype f32|f16|bf16 --dim d (raw files)   --tensor NAME (safetensors)   --row-limit N   --skip-nonfinite
+          --kernels scalar|avx2|avx512   --json (last stdout line: one JSON object)
+
+        Metrics, in the original activation space: MSE per element, FVU = sum |x - xhat|^2 / sum |x - mean x|^2,
+        L0 (active features per token), fraction active (L0 / d_sae), dead fraction (features never active).
+
+        """;
+
+    public static int Run(IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr)
+    {
+        var o = new OptionReader(args, ValueOptions, Flags, Repeatable);
+        if (o.Flag("--help") || o.Flag("-h")) { stdout.Write(Help); return CliApp.Ok; }
+        var paths = o.Strings("--data").Concat(o.Positional).ToList();
+        if (o.Positional.Count > 0 && o.Strings("--data").Count == 0) throw new UsageException($"unexpected argument '{o.Positional[0]}'");
+        string saePath = o.String("--sae") ?? throw new UsageException("--sae DIR is required (an SAE directory: this engine's export, SAELens or sparsify)");
+        if (paths.Count == 0) throw new UsageException("--data PATH is required (the activation files to evaluate on)");
+        if (o.String("--kernels") is { } k) Kernels.KernelSelector.Force(Kernels.KernelSelector.Parse(k));
+        int threads = o.Int("--threads", Environment.ProcessorCount);
+        if (threads < 1) throw new UsageException($"--threads {threads}: expected at least 1");
+        long? evalTokens = o.Has("--eval-tokens") ? o.Long("--eval-tokens", 0) : null;
+        if (evalTokens < 1) throw new UsageException($"--eval-tokens {evalTokens}: expected at least 1");
+        var loader = LoaderOptions(o) with { EvalRows = evalTokens ?? long.MaxValue };
+
+        var model = SaeModel.Load(saePath);
+        using var dataset = ActivationDataset.Open(paths, loader);
+        if (dataset.Dim != model.Dim)
+            throw new InvalidDataException($"{dataset.Shards[0].Path}: rows have d = {dataset.Dim}, but the SAE in {saePath} expects d_in = {model.Dim}.");
+        long rows = dataset.EvalRows;
+
+        var clock = Stopwatch.StartNew();
+        var m = InferenceEvaluator.Evaluate(model, () => dataset.OpenEvalStream(), rows, threads);
+        double seconds = clock.Elapsed.TotalSeconds;
+
+        var ci = CultureInfo.InvariantCulture;
+        string architecture = Interop.SaeLensExport.ArchitectureName(model.Activation) + (model.Activation == SaeActivation.TopK ? $" k={model.K}" : "");
+        stdout.WriteLine($"sae {model.Source}  ({LayoutName(model.Layout)}, {architecture}, d_in {model.Dim}, d_sae {model.Features})");
+        stdout.WriteLine(string.Create(ci, $"data {dataset.Describe()}: evaluated {(rows == dataset.UsedRows ? $"all {rows:N0}" : $"the last {rows:N0} of {dataset.UsedRows:N0}")} rows in {seconds:F1} s ({rows / Math.Max(seconds, 1e-9):N0} tokens/s, {threads} threads)"));
+        stdout.WriteLine(string.Create(ci, $"  FVU {m.Fvu:F4}   explained variance {m.ExplainedVariance:F4}   MSE {m.Mse:G4}"));
+        stdout.WriteLine(string.Create(ci, $"  L0 {m.L0:F2}   fraction active {m.FractionActive:G3}   dead fraction {m.DeadFraction:F4}"));
+        stdout.Write("  log10 firing frequency histogram: ");
+        for (int i = 0; i < m.FrequencyHistogram.Length; i++)
+            if (m.FrequencyHistogram[i] > 0)
+                stdout.Write(string.Create(ci, $"[{EvaluationMetrics.HistogramMinLog10 + i * EvaluationMetrics.HistogramBinWidth:F1}]={m.FrequencyHistogram[i]} "));
+        stdout.WriteLine();
+        if (o.Flag("--json"))
+        {
+            stdout.WriteLine(new JsonObject
+            {
+                ["sae"] = model.Source,
+                ["layout"] = LayoutName(model.Layout),
+                ["architecture"] = Interop.SaeLensExport.ArchitectureName(model.Activation),
+                ["d_in"] = model.Dim,
+                ["d_sae"] = model.Features,
+                ["k"] = model.Activation == SaeActivation.TopK ? model.K : null,
+                ["tokens"] = rows,
+                ["fvu"] = double.IsFinite(m.Fvu) ? m.Fvu : null,
+                ["explained_variance"] = double.IsFinite(m.Fvu) ? m.ExplainedVariance : null,
+                ["mse"] = m.Mse,
+                ["l0"] = m.L0,
+                ["fraction_active"] = m.FractionActive,
+                ["dead_fraction"] = m.DeadFraction,
+                ["seconds"] = Math.Round(seconds, 3),
+                ["tokens_per_second"] = Math.Round(rows / Math.Max(seconds, 1e-9), 1),
+                ["threads"] = threads,
+                ["kernels"] = Kernels.KernelSelector.Current.ToString().ToLowerInvariant(),
+            }.ToJsonString());
+        }
+        return CliApp.Ok;
+    }
+
+    static string LayoutName(SaeLayout layout) => layout switch
+    {
+        SaeLayout.GbaEngine => "gba_engine",
+        SaeLayout.SaeLens => "saelens",
+        SaeLayout.Sparsify => "sparsify",
+        _ => "in_memory",
+    };
+
+    static LoaderOptions LoaderOptions(OptionReader o)
+    {
+        ActivationDType? dtype = null;
+        if (o.String("--dtype") is { } dt)
+            dtype = ActivationDTypes.TryParse(dt) ?? throw new UsageException($"--dtype '{dt}': expected f32, f16, bf16 or f64");
+        if (dtype is not null != o.Has("--dim")) throw new UsageException("raw files need both --dtype and --dim");
+        return new LoaderOptions
+        {
+            RawDType = dtype,
+            RawDim = dtype is null ? null : o.Int("--dim", 0),
+            TensorName = o.String("--tensor"),
+            RowLimit = o.Has("--row-limit") ? o.Long("--row-limit", 0) : null,
+            NonFinite = o.Flag("--skip-nonfinite") ? NonFiniteRows.Skip : NonFiniteRows.Error,
+        };
+    }
+}
