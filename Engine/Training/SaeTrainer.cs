@@ -7,6 +7,7 @@ using GbaEngine.Model;
 using GbaEngine.Streams;
 using GbaEngine.Synthetic;
 using GbaEngine.Threading;
+using GbaEngine.Training.Baselines;
 
 namespace GbaEngine.Training;
 
@@ -16,7 +17,8 @@ namespace GbaEngine.Training;
 /// Each step then: normalise a batch; encode it (pre-activations from the weights before the step,
 /// GBA statistics gathered in the same pass); decode and back-propagate from the sparse code; AdamW
 /// on everything but b (TopK: b too); renormalise decoder rows; every BufferTokens tokens apply the
-/// GBA bias rule and reset the statistics.
+/// GBA bias rule and reset the statistics. The baselines (L1, BatchTopK, JumpReLU-L0) run through the
+/// same step, their own work in an <see cref="IBaselineStep"/> around the shared calls.
 /// </summary>
 public sealed partial class SaeTrainer : IDisposable
 {
@@ -31,6 +33,7 @@ public sealed partial class SaeTrainer : IDisposable
     readonly AlignedArray _x;
     readonly float[] _raw;
     readonly float[] _factors;     // per-row factors back to the original scale (unused by training itself)
+    readonly IBaselineStep? _baseline;
     long _step;
     long _tokens;
     double _secondsBefore;             // training seconds before this process (resumed runs)
@@ -55,6 +58,7 @@ public sealed partial class SaeTrainer : IDisposable
         _raw = new float[(long)options.BatchSize * dim];
         _factors = new float[options.BatchSize];
         var tafs = options.TargetFrequencies();
+        _baseline = BaselineSteps.Create(options, _p, _pool);
         Groups = tafs.Length == 0 ? null : new GroupBiasAdaptation(options.Neurons, tafs, options.Seed,
             options.GammaPlus, options.GammaMinus, options.DeadEpsilon);
     }
@@ -101,6 +105,7 @@ public sealed partial class SaeTrainer : IDisposable
             if (outcome.BiasUpdate is { } summary) observer?.OnBiasUpdate(_step, summary);
             if (_o.EvalEvery > 0 && _step % _o.EvalEvery == 0 && _step != totalSteps)
             {
+                _baseline?.Publish(Model);
                 var report = new EvaluationReport(_step, _tokens, Seconds(), Evaluator.Evaluate(Model, eval, Groups, _o.Threads));
                 _evaluations.Add(report);
                 observer?.OnEvaluation(report);
@@ -111,6 +116,7 @@ public sealed partial class SaeTrainer : IDisposable
             if (stop) throw new OperationCanceledException($"Training stopped after step {_step} of {totalSteps}.", cancel);
         }
 
+        _baseline?.Publish(Model);
         EvaluationReport final;
         if (_evaluations.Count > 0 && _evaluations[^1].Step == totalSteps)
             final = _evaluations[^1];       // resumed from the checkpoint of a finished run
@@ -183,6 +189,7 @@ public sealed partial class SaeTrainer : IDisposable
             }
             q.Apply(_p.Bias, Groups.TafOf);
         }
+        _baseline?.Initialize(_p);
         _stats.Reset();
     }
 
@@ -202,19 +209,22 @@ public sealed partial class SaeTrainer : IDisposable
         data.NextBatch(_raw, rows);
         LoadNormalized(_raw, rows);
         long t1 = Stopwatch.GetTimestamp();
-        _encoder.Encode(_x, rows, _code, _stats);
+        if (_baseline is null) _encoder.Encode(_x, rows, _code, _stats);
+        else _baseline.Encode(_encoder, _x, rows, _code);
         long t2 = Stopwatch.GetTimestamp();
         double loss = _backward.Decode(_x, rows, _code);
         long t3 = Stopwatch.GetTimestamp();
         _backward.Gradients(_encoder.Xc, rows, _code, _grad);
+        if (_baseline != null) loss += _baseline.AddGradients(_encoder, _backward, rows, _code, _grad, _step, _o.Steps);
         long t4 = Stopwatch.GetTimestamp();
 
-        // AdamW over the flat buffer prefix before b (b is last in the layout), or all of it for TopK.
+        // AdamW over the flat buffer prefix before b (b is last in the layout), or all of it when b is trained by gradient.
         var step = new AdamWStep((float)_o.LearningRate, (float)_o.Beta1, (float)_o.Beta2, (float)_o.AdamEpsilon, (float)_o.WeightDecay, _step);
-        int count = _arch.Sparsity == SparsityMode.TopK ? _p.Data.Length : (int)_p.BiasOffset;
+        int count = _o.TrainsBiasByGradient ? _p.Data.Length : (int)_p.BiasOffset;
         _pool.For(count, new AdamWJob(this, step), granule: 1024);
+        _baseline?.AfterStep(_p);
         long t5 = Stopwatch.GetTimestamp();
-        Model.NormalizeDecoderRows(_pool);
+        if (_o.RenormalizesDecoder) Model.NormalizeDecoderRows(_pool);
 
         BiasUpdateSummary? summary = null;
         if (Groups != null && _stats.Tokens >= _o.BufferTokens)

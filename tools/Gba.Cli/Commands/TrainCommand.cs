@@ -26,6 +26,7 @@ public static class TrainCommand
         "--noise", "--magnitude-min", "--magnitude-max", "--out", "--kernels",
         "--data", "--dtype", "--tensor", "--row-limit", "--model-name", "--hook-name", "--resume", "--checkpoint-every", "--keep-checkpoints",
         "--config", "--sweep", "--index", "--token-text", "--ground-truth", "--data-seed",
+        "--l1", "--l1-warmup", "--l0-coefficient", "--ste-bandwidth", "--threshold-init", "--threshold-decay",
     ];
     internal static readonly HashSet<string> Flags = ["--json", "--untied", "--quiet", "--help", "-h", "--skip-nonfinite"];
     internal static readonly HashSet<string> Repeatable = ["--data"];
@@ -99,7 +100,7 @@ public static class TrainCommand
         using var trainer = new SaeTrainer(options, train.Dim);
         if (resume != null) TrainCheckpoints.Continue(resume, command, trainer, data, stderr, JsonlLog.Line);
         using var signals = new InterruptSignals(command, stderr);
-        stderr.WriteLine($"gba {command}: {options.Method.ToString().ToUpperInvariant()} M={options.Neurons} on {train.Describe()}; " +
+        stderr.WriteLine($"gba {command}: {MethodName(options.Method).ToUpperInvariant()} M={options.Neurons} on {train.Describe()}; " +
                          $"{options.Steps} steps of {options.BatchSize} tokens, {options.Threads} threads, kernels {Kernels.KernelSelector.Current}");
         using var log = outDir is null ? null : new StreamWriter(Path.Combine(outDir, "metrics.jsonl"), append: resume != null);
         using var lossLog = outDir is null ? null : new StreamWriter(Path.Combine(outDir, LossLog.FileName), append: resume != null);
@@ -164,6 +165,12 @@ public static class TrainCommand
             Threads = o.Int("--threads", Environment.ProcessorCount),
             Normalization = o.Enum("--normalize", InputNormalization.DatasetScale),
             EvalEvery = o.Int("--eval-every", 500),
+            L1Coefficient = o.Double("--l1", paper.L1Coefficient),
+            L1Warmup = o.Double("--l1-warmup", paper.L1Warmup),
+            L0Coefficient = o.Double("--l0-coefficient", paper.L0Coefficient),
+            SteBandwidth = o.Double("--ste-bandwidth", paper.SteBandwidth),
+            InitialThreshold = o.Double("--threshold-init", paper.InitialThreshold),
+            ThresholdDecay = o.Double("--threshold-decay", paper.ThresholdDecay),
         };
     }
 
@@ -171,10 +178,12 @@ public static class TrainCommand
     {
         var m = r.Final;
         var ci = CultureInfo.InvariantCulture;
-        w.WriteLine(string.Create(ci, $"method {o.Method.ToString().ToUpperInvariant()}  M={o.Neurons}  tokens {r.Tokens:N0}  {r.Seconds:F1} s  {r.TokensPerSecond:N0} tokens/s"));
+        w.WriteLine(string.Create(ci, $"method {MethodName(o.Method).ToUpperInvariant()}  M={o.Neurons}  tokens {r.Tokens:N0}  {r.Seconds:F1} s  {r.TokensPerSecond:N0} tokens/s"));
         if (m.Frr08 is { } f8) w.WriteLine(string.Create(ci, $"  FRR@0.8 {f8:F4}   FRR@0.9 {m.Frr09:F4}   (true features recovered by a decoder direction)"));
         w.WriteLine(string.Create(ci, $"  FVU {m.Fvu:F4}   explained variance {m.ExplainedVariance:F4}   MSE {m.Mse:G4}"));
         w.WriteLine(string.Create(ci, $"  L0 {m.L0:F2}   fraction active {m.FractionActive:G3}   dead fraction {m.DeadFraction:F4}"));
+        if (r.Model.Architecture.ReluThreshold > 0)
+            w.WriteLine(string.Create(ci, $"  inference threshold {r.Model.Architecture.ReluThreshold:G4} (ReLU fires when y > it; estimated in training)"));
         if (m.Groups.Count > 0)
         {
             w.WriteLine("  group  TAF        neurons  mean freq   median freq  dead");
@@ -193,7 +202,7 @@ public static class TrainCommand
         var m = r.Final;
         return new JsonObject
         {
-            ["method"] = o.Method.ToString().ToLowerInvariant(),
+            ["method"] = MethodName(o.Method),
             ["frr_0_8"] = m.Frr08,
             ["frr_0_9"] = m.Frr09,
             ["fvu"] = m.Fvu,
@@ -211,6 +220,9 @@ public static class TrainCommand
             ["kernels"] = Kernels.KernelSelector.Current.ToString().ToLowerInvariant(),
         };
     }
+
+    /// <summary>The method as --method spells it.</summary>
+    internal static string MethodName(TrainingMethod method) => method == TrainingMethod.JumpReluL0 ? "jumprelu-l0" : method.ToString().ToLowerInvariant();
 
     /// <summary>config.json: "options" is loadable by --config (repeats the run); the rest records what ran.</summary>
     static void WriteConfig(string path, TrainerOptions o, JsonNode dataConfig, JsonObject effective)
@@ -278,8 +290,11 @@ public static class TrainCommand
         : "gba train: train an SAE on activation files (--data) or on synthetic data from the paper's model\n\n" + Options;
 
     const string Options = """
-        Method:      --method gba|ba|topk   --d-sae M   --groups K --htf P --ltf P (GBA)   --taf P (BA)   --k K (TopK)
-                     --gate jumprelu|relu   --untied   --bias-init quantile|zero   --buffer-tokens N   --init-tokens N
+        Method:      --method gba|ba|topk|l1|batchtopk|jumprelu-l0   --d-sae M   --gate jumprelu|relu   --untied
+                     GBA: --groups K --htf P --ltf P   BA: --taf P   both: --bias-init quantile|zero --buffer-tokens N
+                     TopK: --k K (per token)   BatchTopK: --k K (mean per token; the batch keeps k*B) --threshold-decay X
+                     L1: --l1 LAMBDA (penalty LAMBDA*sum |a_m|*||w_m||*h_m, decoder not renormalised) --l1-warmup FRACTION
+                     JumpReLU-L0: --l0-coefficient LAMBDA --ste-bandwidth EPS --threshold-init THETA   --init-tokens N
         Budget:      --batch B   --steps S | --tokens N (suffix k/M/G)   --lr X   --weight-decay X   --seed S   --threads T
                      --normalize datasetscale|pertoken   --eval-every STEPS   --eval-tokens N   --kernels scalar|avx2|avx512
         Synthetic:   --features n   --dim d   --sparsity s   --profile uniform|powerlaw   --exponent A   --noise SIGMA
