@@ -48,6 +48,12 @@ static class CheckpointJson
         ["normalization"] = Name(o.Normalization),
         ["init_tokens"] = o.InitTokens,
         ["eval_every"] = o.EvalEvery,
+        ["l1_coefficient"] = Num(o.L1Coefficient),
+        ["l1_warmup"] = Num(o.L1Warmup),
+        ["l0_coefficient"] = Num(o.L0Coefficient),
+        ["ste_bandwidth"] = Num(o.SteBandwidth),
+        ["initial_threshold"] = Num(o.InitialThreshold),
+        ["threshold_decay"] = Num(o.ThresholdDecay),
     };
 
     public static TrainerOptions ReadOptions(JsonObject j, Reader r) => new()
@@ -78,6 +84,12 @@ static class CheckpointJson
         Normalization = r.Enum<InputNormalization>(j, "normalization"),
         InitTokens = r.Int(j, "init_tokens"),
         EvalEvery = r.Int(j, "eval_every"),
+        L1Coefficient = r.Double(j, "l1_coefficient"),
+        L1Warmup = r.Double(j, "l1_warmup"),
+        L0Coefficient = r.Double(j, "l0_coefficient"),
+        SteBandwidth = r.Double(j, "ste_bandwidth"),
+        InitialThreshold = r.Double(j, "initial_threshold"),
+        ThresholdDecay = r.Double(j, "threshold_decay"),
     };
 
     public static JsonObject WriteStream(StreamState s)
