@@ -16,18 +16,25 @@ public sealed class DataSource : IDisposable
 {
     readonly IDisposable? _owner;
 
-    DataSource(ITokenStream train, EvaluationSet eval, string description, JsonNode config, IDisposable? owner)
+    DataSource(ITokenStream train, EvaluationSet eval, string description, JsonNode config, JsonObject options, IDisposable? owner)
     {
-        Train = train; Eval = eval; Description = description; Config = config; _owner = owner;
+        Train = train; Eval = eval; Description = description; Config = config; Options = options; _owner = owner;
     }
 
     public ITokenStream Train { get; private set; }
     public EvaluationSet Eval { get; }
     public string Description { get; }
     public JsonNode Config { get; }
+    /// <summary>The data options of the effective config (gba train option names), defaults resolved.</summary>
+    public JsonObject Options { get; }
+    /// <summary>For files: the dataset row of the first evaluation token and the dataset's row count (token text alignment).</summary>
+    public (long FirstRow, long TokenCount)? EvalRows { get; private init; }
 
+    /// <param name="seed">The run's seed; the generator uses --data-seed when given, so runs with different
+    /// training seeds can share one synthetic problem (consistency across seeds).</param>
     public static DataSource Synthetic(OptionReader o, ulong seed)
     {
+        seed = o.ULong("--data-seed", seed);
         var spec = new SyntheticSpec(
             Features: o.Int("--features", TrainCommand.DemoDefaults.Features),
             Dim: o.Int("--dim", TrainCommand.DemoDefaults.Dim),
@@ -38,17 +45,29 @@ public sealed class DataSource : IDisposable
             Profile: o.Enum("--profile", FrequencyProfile.Uniform),
             Exponent: o.Double("--exponent", 1.0));
         spec.Validate();
+        if (o.Has("--ground-truth")) throw new UsageException("--ground-truth goes with --data (synthetic runs know their features)");
         var model = new SyntheticModel(spec, seed);
         var train = model.OpenStream(1);
         using var evalStream = model.OpenStream(2);
-        var eval = EvaluationSet.FromStream(evalStream, o.Int("--eval-tokens", 16_384), model.Features, model.Frequencies);
+        int evalTokens = o.Int("--eval-tokens", 16_384);
+        var eval = EvaluationSet.FromStream(evalStream, evalTokens, model.Features, model.Frequencies);
+        var options = new JsonObject
+        {
+            ["features"] = spec.Features, ["dim"] = spec.Dim, ["sparsity"] = spec.Sparsity, ["profile"] = spec.Profile.ToString().ToLowerInvariant(),
+            ["exponent"] = spec.Exponent, ["noise"] = spec.Noise, ["magnitude_min"] = spec.MagnitudeMin, ["magnitude_max"] = spec.MagnitudeMax,
+            ["eval_tokens"] = evalTokens, ["data_seed"] = seed,
+        };
         return new DataSource(train, eval, train.Describe(),
-            new JsonObject { ["synthetic"] = JsonSerializer.SerializeToNode(spec, TrainCommand.JsonOptions), ["seed"] = seed }, train);
+            new JsonObject { ["synthetic"] = JsonSerializer.SerializeToNode(spec, TrainCommand.JsonOptions), ["seed"] = seed }, options, train);
     }
 
     /// <summary>Opens the files; holds out the last min(--eval-tokens, 10%) rows for evaluation.</summary>
+    /// <param name="seed">The run's seed; the shuffle uses --data-seed when given (runs with different training
+    /// seeds can then share one loader pass, see `gba sweep run`).</param>
     public static DataSource Files(IReadOnlyList<string> paths, OptionReader o, ulong seed)
     {
+        bool dataSeed = o.Has("--data-seed");
+        seed = o.ULong("--data-seed", seed);
         ActivationDType? dtype = null;
         if (o.String("--dtype") is { } dt)
             dtype = ActivationDTypes.TryParse(dt) ?? throw new UsageException($"--dtype '{dt}': expected f32, f16, bf16 or f64");
@@ -71,14 +90,29 @@ public sealed class DataSource : IDisposable
         {
             var train = dataset.OpenStream(seed);
             using var evalStream = dataset.OpenEvalStream();
-            var eval = EvaluationSet.FromStream(evalStream, (int)dataset.EvalRows);
+            var truth = o.String("--ground-truth") is { } gt ? ReadGroundTruth(gt, dataset.Dim) : null;
+            var eval = EvaluationSet.FromStream(evalStream, (int)dataset.EvalRows, truth);
             var config = new JsonObject
             {
                 ["files"] = new JsonArray(dataset.Shards.Select(s => (JsonNode)s.Path).ToArray()),
                 ["dim"] = dataset.Dim, ["tokens"] = dataset.TokenCount, ["train_rows"] = dataset.TrainRows, ["eval_rows"] = dataset.EvalRows,
                 ["shuffle_seed"] = seed,
             };
-            return new DataSource(train, eval, dataset.Describe(), config, dataset);
+            var options = new JsonObject
+            {
+                ["data"] = new JsonArray(dataset.Shards.Select(s => (JsonNode)Path.GetFullPath(s.Path)).ToArray()),
+                ["eval_tokens"] = evalWanted,
+            };
+            if (dataSeed) options["data_seed"] = seed;
+            if (dtype is { } raw) { options["dtype"] = raw.Name(); options["dim"] = dataset.Dim; }
+            if (loader.TensorName is { } tn) options["tensor"] = tn;
+            if (loader.RowLimit is { } rl) options["row_limit"] = rl;
+            if (loader.NonFinite == NonFiniteRows.Skip) options["skip_nonfinite"] = true;
+            if (o.String("--ground-truth") is { } g) options["ground_truth"] = Path.GetFullPath(g);
+            return new DataSource(train, eval, dataset.Describe(), config, options, dataset)
+            {
+                EvalRows = (dataset.TrainRows, dataset.TokenCount),
+            };
         }
         catch
         {
@@ -97,6 +131,24 @@ public sealed class DataSource : IDisposable
             Train = state.Open(dataset);
             old.Dispose();
         }
+    }
+
+    /// <summary>
+    /// The same data with another training stream (e.g. one consumer of a shared loader pass); disposing
+    /// the view disposes only that stream, the owner keeps the files and the evaluation set.
+    /// </summary>
+    public DataSource WithTrain(ITokenStream train) => new(train, Eval, Description, Config.DeepClone(), (JsonObject)Options.DeepClone(), null) { EvalRows = EvalRows };
+
+    /// <summary>True features [n × d] from a .npy/.safetensors file (e.g. `gba synth`'s features.npy), for FRR on file data.</summary>
+    static float[] ReadGroundTruth(string path, int dim)
+    {
+        using var ds = ActivationDataset.Open([path], new LoaderOptions { EvalFraction = 0 });
+        if (ds.Dim != dim) throw new InvalidDataException($"{path}: ground-truth features have d = {ds.Dim}, the activations d = {dim}.");
+        using var all = ActivationDataset.Open([path], new LoaderOptions { EvalRows = ds.TokenCount });
+        using var rows = all.OpenEvalStream();
+        var v = new float[all.TokenCount * dim];
+        rows.NextBatch(v, (int)all.TokenCount);
+        return v;
     }
 
     public void Dispose()

@@ -1,6 +1,8 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using GbaEngine.Cli.Config;
+using GbaEngine.Cli.Runs;
 using GbaEngine.Kernels.Elementwise;
 using GbaEngine.Metrics;
 using GbaEngine.Model;
@@ -16,16 +18,17 @@ namespace GbaEngine.Cli.Commands;
 /// </summary>
 public static class TrainCommand
 {
-    static readonly HashSet<string> ValueOptions =
+    internal static readonly HashSet<string> ValueOptions =
     [
         "--method", "--d-sae", "--batch", "--steps", "--tokens", "--lr", "--weight-decay", "--seed", "--threads",
         "--groups", "--htf", "--ltf", "--taf", "--k", "--gate", "--bias-init", "--buffer-tokens", "--init-tokens",
         "--normalize", "--eval-every", "--eval-tokens", "--features", "--dim", "--sparsity", "--profile", "--exponent",
         "--noise", "--magnitude-min", "--magnitude-max", "--out", "--kernels",
         "--data", "--dtype", "--tensor", "--row-limit", "--model-name", "--hook-name", "--resume", "--checkpoint-every", "--keep-checkpoints",
+        "--config", "--sweep", "--index", "--token-text", "--ground-truth", "--data-seed",
     ];
-    static readonly HashSet<string> Flags = ["--json", "--untied", "--quiet", "--help", "-h", "--skip-nonfinite"];
-    static readonly HashSet<string> Repeatable = ["--data"];
+    internal static readonly HashSet<string> Flags = ["--json", "--untied", "--quiet", "--help", "-h", "--skip-nonfinite"];
+    internal static readonly HashSet<string> Repeatable = ["--data"];
 
     /// <summary>The embedded default problem of `gba demo` (README: "The demo").</summary>
     public static class DemoDefaults
@@ -41,6 +44,34 @@ public static class TrainCommand
         if (o.Flag("--help") || o.Flag("-h")) { stdout.Write(Help(command)); return CliApp.Ok; }
         var resume = o.String("--resume") is { } from ? TrainCheckpoints.Open(from, command, args, ValueOptions, stderr) : null;
         if (resume != null) (command, args, o) = (resume.Command, resume.Args, new OptionReader(resume.Args, ValueOptions, Flags, Repeatable));
+        string? outDir = ConfigSources.Apply(o, Environment.GetEnvironmentVariable);
+        if (resume != null) outDir = resume.RunDirectory;
+        return RunPoint(command, o, outDir, stdout, stderr, null, args, resume);
+    }
+
+    /// <summary>
+    /// Trains one run whose options are all in <paramref name="o"/>; a failure leaves --out/error.txt.
+    /// <paramref name="openData"/> replaces opening the data (`gba sweep run` hands each run its view of a shared pass).
+    /// <paramref name="args"/> is the command line a checkpoint saves for `--resume` (none: no checkpoints).
+    /// </summary>
+    internal static int RunPoint(string command, OptionReader o, string? outDir, TextWriter stdout, TextWriter stderr,
+        Func<OptionReader, TrainerOptions, DataSource>? openData = null, IReadOnlyList<string>? args = null, TrainCheckpoints.Resume? resume = null)
+    {
+        try
+        {
+            return Train(command, o, outDir, stdout, stderr, openData, args, resume);
+        }
+        catch (Exception e) when (outDir != null && e is not (UsageException or OperationCanceledException))
+        {
+            Directory.CreateDirectory(outDir);
+            File.WriteAllText(Path.Combine(outDir, FailureFile), e.Message + "\n");
+            throw;
+        }
+    }
+
+    static int Train(string command, OptionReader o, string? outDir, TextWriter stdout, TextWriter stderr,
+        Func<OptionReader, TrainerOptions, DataSource>? openData, IReadOnlyList<string>? args, TrainCheckpoints.Resume? resume)
+    {
         // Paths after --data (a shell glob expands to several) are data files too.
         var dataPaths = o.Strings("--data").Concat(o.Positional).ToList();
         if (o.Positional.Count > 0 && o.Strings("--data").Count == 0) throw new UsageException($"unexpected argument '{o.Positional[0]}'");
@@ -48,23 +79,40 @@ public static class TrainCommand
 
         var options = ReadTrainerOptions(o, demo: command == "demo");
         options.Validate();
-        using var data = dataPaths.Count > 0 ? DataSource.Files(dataPaths, o, options.Seed) : DataSource.Synthetic(o, options.Seed);
+        if (o.Has("--token-text") && dataPaths.Count == 0) throw new UsageException("--token-text goes with --data (it names each activation row's token)");
+        using var data = openData?.Invoke(o, options)
+            ?? (dataPaths.Count > 0 ? DataSource.Files(dataPaths, o, options.Seed) : DataSource.Synthetic(o, options.Seed));
+        var text = o.String("--token-text") is { } textPath ? TokenText.Read(textPath) : null;
+        if (text != null && text.Count != data.EvalRows!.Value.TokenCount)
+            throw new InvalidDataException($"{text.Path}: {text.Count} token rows, but the activations have {data.EvalRows.Value.TokenCount} rows (they must align row by row).");
         var (train, eval, describe) = (data.Train, data.Eval, data.Description);
-        string? outDir = resume?.RunDirectory ?? o.String("--out");
         bool json = o.Flag("--json");
-        if (outDir != null) Directory.CreateDirectory(outDir);
-        if (outDir != null && resume is null) TrainCheckpoints.EnsureFresh(outDir, command);
-        var schedule = TrainCheckpoints.Schedule(outDir, command, args, ValueOptions, o, options, data);
-
+        if (outDir != null)
+        {
+            Directory.CreateDirectory(outDir);
+            if (resume is null) TrainCheckpoints.EnsureFresh(outDir, command);
+            // A rerun into the same directory must not look finished (or failed) because of the previous run's files.
+            File.Delete(Path.Combine(outDir, FailureFile));
+            File.Delete(Path.Combine(outDir, "summary.json"));
+        }
+        var schedule = args is null ? null : TrainCheckpoints.Schedule(outDir, command, args, ValueOptions, o, options, data);
         using var trainer = new SaeTrainer(options, train.Dim);
         if (resume != null) TrainCheckpoints.Continue(resume, command, trainer, data, stderr, JsonlLog.Line);
         using var signals = new InterruptSignals(command, stderr);
         stderr.WriteLine($"gba {command}: {options.Method.ToString().ToUpperInvariant()} M={options.Neurons} on {train.Describe()}; " +
                          $"{options.Steps} steps of {options.BatchSize} tokens, {options.Threads} threads, kernels {Kernels.KernelSelector.Current}");
         using var log = outDir is null ? null : new StreamWriter(Path.Combine(outDir, "metrics.jsonl"), append: resume != null);
+        using var lossLog = outDir is null ? null : new StreamWriter(Path.Combine(outDir, LossLog.FileName), append: resume != null);
         var observers = new ObserverList(new ProgressDisplay(stderr, !Console.IsErrorRedirected && ReferenceEquals(stderr, Console.Error), o.Flag("--quiet")),
-            log is null ? null : new JsonlLog(log));
-        if (outDir != null) WriteConfig(Path.Combine(outDir, "config.json"), options, data.Config);
+            log is null ? null : new JsonlLog(log), lossLog is null ? null : new LossLog(lossLog));
+        if (outDir != null)
+        {
+            var effective = ConfigSources.Effective(options, data.Options);
+            if (text != null) effective["token_text"] = Path.GetFullPath(text.Path);
+            foreach (var name in new[] { "--model-name", "--hook-name" })
+                if (o.String(name) is { } v) effective[name[2..].Replace('-', '_')] = v;
+            WriteConfig(Path.Combine(outDir, "config.json"), options, data.Config, effective);
+        }
 
         TrainingResult result;
         try { result = trainer.Train(data.Train, eval, observers, signals.Token, schedule); }
@@ -73,15 +121,20 @@ public static class TrainCommand
         var summary = Summary(options, result);
         if (outDir != null)
         {
-            File.WriteAllText(Path.Combine(outDir, "summary.json"), summary.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+            RunArtefacts.Write(outDir, result, eval, options, text, data.EvalRows?.FirstRow ?? 0);
             Interop.SaeLensExport.Write(Path.Combine(outDir, "sae"), result.Model, options, result.Groups,
                 new Dictionary<string, string?> { ["dataset"] = describe, ["model_name"] = o.String("--model-name"), ["hook_name"] = o.String("--hook-name") });
+            // summary.json last: its presence marks a finished run (sweep summaries rely on it).
+            RunConfig.WriteAtomically(Path.Combine(outDir, "summary.json"), summary);
         }
         if (json) stdout.WriteLine(summary.ToJsonString());
         return CliApp.Ok;
     }
 
-    static TrainerOptions ReadTrainerOptions(OptionReader o, bool demo)
+    /// <summary>Written into --out when training fails, so `gba sweep summarize` can tell failed runs from unfinished ones.</summary>
+    public const string FailureFile = "error.txt";
+
+    internal static TrainerOptions ReadTrainerOptions(OptionReader o, bool demo)
     {
         // The demo's TAF band and learning rate are tuned to its problem; `train` starts from the paper's defaults.
         var paper = new TrainerOptions();
@@ -159,15 +212,17 @@ public static class TrainCommand
         };
     }
 
-    static void WriteConfig(string path, TrainerOptions o, JsonNode dataConfig)
+    /// <summary>config.json: "options" is loadable by --config (repeats the run); the rest records what ran.</summary>
+    static void WriteConfig(string path, TrainerOptions o, JsonNode dataConfig, JsonObject effective)
     {
         var cfg = new JsonObject
         {
+            ["options"] = effective,
             ["trainer"] = JsonSerializer.SerializeToNode(o, JsonOptions),
-            ["data"] = dataConfig,
+            ["data"] = dataConfig.DeepClone(),
             ["kernels"] = Kernels.KernelSelector.Current.ToString().ToLowerInvariant(),
         };
-        File.WriteAllText(path, cfg.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        RunConfig.WriteAtomically(path, cfg);
     }
 
     internal static readonly JsonSerializerOptions JsonOptions = new()
@@ -228,10 +283,16 @@ public static class TrainCommand
         Budget:      --batch B   --steps S | --tokens N (suffix k/M/G)   --lr X   --weight-decay X   --seed S   --threads T
                      --normalize datasetscale|pertoken   --eval-every STEPS   --eval-tokens N   --kernels scalar|avx2|avx512
         Synthetic:   --features n   --dim d   --sparsity s   --profile uniform|powerlaw   --exponent A   --noise SIGMA
-                     --magnitude-min X   --magnitude-max X
+                     --magnitude-min X   --magnitude-max X   --data-seed S (seed of the synthetic problem or of the file shuffle; default --seed)
         Data files:  --data PATH... (.npy, .safetensors, raw; files, directories or globs; repeatable)   --dtype f32|f16|bf16 --dim d (raw)
                      --tensor NAME (safetensors)   --row-limit N   --skip-nonfinite   --eval-tokens N (held out: the last rows, at most 10%)
-        Output:      --out DIR (config.json, metrics.jsonl, summary.json, sae/ in the SAELens layout)   --json (last stdout line: one JSON object)   --quiet
+                     --ground-truth FILE.npy (true features [n x d], e.g. from gba synth: FRR on file data)
+                     --token-text FILE.tsv (token text per activation row: top-activating tokens in the report)
+        Config:      --config FILE (JSON object of these options without the dashes, e.g. {"d_sae": 4096, "data": ["a.npy"]};
+                     flags override it; a run's config.json repeats the run)
+                     --sweep FILE --index I (point I of a gba sweep grid, into SWEEP_DIR/run-III; SLURM_ARRAY_TASK_ID if no --index)
+        Output:      --out DIR (config.json, metrics.jsonl, loss.jsonl, neurons.json, summary.json, sae/ in the SAELens layout,
+                     top_activations.json with --token-text; error.txt if the run failed)   --json (last stdout line: one JSON object)   --quiet
                      --model-name NAME --hook-name NAME (recorded in sae/cfg.json for SAELens / SAEBench, e.g. gpt2 blocks.6.hook_resid_post)
         Checkpoints: --checkpoint-every STEPS (default 1000; 0: only at the end and on Ctrl-C/SIGTERM) into DIR/checkpoints/
                      --keep-checkpoints K (default 3)   --resume DIR (continue the run in DIR exactly; saved options apply,
