@@ -59,9 +59,16 @@ public class CliResumeTests
         AssertSameResults(straight, run);
 
         // Resuming a finished run does no work and changes nothing.
-        (code, _, err) = Run("train", "--resume", run, "--out", run, "--json");
+        (code, _, err) = Run("train", "--resume", run + "/", "--out", run, "--json");
         Assert.True(code == 0, err);
         Assert.Contains("from step 80 of 80", err);
+        AssertSameResults(straight, run);
+
+        // One named checkpoint directory: the saved --checkpoint-every 15 carried over, so 60 is among the kept ones.
+        Assert.Equal(new long[] { 80, 75, 60 }, new CheckpointStore(Path.Combine(run, "checkpoints")).List().Select(c => c.Step));
+        (code, _, err) = Run("train", "--resume", Path.Combine(run, "checkpoints", "step-000000060"));
+        Assert.True(code == 0, err);
+        Assert.Contains("from step 60 of 80", err);
         AssertSameResults(straight, run);
     }
 

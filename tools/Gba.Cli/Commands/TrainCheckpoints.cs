@@ -29,7 +29,7 @@ static class TrainCheckpoints
     /// </summary>
     public static Resume Open(string dir, string command, IReadOnlyList<string> given, IReadOnlySet<string> valueOptions, TextWriter stderr)
     {
-        string full = Path.GetFullPath(dir);
+        string full = FullPath(dir);
         LoadedCheckpoint loaded;
         string runDir;
         if (File.Exists(Path.Combine(full, "manifest.json")))
@@ -53,7 +53,7 @@ static class TrainCheckpoints
         if (savedCommand is not ("train" or "demo"))
             throw new InvalidDataException($"{loaded.Directory}: written by 'gba {savedCommand}', which 'gba {command}' cannot resume.");
         var saved = reader.Args(app);
-        if (Parse(given, valueOptions).LastOrDefault(a => a.Name == "--out").Value is { } outDir && Path.GetFullPath(outDir) != runDir)
+        if (Parse(given, valueOptions).LastOrDefault(a => a.Name == "--out").Value is { } outDir && FullPath(outDir) != runDir)
             throw new UsageException($"--out must be the directory being resumed ({dir}) or left out");
         return new Resume(savedCommand, runDir, loaded, Merge(Parse(saved, valueOptions), Parse(given, valueOptions)));
     }
@@ -131,6 +131,8 @@ static class TrainCheckpoints
             stderr.WriteLine($"gba {command}: interrupted before any checkpoint was written; nothing saved" + (outDir is null ? " (give --out DIR to checkpoint)" : ""));
         return CliApp.Interrupted;
     }
+
+    static string FullPath(string dir) => Path.TrimEndingDirectorySeparator(Path.GetFullPath(dir));
 
     static string Quote(string s) => s.Any(c => char.IsWhiteSpace(c) || "'\"$`\\*?&;|<>()".Contains(c)) ? "'" + s.Replace("'", "'\\''") + "'" : s;
 
