@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using GbaEngine.Checkpoints;
 using GbaEngine.Kernels.Elementwise;
 using GbaEngine.Memory;
 using GbaEngine.Metrics;
@@ -17,7 +18,7 @@ namespace GbaEngine.Training;
 /// on everything but b (TopK: b too); renormalise decoder rows; every BufferTokens tokens apply the
 /// GBA bias rule and reset the statistics.
 /// </summary>
-public sealed class SaeTrainer : IDisposable
+public sealed partial class SaeTrainer : IDisposable
 {
     readonly TrainerOptions _o;
     readonly SaeArchitecture _arch;
@@ -31,6 +32,9 @@ public sealed class SaeTrainer : IDisposable
     readonly float[] _raw;
     readonly float[] _factors;     // per-row factors back to the original scale (unused by training itself)
     long _step;
+    long _tokens;
+    double _secondsBefore;             // training seconds before this process (resumed runs)
+    List<EvaluationReport> _evaluations = [];
 
     public SaeTrainer(TrainerOptions options, int dim)
     {
@@ -61,35 +65,64 @@ public sealed class SaeTrainer : IDisposable
     /// <summary>Steps taken so far (the step number of the last <see cref="TrainStep"/>).</summary>
     public long Step => _step;
 
-    /// <summary>Trains on the stream for the token budget, evaluating on <paramref name="eval"/>.</summary>
-    public TrainingResult Train(ITokenStream data, EvaluationSet eval, ITrainingObserver? observer = null, CancellationToken cancel = default)
+    /// <summary>
+    /// Trains on the stream for the token budget, evaluating on <paramref name="eval"/>; continues from
+    /// the restored state after <see cref="Restore"/>. Cancellation is honoured between steps: the
+    /// current step finishes, a checkpoint is written (if <paramref name="checkpoints"/> is given),
+    /// then <see cref="OperationCanceledException"/> is thrown.
+    /// </summary>
+    public TrainingResult Train(ITokenStream data, EvaluationSet eval, ITrainingObserver? observer = null, CancellationToken cancel = default,
+        CheckpointSchedule? checkpoints = null)
     {
         if (data.Dim != _arch.Dim) throw new ArgumentException($"Data has d = {data.Dim}, the SAE was built for d = {_arch.Dim}.");
         var clock = Stopwatch.StartNew();
-        Initialize(data);
-        var evaluations = new List<EvaluationReport>();
         long totalSteps = _o.Steps;
-        long tokens = 0;
+        if (_restored is { } from)
+        {
+            from.Stream.Verify(data);
+            _evaluations = [.. from.EvaluationsFor(_o)];
+            _tokens = from.Tokens;
+            _secondsBefore = from.Seconds;
+            _restored = null;
+        }
+        else
+        {
+            // Not cancellable before the first step: a stop requested during start-up still leaves a resumable checkpoint.
+            Initialize(data);
+            (_tokens, _secondsBefore, _evaluations) = (0, 0, []);
+        }
+        double Seconds() => _secondsBefore + clock.Elapsed.TotalSeconds;
+
         while (_step < totalSteps)
         {
-            cancel.ThrowIfCancellationRequested();
             var outcome = TrainStep(data);
-            tokens += _o.BatchSize;
-            observer?.OnStep(new StepReport(_step, totalSteps, tokens, totalSteps * _o.BatchSize, outcome.Loss, outcome.L0, clock.Elapsed.TotalSeconds));
+            _tokens += _o.BatchSize;
+            observer?.OnStep(new StepReport(_step, totalSteps, _tokens, totalSteps * _o.BatchSize, outcome.Loss, outcome.L0, Seconds()));
             if (outcome.BiasUpdate is { } summary) observer?.OnBiasUpdate(_step, summary);
             if (_o.EvalEvery > 0 && _step % _o.EvalEvery == 0 && _step != totalSteps)
             {
-                var report = new EvaluationReport(_step, tokens, clock.Elapsed.TotalSeconds, Evaluator.Evaluate(Model, eval, Groups, _o.Threads));
-                evaluations.Add(report);
+                var report = new EvaluationReport(_step, _tokens, Seconds(), Evaluator.Evaluate(Model, eval, Groups, _o.Threads));
+                _evaluations.Add(report);
                 observer?.OnEvaluation(report);
             }
+            if (_step == totalSteps) break;
+            bool stop = cancel.IsCancellationRequested;
+            if (checkpoints != null && (stop || checkpoints.IsDue(_step))) checkpoints.Sink.Save(Capture(data, Seconds(), checkpoints.Application));
+            if (stop) throw new OperationCanceledException($"Training stopped after step {_step} of {totalSteps}.", cancel);
         }
-        _step = totalSteps;
-        double seconds = clock.Elapsed.TotalSeconds;
-        var final = new EvaluationReport(totalSteps, tokens, seconds, Evaluator.Evaluate(Model, eval, Groups, _o.Threads));
-        evaluations.Add(final);
-        observer?.OnEvaluation(final);
-        return new TrainingResult(Model, final.Metrics, totalSteps, tokens, seconds, evaluations, Groups);
+
+        EvaluationReport final;
+        if (_evaluations.Count > 0 && _evaluations[^1].Step == totalSteps)
+            final = _evaluations[^1];       // resumed from the checkpoint of a finished run
+        else
+        {
+            double seconds = Seconds();
+            final = new EvaluationReport(totalSteps, _tokens, seconds, Evaluator.Evaluate(Model, eval, Groups, _o.Threads));
+            _evaluations.Add(final);
+            observer?.OnEvaluation(final);
+            checkpoints?.Sink.Save(Capture(data, seconds, checkpoints.Application));
+        }
+        return new TrainingResult(Model, final.Metrics, totalSteps, _tokens, final.Seconds, _evaluations, Groups);
     }
 
     /// <summary>Scale, b_pre, weights and biases from the first tokens of the stream

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using GbaEngine.Activations;
+using GbaEngine.Checkpoints;
 using GbaEngine.Metrics;
 using GbaEngine.Streams;
 using GbaEngine.Synthetic;
@@ -20,7 +21,7 @@ public sealed class DataSource : IDisposable
         Train = train; Eval = eval; Description = description; Config = config; Options = options; _owner = owner;
     }
 
-    public ITokenStream Train { get; }
+    public ITokenStream Train { get; private set; }
     public EvaluationSet Eval { get; }
     public string Description { get; }
     public JsonNode Config { get; }
@@ -136,6 +137,18 @@ public sealed class DataSource : IDisposable
         var v = new float[all.TokenCount * dim];
         rows.NextBatch(v, (int)all.TokenCount);
         return v;
+    }
+
+    /// <summary>Moves the training stream to where a checkpoint recorded it (synthetic: generator state; files: re-opened at the position).</summary>
+    public void RestoreTrainStream(StreamState state)
+    {
+        if (Train is SyntheticStream s) state.RestoreInto(s);
+        else if (_owner is ActivationDataset dataset)
+        {
+            var old = Train;
+            Train = state.Open(dataset);
+            old.Dispose();
+        }
     }
 
     public void Dispose()

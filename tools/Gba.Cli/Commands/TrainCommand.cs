@@ -24,7 +24,7 @@ public static class TrainCommand
         "--groups", "--htf", "--ltf", "--taf", "--k", "--gate", "--bias-init", "--buffer-tokens", "--init-tokens",
         "--normalize", "--eval-every", "--eval-tokens", "--features", "--dim", "--sparsity", "--profile", "--exponent",
         "--noise", "--magnitude-min", "--magnitude-max", "--out", "--kernels",
-        "--data", "--dtype", "--tensor", "--row-limit", "--model-name", "--hook-name",
+        "--data", "--dtype", "--tensor", "--row-limit", "--model-name", "--hook-name", "--resume", "--checkpoint-every", "--keep-checkpoints",
         "--config", "--sweep", "--index", "--token-text", "--ground-truth", "--data-seed",
     ];
     internal static readonly HashSet<string> Flags = ["--json", "--untied", "--quiet", "--help", "-h", "--skip-nonfinite"];
@@ -42,20 +42,26 @@ public static class TrainCommand
     {
         var o = new OptionReader(args, ValueOptions, Flags, Repeatable);
         if (o.Flag("--help") || o.Flag("-h")) { stdout.Write(Help(command)); return CliApp.Ok; }
+        var resume = o.String("--resume") is { } from ? TrainCheckpoints.Open(from, command, args, ValueOptions, stderr) : null;
+        if (resume != null) (command, o) = (resume.Command, new OptionReader(resume.Args, ValueOptions, Flags, Repeatable));
         string? outDir = ConfigSources.Apply(o, Environment.GetEnvironmentVariable);
-        return RunPoint(command, o, outDir, stdout, stderr);
+        return RunPoint(command, o, resume?.RunDirectory ?? outDir, stdout, stderr, resume);
     }
+
+    /// <summary>Options that pick a run's options (expanded into the reader): not part of the command line a checkpoint saves.</summary>
+    static readonly HashSet<string> OptionSources = ["--config", "--sweep", "--index"];
 
     /// <summary>
     /// Trains one run whose options are all in <paramref name="o"/>; a failure leaves --out/error.txt.
-    /// <paramref name="openData"/> replaces opening the data (`gba sweep run` hands each run its view of a shared pass).
+    /// <paramref name="openData"/> replaces opening the data (`gba sweep run` hands each run its view of a shared
+    /// pass; such runs write no checkpoints, since their stream is the shared pass: rerun them by index instead).
     /// </summary>
     internal static int RunPoint(string command, OptionReader o, string? outDir, TextWriter stdout, TextWriter stderr,
-        Func<OptionReader, TrainerOptions, DataSource>? openData = null)
+        TrainCheckpoints.Resume? resume = null, Func<OptionReader, TrainerOptions, DataSource>? openData = null)
     {
         try
         {
-            return Train(command, o, outDir, stdout, stderr, openData);
+            return Train(command, o, outDir, stdout, stderr, resume, openData);
         }
         catch (Exception e) when (outDir != null && e is not (UsageException or OperationCanceledException))
         {
@@ -65,7 +71,8 @@ public static class TrainCommand
         }
     }
 
-    static int Train(string command, OptionReader o, string? outDir, TextWriter stdout, TextWriter stderr, Func<OptionReader, TrainerOptions, DataSource>? openData)
+    static int Train(string command, OptionReader o, string? outDir, TextWriter stdout, TextWriter stderr,
+        TrainCheckpoints.Resume? resume, Func<OptionReader, TrainerOptions, DataSource>? openData)
     {
         // Paths after --data (a shell glob expands to several) are data files too.
         var dataPaths = o.Strings("--data").Concat(o.Positional).ToList();
@@ -85,15 +92,22 @@ public static class TrainCommand
         if (outDir != null)
         {
             Directory.CreateDirectory(outDir);
+            if (resume is null) TrainCheckpoints.EnsureFresh(outDir, command);
             // A rerun into the same directory must not look finished (or failed) because of the previous run's files.
             File.Delete(Path.Combine(outDir, FailureFile));
             File.Delete(Path.Combine(outDir, "summary.json"));
         }
+        // The checkpoint keeps the fully expanded command line (config-file and sweep options included), so --resume needs neither file.
+        var schedule = openData is null ? TrainCheckpoints.Schedule(outDir, command, o.ToArgs(OptionSources), ValueOptions, o, options, data) : null;
+
+        using var trainer = new SaeTrainer(options, train.Dim);
+        if (resume != null) TrainCheckpoints.Continue(resume, command, trainer, data, stderr, JsonlLog.Line);
+        using var signals = new InterruptSignals(command, stderr);
         stderr.WriteLine($"gba {command}: {options.Method.ToString().ToUpperInvariant()} M={options.Neurons} on {train.Describe()}; " +
                          $"{options.Steps} steps of {options.BatchSize} tokens, {options.Threads} threads, kernels {Kernels.KernelSelector.Current}");
-        using var trainer = new SaeTrainer(options, train.Dim);
-        using var log = outDir is null ? null : new StreamWriter(Path.Combine(outDir, "metrics.jsonl"));
-        using var lossLog = outDir is null ? null : new StreamWriter(Path.Combine(outDir, LossLog.FileName));
+        using var log = outDir is null ? null : new StreamWriter(Path.Combine(outDir, "metrics.jsonl"), append: resume != null);
+        // Appended on resume: steps logged after the last checkpoint appear twice, and readers keep the later line.
+        using var lossLog = outDir is null ? null : new StreamWriter(Path.Combine(outDir, LossLog.FileName), append: resume != null);
         var observers = new ObserverList(new ProgressDisplay(stderr, !Console.IsErrorRedirected && ReferenceEquals(stderr, Console.Error), o.Flag("--quiet")),
             log is null ? null : new JsonlLog(log), lossLog is null ? null : new LossLog(lossLog));
         if (outDir != null)
@@ -105,7 +119,9 @@ public static class TrainCommand
             WriteConfig(Path.Combine(outDir, "config.json"), options, data.Config, effective);
         }
 
-        var result = trainer.Train(train, eval, observers);
+        TrainingResult result;
+        try { result = trainer.Train(data.Train, eval, observers, signals.Token, schedule); }
+        catch (OperationCanceledException e) when (signals.Requested) { return TrainCheckpoints.Interrupted(command, e, outDir, schedule, stderr); }
         PrintSummary(stdout, options, result);
         var summary = Summary(options, result);
         if (outDir != null)
@@ -224,6 +240,13 @@ public static class TrainCommand
     {
         public void OnEvaluation(EvaluationReport r)
         {
+            w.WriteLine(Line(r));
+            w.Flush();
+        }
+
+        /// <summary>One metrics.jsonl line (also how a resumed run rewrites the lines before its checkpoint).</summary>
+        public static string Line(EvaluationReport r)
+        {
             var m = r.Metrics;
             var row = new JsonObject
             {
@@ -235,8 +258,7 @@ public static class TrainCommand
                     ["taf"] = g.TargetFrequency, ["mean_frequency"] = g.MeanFrequency, ["median_frequency"] = g.MedianFrequency, ["dead"] = g.Dead,
                 }).ToArray()),
             };
-            w.WriteLine(row.ToJsonString());
-            w.Flush();
+            return row.ToJsonString();
         }
     }
 
@@ -277,6 +299,9 @@ public static class TrainCommand
         Output:      --out DIR (config.json, metrics.jsonl, loss.jsonl, neurons.json, summary.json, sae/ in the SAELens layout,
                      top_activations.json with --token-text; error.txt if the run failed)   --json (last stdout line: one JSON object)   --quiet
                      --model-name NAME --hook-name NAME (recorded in sae/cfg.json for SAELens / SAEBench, e.g. gpt2 blocks.6.hook_resid_post)
+        Checkpoints: --checkpoint-every STEPS (default 1000; 0: only at the end and on Ctrl-C/SIGTERM) into DIR/checkpoints/
+                     --keep-checkpoints K (default 3)   --resume DIR (continue the run in DIR exactly; saved options apply,
+                     --steps/--tokens may grow it; Ctrl-C stops after the current step with a checkpoint, twice at once)
 
         """;
 }
