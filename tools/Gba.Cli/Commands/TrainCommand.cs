@@ -42,10 +42,26 @@ public static class TrainCommand
     {
         var o = new OptionReader(args, ValueOptions, Flags, Repeatable);
         if (o.Flag("--help") || o.Flag("-h")) { stdout.Write(Help(command)); return CliApp.Ok; }
-        var resume = o.String("--resume") is { } from ? TrainCheckpoints.Open(from, command, args, ValueOptions, stderr) : null;
+        var resume = o.String("--resume") is { } from ? TrainCheckpoints.Open(from, command, args, ValueOptions, stderr)
+            : o.Has("--sweep") ? ResumeSweepPoint(command, args, stderr) : null;
         if (resume != null) (command, o) = (resume.Command, new OptionReader(resume.Args, ValueOptions, Flags, Repeatable));
         string? outDir = ConfigSources.Apply(o, Environment.GetEnvironmentVariable);
         return RunPoint(command, o, resume?.RunDirectory ?? outDir, stdout, stderr, resume);
+    }
+
+    /// <summary>
+    /// A sweep point whose run directory already holds checkpoints (a cluster task preempted, killed or
+    /// requeued) continues from them instead of starting over; null for a fresh point.
+    /// </summary>
+    static TrainCheckpoints.Resume? ResumeSweepPoint(string command, IReadOnlyList<string> args, TextWriter stderr)
+    {
+        var probe = new OptionReader(args, ValueOptions, Flags, Repeatable);
+        if (ConfigSources.Apply(probe, Environment.GetEnvironmentVariable) is not { } dir) return null;
+        if (new Checkpoints.CheckpointStore(Path.Combine(dir, TrainCheckpoints.Folder)).List().Count == 0) return null;
+        stderr.WriteLine($"gba {command}: {dir} holds checkpoints of this sweep point: resuming it");
+        // --out names the sweep directory here, not the run directory being resumed.
+        var given = TrainCheckpoints.Parse(args, ValueOptions).Where(a => a.Name != "--out");
+        return TrainCheckpoints.Open(dir, command, TrainCheckpoints.Format(given).ToList(), ValueOptions, stderr);
     }
 
     /// <summary>Options that pick a run's options (expanded into the reader): not part of the command line a checkpoint saves.</summary>
