@@ -64,6 +64,22 @@ public class ConfigTests
         Assert.NotEqual("null", JsonNode.Parse(LastLine(stdout))!["frr_0_9"]?.ToJsonString() ?? "null");
     }
 
+    [Fact]
+    public void ResumeOfAConfigRunNeedsNoConfigFile()
+    {
+        using var t = new TempDir();
+        File.WriteAllText(t["cfg.json"], """{ "features": 32, "dim": 16, "sparsity": 2, "d_sae": 64, "batch": 64, "init_tokens": 512, "buffer_tokens": 640, "eval_tokens": 512, "threads": 1, "eval_every": 20 }""");
+        var (c1, _, e1) = Run("train", "--config", t["cfg.json"], "--steps", "30", "--checkpoint-every", "10", "--out", t["a"], "--quiet");
+        Assert.True(c1 == 0, e1);
+        File.Delete(t["cfg.json"]);   // the checkpoint saved the expanded options, not the file name
+        var (c2, _, e2) = Run("train", "--resume", t["a"], "--steps", "60", "--quiet");
+        Assert.True(c2 == 0, e2);
+        var (c3, _, e3) = Run(["train", .. Tweak("--steps", "60", "--eval-every", "20"), "--out", t["b"], "--quiet"]);
+        Assert.True(c3 == 0, e3);
+        AssertSameMetrics(Summary(t["b"]), Summary(t["a"]));
+        Assert.Equal(File.ReadAllLines(t["b/loss.jsonl"]).Length, File.ReadAllLines(t["a/loss.jsonl"]).Select(l => JsonNode.Parse(l)!["step"]!.GetValue<long>()).Distinct().Count());
+    }
+
     [Theory]
     [InlineData("""{ "d_sae": 64, "colour": "blue" }""", "unknown option 'colour'")]
     [InlineData("""{ "out": "elsewhere" }""", "unknown option 'out'")]

@@ -181,6 +181,39 @@ public class SweepTests
     }
 
     [Fact]
+    public void AKilledSweepTaskResumesFromItsCheckpointWhenRunAgain()
+    {
+        using var t = new TempDir();
+        File.WriteAllText(t["s.json"], """
+            { "base": { "features": 32, "dim": 16, "sparsity": 2, "d_sae": 64, "batch": 64, "steps": 3000, "init_tokens": 512,
+                        "buffer_tokens": 640, "eval_tokens": 512, "threads": 1, "eval_every": 500, "checkpoint_every": 100 },
+              "grid": { "seed": [1, 2] } }
+            """);
+        // Kill the task once its first checkpoint exists, as a preempted cluster job would be.
+        var psi = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in new[] { typeof(GbaEngine.Cli.CliApp).Assembly.Location, "train", "--sweep", t["s.json"], "--index", "1", "--out", t["sw"], "--quiet" })
+            psi.ArgumentList.Add(a);
+        using (var p = System.Diagnostics.Process.Start(psi)!)
+        {
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            while (!p.HasExited && !(Directory.Exists(t["sw/run-001/checkpoints"]) && Directory.GetDirectories(t["sw/run-001/checkpoints"], "step-*").Length > 0)
+                   && clock.Elapsed < TimeSpan.FromSeconds(60))
+                Thread.Sleep(5);
+            if (!p.HasExited) p.Kill(entireProcessTree: true);
+            p.WaitForExit();
+        }
+        Assert.False(File.Exists(t["sw/run-001/summary.json"]), "the task finished before it could be killed: make the run longer");
+
+        var (code, _, err) = Run("train", "--sweep", t["s.json"], "--index", "1", "--out", t["sw"], "--quiet");
+        Assert.True(code == 0, err);
+        Assert.Contains("holds checkpoints of this sweep point: resuming it", err);
+        Assert.Contains("resuming", err);
+        var (sc, _, se) = Run(["train", .. Tweak("--steps", "3000", "--seed", "2", "--eval-every", "500"), "--out", t["straight"], "--quiet"]);
+        Assert.True(sc == 0, se);
+        ConfigTests.AssertSameMetrics(Summary(t["straight"]), Summary(t["sw/run-001"]));
+    }
+
+    [Fact]
     public void OutOfProcessSlurmArrayTaskIdPicksThePoint()
     {
         using var t = new TempDir();

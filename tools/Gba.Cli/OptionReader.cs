@@ -109,6 +109,24 @@ public sealed class OptionReader
         _fromFile.Remove(name);
     }
 
+    /// <summary>
+    /// Every option held (typed or filled from a config file) as a command line that reads back into
+    /// the same options, leaving out <paramref name="exclude"/>; positional arguments come last.
+    /// </summary>
+    public List<string> ToArgs(IReadOnlySet<string>? exclude = null)
+    {
+        var args = new List<string>();
+        foreach (var (name, value) in _values)
+        {
+            if (exclude?.Contains(name) == true) continue;
+            if (_flags.Contains(name)) args.Add(name);
+            else if (_lists.TryGetValue(name, out var list)) foreach (var v in list) args.AddRange([name, v]);
+            else args.AddRange([name, value!]);
+        }
+        args.AddRange(_positional);
+        return args;
+    }
+
     /// <summary>Every option given on the command line or filled from a config file.</summary>
     public IEnumerable<string> Names => _values.Keys;
 

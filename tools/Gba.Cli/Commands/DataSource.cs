@@ -121,18 +121,6 @@ public sealed class DataSource : IDisposable
         }
     }
 
-    /// <summary>Moves the training stream to where a checkpoint recorded it (synthetic: generator state; files: re-opened at the position).</summary>
-    public void RestoreTrainStream(StreamState state)
-    {
-        if (Train is SyntheticStream s) state.RestoreInto(s);
-        else if (_owner is ActivationDataset dataset)
-        {
-            var old = Train;
-            Train = state.Open(dataset);
-            old.Dispose();
-        }
-    }
-
     /// <summary>
     /// The same data with another training stream (e.g. one consumer of a shared loader pass); disposing
     /// the view disposes only that stream, the owner keeps the files and the evaluation set.
@@ -149,6 +137,18 @@ public sealed class DataSource : IDisposable
         var v = new float[all.TokenCount * dim];
         rows.NextBatch(v, (int)all.TokenCount);
         return v;
+    }
+
+    /// <summary>Moves the training stream to where a checkpoint recorded it (synthetic: generator state; files: re-opened at the position).</summary>
+    public void RestoreTrainStream(StreamState state)
+    {
+        if (Train is SyntheticStream s) state.RestoreInto(s);
+        else if (_owner is ActivationDataset dataset)
+        {
+            var old = Train;
+            Train = state.Open(dataset);
+            old.Dispose();
+        }
     }
 
     public void Dispose()

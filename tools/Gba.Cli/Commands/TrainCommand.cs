@@ -43,24 +43,42 @@ public static class TrainCommand
     {
         var o = new OptionReader(args, ValueOptions, Flags, Repeatable);
         if (o.Flag("--help") || o.Flag("-h")) { stdout.Write(Help(command)); return CliApp.Ok; }
-        var resume = o.String("--resume") is { } from ? TrainCheckpoints.Open(from, command, args, ValueOptions, stderr) : null;
-        if (resume != null) (command, args, o) = (resume.Command, resume.Args, new OptionReader(resume.Args, ValueOptions, Flags, Repeatable));
+        var resume = o.String("--resume") is { } from ? TrainCheckpoints.Open(from, command, args, ValueOptions, stderr)
+            : o.Has("--sweep") ? ResumeSweepPoint(command, args, stderr) : null;
+        if (resume != null) (command, o) = (resume.Command, new OptionReader(resume.Args, ValueOptions, Flags, Repeatable));
         string? outDir = ConfigSources.Apply(o, Environment.GetEnvironmentVariable);
-        if (resume != null) outDir = resume.RunDirectory;
-        return RunPoint(command, o, outDir, stdout, stderr, null, args, resume);
+        return RunPoint(command, o, resume?.RunDirectory ?? outDir, stdout, stderr, resume);
     }
 
     /// <summary>
+    /// A sweep point whose run directory already holds checkpoints (a cluster task preempted, killed or
+    /// requeued) continues from them instead of starting over; null for a fresh point.
+    /// </summary>
+    static TrainCheckpoints.Resume? ResumeSweepPoint(string command, IReadOnlyList<string> args, TextWriter stderr)
+    {
+        var probe = new OptionReader(args, ValueOptions, Flags, Repeatable);
+        if (ConfigSources.Apply(probe, Environment.GetEnvironmentVariable) is not { } dir) return null;
+        if (new Checkpoints.CheckpointStore(Path.Combine(dir, TrainCheckpoints.Folder)).List().Count == 0) return null;
+        stderr.WriteLine($"gba {command}: {dir} holds checkpoints of this sweep point: resuming it");
+        // --out names the sweep directory here, not the run directory being resumed.
+        var given = TrainCheckpoints.Parse(args, ValueOptions).Where(a => a.Name != "--out");
+        return TrainCheckpoints.Open(dir, command, TrainCheckpoints.Format(given).ToList(), ValueOptions, stderr);
+    }
+
+    /// <summary>Options that pick a run's options (expanded into the reader): not part of the command line a checkpoint saves.</summary>
+    static readonly HashSet<string> OptionSources = ["--config", "--sweep", "--index"];
+
+    /// <summary>
     /// Trains one run whose options are all in <paramref name="o"/>; a failure leaves --out/error.txt.
-    /// <paramref name="openData"/> replaces opening the data (`gba sweep run` hands each run its view of a shared pass).
-    /// <paramref name="args"/> is the command line a checkpoint saves for `--resume` (none: no checkpoints).
+    /// <paramref name="openData"/> replaces opening the data (`gba sweep run` hands each run its view of a shared
+    /// pass; such runs write no checkpoints, since their stream is the shared pass: rerun them by index instead).
     /// </summary>
     internal static int RunPoint(string command, OptionReader o, string? outDir, TextWriter stdout, TextWriter stderr,
-        Func<OptionReader, TrainerOptions, DataSource>? openData = null, IReadOnlyList<string>? args = null, TrainCheckpoints.Resume? resume = null)
+        TrainCheckpoints.Resume? resume = null, Func<OptionReader, TrainerOptions, DataSource>? openData = null)
     {
         try
         {
-            return Train(command, o, outDir, stdout, stderr, openData, args, resume);
+            return Train(command, o, outDir, stdout, stderr, resume, openData);
         }
         catch (Exception e) when (outDir != null && e is not (UsageException or OperationCanceledException))
         {
@@ -71,7 +89,7 @@ public static class TrainCommand
     }
 
     static int Train(string command, OptionReader o, string? outDir, TextWriter stdout, TextWriter stderr,
-        Func<OptionReader, TrainerOptions, DataSource>? openData, IReadOnlyList<string>? args, TrainCheckpoints.Resume? resume)
+        TrainCheckpoints.Resume? resume, Func<OptionReader, TrainerOptions, DataSource>? openData)
     {
         // Paths after --data (a shell glob expands to several) are data files too.
         var dataPaths = o.Strings("--data").Concat(o.Positional).ToList();
@@ -96,13 +114,16 @@ public static class TrainCommand
             File.Delete(Path.Combine(outDir, FailureFile));
             File.Delete(Path.Combine(outDir, "summary.json"));
         }
-        var schedule = args is null ? null : TrainCheckpoints.Schedule(outDir, command, args, ValueOptions, o, options, data);
+        // The checkpoint keeps the fully expanded command line (config-file and sweep options included), so --resume needs neither file.
+        var schedule = openData is null ? TrainCheckpoints.Schedule(outDir, command, o.ToArgs(OptionSources), ValueOptions, o, options, data) : null;
+
         using var trainer = new SaeTrainer(options, train.Dim);
         if (resume != null) TrainCheckpoints.Continue(resume, command, trainer, data, stderr, JsonlLog.Line);
         using var signals = new InterruptSignals(command, stderr);
         stderr.WriteLine($"gba {command}: {MethodName(options.Method).ToUpperInvariant()} M={options.Neurons} on {train.Describe()}; " +
                          $"{options.Steps} steps of {options.BatchSize} tokens, {options.Threads} threads, kernels {Kernels.KernelSelector.Current}");
         using var log = outDir is null ? null : new StreamWriter(Path.Combine(outDir, "metrics.jsonl"), append: resume != null);
+        // Appended on resume: steps logged after the last checkpoint appear twice, and readers keep the later line.
         using var lossLog = outDir is null ? null : new StreamWriter(Path.Combine(outDir, LossLog.FileName), append: resume != null);
         var observers = new ObserverList(new ProgressDisplay(stderr, !Console.IsErrorRedirected && ReferenceEquals(stderr, Console.Error), o.Flag("--quiet")),
             log is null ? null : new JsonlLog(log), lossLog is null ? null : new LossLog(lossLog));

@@ -19,6 +19,7 @@ public static class ConfigSources
         "--normalize", "--eval-every", "--eval-tokens", "--features", "--dim", "--sparsity", "--profile", "--exponent",
         "--noise", "--magnitude-min", "--magnitude-max", "--kernels", "--data", "--dtype", "--tensor", "--row-limit",
         "--untied", "--skip-nonfinite", "--token-text", "--ground-truth", "--data-seed", "--model-name", "--hook-name",
+        "--checkpoint-every", "--keep-checkpoints",
     };
 
     /// <summary>Pairs where a command-line value replaces the file's other one instead of clashing with it.</summary>

@@ -90,7 +90,7 @@ public static class LocalSweep
         try
         {
             // The view's owner (the shared source) outlives this run; disposing the view releases this run's place in the pass.
-            TrainCommand.RunPoint("train", run.Options, dir, stdout, stderr, (_, _) => view);
+            TrainCommand.RunPoint("train", run.Options, dir, stdout, stderr, openData: (_, _) => view);
             var summary = JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "summary.json"))) as JsonObject;
             return new Outcome(run.Point, true, "ok", summary);
         }
