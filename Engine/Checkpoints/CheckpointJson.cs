@@ -54,6 +54,7 @@ static class CheckpointJson
         ["ste_bandwidth"] = Num(o.SteBandwidth),
         ["initial_threshold"] = Num(o.InitialThreshold),
         ["threshold_decay"] = Num(o.ThresholdDecay),
+        ["mp_steps"] = o.MpSteps,
     };
 
     public static TrainerOptions ReadOptions(JsonObject j, Reader r) => new()
@@ -90,6 +91,7 @@ static class CheckpointJson
         SteBandwidth = r.Double(j, "ste_bandwidth"),
         InitialThreshold = r.Double(j, "initial_threshold"),
         ThresholdDecay = r.Double(j, "threshold_decay"),
+        MpSteps = r.Int(j, "mp_steps"),
     };
 
     public static JsonObject WriteStream(StreamState s)

@@ -154,6 +154,8 @@ public sealed unsafe class SaeModel
     /// </summary>
     public static SaeModel FromAutoencoder(SparseAutoencoder sae)
     {
+        if (sae.Architecture.Sparsity == SparsityMode.MatchingPursuit)
+            throw new NotSupportedException("A matching-pursuit SAE has no one-pass encoder: run it with Training.MatchingPursuitEncoder.");
         var t = Interop.SaeLensExport.Tensors(sae);
         return new SaeModel(t.Dim, t.Features, t.Encoder, t.EncoderBias, t.Decoder, t.DecoderBias, t.Activation,
             t.Threshold ?? [], t.K, applyDecoderBiasToInput: true, t.Normalization, SaeLayout.InMemory, null);

@@ -112,7 +112,9 @@ public static class SaeLensExport
         var arch = sae.Architecture;
         var cfg = new JsonObject
         {
-            ["architecture"] = ArchitectureName(t.Activation),
+            // "mp" has no SAELens class: the weights are the dictionary (W_dec rows, renormalised, are
+            // the atoms) and mp_steps the trained T; loaders that do not know MP refuse it by name.
+            ["architecture"] = arch.Sparsity == SparsityMode.MatchingPursuit ? "mp" : ArchitectureName(t.Activation),
             ["d_in"] = d,
             ["d_sae"] = m,
             ["dtype"] = "float32",
@@ -133,6 +135,7 @@ public static class SaeLensExport
                 ["neuron_groups"] = groups is null ? null : new JsonArray(groups.GroupOf.Select(g => (JsonNode)g).ToArray()),
             },
         };
+        if (arch.Sparsity == SparsityMode.MatchingPursuit) cfg["mp_steps"] = arch.K;
         // Without a sae_lens_version SAELens 6 reads the config as pre-6.0 and rebuilds "metadata" from
         // top-level keys, so the model and hook names it knows are written at both places.
         foreach (var key in TopLevelMetadata)

@@ -18,7 +18,8 @@ public static class Evaluator
         if (set.Dim != sae.Dim) throw new ArgumentException($"Evaluation data has d = {set.Dim}, the SAE expects d = {sae.Dim}.");
         var p = sae.Parameters;
         int d = sae.Dim, stride = p.Stride, n = set.Count, m = sae.Neurons;
-        using var encoder = new BatchEncoder(sae.Architecture, p, Chunk, threads);
+        using var pursuit = sae.Architecture.Sparsity == SparsityMode.MatchingPursuit ? new MatchingPursuitEncoder(sae.Architecture, p, Chunk, threads) : null;
+        using var encoder = pursuit is null ? new BatchEncoder(sae.Architecture, p, Chunk, threads) : null;
         var code = new SparseCode();
         var stats = new FiringStatistics(m);
         var x = new AlignedArray((long)Chunk * stride);
@@ -37,7 +38,8 @@ public static class Evaluator
             int rows = Math.Min(Chunk, n - start);
             var xs = x.Span;
             sae.NormalizeBatch(set.Tokens.AsSpan(start * d, rows * d), rows, xs, factors);
-            encoder.Encode(x, rows, code, stats);
+            if (pursuit != null) pursuit.Encode(x, rows, code, stats);
+            else encoder!.Encode(x, rows, code, stats);
             active += code.Count;
             for (int t = 0; t < rows; t++)
             {

@@ -18,6 +18,11 @@ public enum SparsityMode
     Threshold,
     /// <summary>The k largest positive pre-activations per token.</summary>
     TopK,
+    /// <summary>
+    /// MP-SAE (spec/gba.md §4): K steps of matching pursuit over the tied unit-norm dictionary; each
+    /// step takes the atom most positively correlated with the residual and subtracts its projection.
+    /// </summary>
+    MatchingPursuit,
 }
 
 /// <summary>The shape and form of a sparse autoencoder (spec/gba.md §2).</summary>
@@ -26,7 +31,7 @@ public enum SparsityMode
 /// <param name="Tied">True: one matrix W encodes and decodes (the paper's form); false: separate W_enc, W_dec.</param>
 /// <param name="Gate">JumpReLU (default) or ReLU; TopK always uses ReLU on the selected neurons.</param>
 /// <param name="Sparsity">Threshold (GBA, BA) or TopK.</param>
-/// <param name="K">k for TopK; ignored otherwise.</param>
+/// <param name="K">k for TopK; the number of matching-pursuit steps T for MatchingPursuit; ignored otherwise.</param>
 public sealed record SaeArchitecture(int Dim, int Neurons, bool Tied = true, GateKind Gate = GateKind.JumpRelu,
     SparsityMode Sparsity = SparsityMode.Threshold, int K = 0)
 {
@@ -47,6 +52,10 @@ public sealed record SaeArchitecture(int Dim, int Neurons, bool Tied = true, Gat
             throw new ArgumentException($"The ReLU firing threshold must be finite and non-negative (got {ReluThreshold}).");
         if (ReluThreshold > 0 && (Gate != GateKind.Relu || Sparsity != SparsityMode.Threshold))
             throw new ArgumentException("A ReLU firing threshold needs the ReLU gate with threshold sparsity.");
+        if (Sparsity == SparsityMode.MatchingPursuit && K < 1)
+            throw new ArgumentException($"Matching pursuit needs at least one step (got {K}).");
+        if (Sparsity == SparsityMode.MatchingPursuit && !Tied)
+            throw new ArgumentException("Matching pursuit encodes and decodes with one dictionary: it must be tied.");
     }
 
     /// <summary>The gate actually applied: TopK selects on relu(y).</summary>

@@ -24,7 +24,7 @@ public sealed class SyntheticModel
             for (int j = 0; j < d; j++) row[j] *= inv;
         }
         Frequencies = spec.Profile == FrequencyProfile.Uniform
-            ? Enumerable.Repeat((double)spec.Sparsity / n, n).ToArray()
+            ? Enumerable.Repeat(spec.MeanSparsity / n, n).ToArray()
             : PowerLawFrequencies(n, spec.Sparsity, spec.Exponent);
     }
 

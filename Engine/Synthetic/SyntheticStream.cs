@@ -6,7 +6,8 @@ namespace GbaEngine.Synthetic;
 /// Draws tokens x = Σ_i c_i v_i (+ noise) from a <see cref="SyntheticModel"/>, one token at a time
 /// from a single generator, so the stream is a pure function of (seed, position) and its state is
 /// just the generator state and position (what a checkpoint stores).
-/// Uniform profile: s distinct features by Floyd's sampling. Power law: every feature is an
+/// Uniform profile: s distinct features by Floyd's sampling (with a mixture, a coin first picks s or
+/// the mixture's sparsity). Power law: every feature is an
 /// independent Bernoulli(f_i), drawn by geometric skipping within blocks of doubling size whose
 /// rate is the block's largest f, thinned to f_i: cost O(s·log n) per token instead of O(n).
 /// </summary>
@@ -32,7 +33,7 @@ public sealed class SyntheticStream : ITokenStream
     public string Describe()
     {
         var s = _model.Spec;
-        return $"synthetic n={s.Features} d={s.Dim} s={s.Sparsity} {s.Profile}" + (s.Profile == FrequencyProfile.PowerLaw ? $"(α={s.Exponent})" : "")
+        return $"synthetic n={s.Features} d={s.Dim} s={s.Sparsity}" + (s.MixSparsity > 0 ? $" ({s.MixFraction * 100:0.#}% of tokens s={s.MixSparsity})" : "") + $" {s.Profile}" + (s.Profile == FrequencyProfile.PowerLaw ? $"(α={s.Exponent})" : "")
             + $" magnitudes U({s.MagnitudeMin},{s.MagnitudeMax}) noise={s.Noise} seed={_model.Seed}";
     }
 
@@ -55,7 +56,9 @@ public sealed class SyntheticStream : ITokenStream
     {
         var spec = _model.Spec;
         x.Clear();
-        int count = spec.Profile == FrequencyProfile.Uniform ? SampleUniform(spec.Sparsity, spec.Features) : SamplePowerLaw();
+        // The mixture's coin is drawn only when there is a mixture, so plain streams are unchanged.
+        int s = spec.MixSparsity > 0 && _rng.NextDouble() < spec.MixFraction ? spec.MixSparsity : spec.Sparsity;
+        int count = spec.Profile == FrequencyProfile.Uniform ? SampleUniform(s, spec.Features) : SamplePowerLaw();
         double span = spec.MagnitudeMax - spec.MagnitudeMin;
         for (int k = 0; k < count; k++)
         {

@@ -28,6 +28,8 @@ public sealed partial class SaeTrainer : IDisposable
     readonly WorkerPool _pool;
     readonly BatchEncoder _encoder;
     readonly SparseBackward _backward;
+    readonly MatchingPursuitEncoder? _mp;          // MP-SAE replaces the encoder pass and backward
+    readonly MatchingPursuitBackward? _mpBackward;
     readonly SparseCode _code = new();
     readonly FiringStatistics _stats;
     readonly AlignedArray _x;
@@ -53,6 +55,11 @@ public sealed partial class SaeTrainer : IDisposable
         _pool = new WorkerPool(Math.Max(1, options.Threads));
         _encoder = new BatchEncoder(_arch, _p, options.BatchSize, _pool);
         _backward = new SparseBackward(_arch, _p, options.BatchSize, _pool);
+        if (_arch.Sparsity == SparsityMode.MatchingPursuit)
+        {
+            _mp = new MatchingPursuitEncoder(_arch, _p, options.BatchSize, options.Threads);
+            _mpBackward = new MatchingPursuitBackward(_p, options.Threads);
+        }
         _stats = new FiringStatistics(options.Neurons);
         _x = new AlignedArray((long)options.BatchSize * _p.Stride);
         _raw = new float[(long)options.BatchSize * dim];
@@ -209,6 +216,7 @@ public sealed partial class SaeTrainer : IDisposable
         data.NextBatch(_raw, rows);
         LoadNormalized(_raw, rows);
         long t1 = Stopwatch.GetTimestamp();
+        if (_mp != null) return MatchingPursuitStep(rows, t0, t1);
         if (_baseline is null) _encoder.Encode(_x, rows, _code, _stats);
         else _baseline.Encode(_encoder, _x, rows, _code);
         long t2 = Stopwatch.GetTimestamp();
@@ -237,8 +245,29 @@ public sealed partial class SaeTrainer : IDisposable
         return new StepOutcome(loss, _code.L0, summary);
     }
 
+    /// <summary>MP-SAE: pursuit, loss and chain gradients; AdamW on the dictionary and b_pre only (a stays 1, b unused).</summary>
+    StepOutcome MatchingPursuitStep(int rows, long t0, long t1)
+    {
+        _mp!.Encode(_x, rows, _code, _stats);
+        long t2 = Stopwatch.GetTimestamp();
+        double loss = _mpBackward!.Loss(_mp, rows);
+        long t3 = Stopwatch.GetTimestamp();
+        _mpBackward.Gradients(_mp, rows, _grad);
+        long t4 = Stopwatch.GetTimestamp();
+        var step = new AdamWStep((float)_o.LearningRate, (float)_o.Beta1, (float)_o.Beta2, (float)_o.AdamEpsilon, (float)_o.WeightDecay, _step);
+        foreach (var (offset, length) in new[] { (0, (int)_p.ScaleOffset), ((int)_p.PreBiasOffset, _p.Stride) })
+            FixedPartition.Run(length, _o.Threads, (_, s, e) =>
+                AdamW.Update(_p.Data.Span.Slice(offset + s, e - s), _grad.Data.Span.Slice(offset + s, e - s),
+                    _m1.Data.Span.Slice(offset + s, e - s), _m2.Data.Span.Slice(offset + s, e - s), step), granule: 1024);
+        long t5 = Stopwatch.GetTimestamp();
+        Model.NormalizeDecoderRows(_pool);
+        Profile.Add(t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, Stopwatch.GetTimestamp() - t5);
+        return new StepOutcome(loss, _code.L0, null);
+    }
+
     public void Dispose()
     {
+        _mp?.Dispose();
         _encoder.Dispose();
         _pool.Dispose();
     }

@@ -20,6 +20,8 @@ public enum TrainingMethod
     /// <summary>JumpReLU with an L0 penalty (Rajamanoharan et al. 2024): threshold θ = −b trained by a
     /// straight-through estimator.</summary>
     JumpReluL0,
+    /// <summary>MP-SAE baseline: a matching-pursuit encoder of <see cref="TrainerOptions.MpSteps"/> steps over a tied dictionary.</summary>
+    Mp,
 }
 
 /// <summary>How the per-neuron biases start (the paper is silent).</summary>
@@ -57,6 +59,8 @@ public sealed record TrainerOptions
     public double InitialThreshold { get; init; } = 1e-3;
     /// <summary>BatchTopK: decay of the running estimate of the inference threshold (EMA of the smallest kept value).</summary>
     public double ThresholdDecay { get; init; } = 0.99;
+    /// <summary>T, the matching-pursuit steps per token for MP (at inference any T may be used).</summary>
+    public int MpSteps { get; init; } = 3;
 
     /// <summary>K, the number of GBA groups.</summary>
     public int Groups { get; init; } = 10;
@@ -105,6 +109,7 @@ public sealed record TrainerOptions
         TrainingMethod.TopK => new(dim, Neurons, Tied, GateKind.Relu, SparsityMode.TopK, K),
         TrainingMethod.L1 or TrainingMethod.BatchTopK => new(dim, Neurons, Tied, GateKind.Relu),
         TrainingMethod.JumpReluL0 => new(dim, Neurons, Tied, GateKind.JumpRelu),
+        TrainingMethod.Mp => new(dim, Neurons, Tied, GateKind.Relu, SparsityMode.MatchingPursuit, MpSteps),
         _ => new(dim, Neurons, Tied, Gate),
     };
 
@@ -134,6 +139,8 @@ public sealed record TrainerOptions
         if (!(SteBandwidth >= 1e-5 && SteBandwidth <= 1)) throw new ArgumentException($"--ste-bandwidth must lie in [1e-5, 1] (got {SteBandwidth}).");
         if (!(InitialThreshold >= 0 && InitialThreshold <= 1)) throw new ArgumentException($"--threshold-init must lie in [0, 1] (got {InitialThreshold}).");
         if (!(ThresholdDecay >= 0 && ThresholdDecay < 1)) throw new ArgumentException($"--threshold-decay must lie in [0, 1) (got {ThresholdDecay}).");
+        if (Method == TrainingMethod.Mp && MpSteps < 1) throw new ArgumentException($"--mp-steps must be at least 1 (got {MpSteps}).");
+        if (Method == TrainingMethod.Mp && !Tied) throw new ArgumentException("--method mp uses one tied dictionary to encode and decode: drop --untied.");
         if (Method == TrainingMethod.Gba && Groups > Neurons) throw new ArgumentException($"--groups ({Groups}) exceeds --d-sae ({Neurons}).");
         _ = TargetFrequencies();
     }

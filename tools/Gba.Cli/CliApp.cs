@@ -31,6 +31,7 @@ public static class CliApp
                 "sweep" => SweepCommand.Run(rest, stdout, stderr),
                 "eval" => EvalCommand.Run(rest, stdout, stderr),
                 "encode" => EncodeCommand.Run(rest, stdout, stderr),
+                "experiment" => ExperimentCommand.Run(rest, stdout, stderr),
                 "--version" => Version(stdout),
                 _ => Unknown(args[0], stderr),
             };
@@ -80,6 +81,7 @@ public static class CliApp
           sweep    expand a grid of runs (gba train --sweep FILE --index I runs one), run or summarize them
           eval     MSE, FVU, L0 and dead fraction of a trained SAE (this engine's, SAELens, sparsify) on activation files
           encode   activations -> sparse feature codes (one safetensors file in CSR form) through a trained SAE
+          experiment  reproduce the paper's claims (recovery, resonance, frequency, heterogeneous, consistency, frontier)
 
         Run 'gba <command> --help' for a command's options.
 

@@ -43,22 +43,28 @@ public sealed class DataSource : IDisposable
             MagnitudeMax: o.Double("--magnitude-max", 1.5),
             Noise: o.Double("--noise", 0),
             Profile: o.Enum("--profile", FrequencyProfile.Uniform),
-            Exponent: o.Double("--exponent", 1.0));
+            Exponent: o.Double("--exponent", 1.0),
+            MixSparsity: o.Int("--mix-sparsity", 0),
+            MixFraction: o.Double("--mix-fraction", 0.5));
         spec.Validate();
         if (o.Has("--ground-truth")) throw new UsageException("--ground-truth goes with --data (synthetic runs know their features)");
         var model = new SyntheticModel(spec, seed);
         var train = model.OpenStream(1);
         using var evalStream = model.OpenStream(2);
         int evalTokens = o.Int("--eval-tokens", 16_384);
-        var eval = EvaluationSet.FromStream(evalStream, evalTokens, model.Features, model.Frequencies);
+        // A --ground-truth file replaces the generator's own features (their frequencies no longer apply).
+        var truth = GroundTruthFile(o, spec.Dim);
+        var eval = EvaluationSet.FromStream(evalStream, evalTokens, truth ?? model.Features, truth is null ? model.Frequencies : null);
         var options = new JsonObject
         {
             ["features"] = spec.Features, ["dim"] = spec.Dim, ["sparsity"] = spec.Sparsity, ["profile"] = spec.Profile.ToString().ToLowerInvariant(),
             ["exponent"] = spec.Exponent, ["noise"] = spec.Noise, ["magnitude_min"] = spec.MagnitudeMin, ["magnitude_max"] = spec.MagnitudeMax,
             ["eval_tokens"] = evalTokens, ["data_seed"] = seed,
         };
-        return new DataSource(train, eval, train.Describe(),
-            new JsonObject { ["synthetic"] = JsonSerializer.SerializeToNode(spec, TrainCommand.JsonOptions), ["seed"] = seed }, options, train);
+        if (o.String("--ground-truth") is { } g) options["ground_truth"] = Path.GetFullPath(g);
+        var config = new JsonObject { ["synthetic"] = JsonSerializer.SerializeToNode(spec, TrainCommand.JsonOptions), ["seed"] = seed };
+        if (o.String("--ground-truth") is { } gt) config["ground_truth"] = gt;
+        return new DataSource(train, eval, train.Describe(), config, options, train);
     }
 
     /// <summary>Opens the files; holds out the last min(--eval-tokens, 10%) rows for evaluation.</summary>
@@ -90,8 +96,7 @@ public sealed class DataSource : IDisposable
         {
             var train = dataset.OpenStream(seed);
             using var evalStream = dataset.OpenEvalStream();
-            var truth = o.String("--ground-truth") is { } gt ? ReadGroundTruth(gt, dataset.Dim) : null;
-            var eval = EvaluationSet.FromStream(evalStream, (int)dataset.EvalRows, truth);
+            var eval = EvaluationSet.FromStream(evalStream, (int)dataset.EvalRows, GroundTruthFile(o, dataset.Dim));
             var config = new JsonObject
             {
                 ["files"] = new JsonArray(dataset.Shards.Select(s => (JsonNode)s.Path).ToArray()),
@@ -127,18 +132,6 @@ public sealed class DataSource : IDisposable
     /// </summary>
     public DataSource WithTrain(ITokenStream train) => new(train, Eval, Description, Config.DeepClone(), (JsonObject)Options.DeepClone(), null) { EvalRows = EvalRows };
 
-    /// <summary>True features [n × d] from a .npy/.safetensors file (e.g. `gba synth`'s features.npy), for FRR on file data.</summary>
-    static float[] ReadGroundTruth(string path, int dim)
-    {
-        using var ds = ActivationDataset.Open([path], new LoaderOptions { EvalFraction = 0 });
-        if (ds.Dim != dim) throw new InvalidDataException($"{path}: ground-truth features have d = {ds.Dim}, the activations d = {dim}.");
-        using var all = ActivationDataset.Open([path], new LoaderOptions { EvalRows = ds.TokenCount });
-        using var rows = all.OpenEvalStream();
-        var v = new float[all.TokenCount * dim];
-        rows.NextBatch(v, (int)all.TokenCount);
-        return v;
-    }
-
     /// <summary>Moves the training stream to where a checkpoint recorded it (synthetic: generator state; files: re-opened at the position).</summary>
     public void RestoreTrainStream(StreamState state)
     {
@@ -150,6 +143,10 @@ public sealed class DataSource : IDisposable
             old.Dispose();
         }
     }
+
+    /// <summary>The --ground-truth matrix V [n × d], validated against the data's d; null without the option.</summary>
+    static float[]? GroundTruthFile(OptionReader o, int dim) =>
+        o.String("--ground-truth") is { } path ? GroundTruth.Load(path, dim) : null;
 
     public void Dispose()
     {

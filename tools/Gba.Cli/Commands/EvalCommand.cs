@@ -17,7 +17,8 @@ namespace GbaEngine.Cli.Commands;
 /// </summary>
 public static class EvalCommand
 {
-    static readonly HashSet<string> ValueOptions = ["--sae", "--data", "--eval-tokens", "--threads", "--dtype", "--dim", "--tensor", "--row-limit", "--kernels"];
+    static readonly HashSet<string> ValueOptions = ["--sae", "--data", "--eval-tokens", "--threads", "--dtype", "--dim", "--tensor", "--row-limit", "--kernels",
+        "--ground-truth", "--mp-steps", "--out"];
     static readonly HashSet<string> Flags = ["--json", "--help", "-h", "--skip-nonfinite"];
     static readonly HashSet<string> Repeatable = ["--data"];
 
@@ -34,6 +35,9 @@ public static class EvalCommand
           --threads N        worker threads (default: all cores); results do not depend on it
           --dtype f32|f16|bf16 --dim d (raw files)   --tensor NAME (safetensors)   --row-limit N   --skip-nonfinite
           --kernels scalar|avx2|avx512   --json (last stdout line: one JSON object)
+          --ground-truth V.npy  true features [n, d_in] (.npy or .safetensors): FRR@0.8/0.9 of the decoder directions
+          --out DIR          with --ground-truth: write DIR/recovery.json (per-feature best cosines)
+          --mp-steps T       a matching-pursuit SAE (`gba train --method mp`): run T pursuit steps (default: as trained)
 
         Metrics, in the original activation space: MSE per element, FVU = sum |x - xhat|^2 / sum |x - mean x|^2,
         L0 (active features per token), fraction active (L0 / d_sae), dead fraction (features never active).
@@ -55,6 +59,9 @@ public static class EvalCommand
         if (evalTokens < 1) throw new UsageException($"--eval-tokens {evalTokens}: expected at least 1");
         var loader = LoaderOptions(o) with { EvalRows = evalTokens ?? long.MaxValue };
 
+        if (Interop.MatchingPursuitImport.IsMatchingPursuit(saePath)) return RunPursuit(o, saePath, paths, loader, threads, stdout);
+        if (o.Has("--mp-steps")) throw new UsageException($"--mp-steps: {saePath} is not a matching-pursuit SAE");
+
         var model = SaeModel.Load(saePath);
         using var dataset = ActivationDataset.Open(paths, loader);
         if (dataset.Dim != model.Dim)
@@ -64,18 +71,19 @@ public static class EvalCommand
         var clock = Stopwatch.StartNew();
         var m = InferenceEvaluator.Evaluate(model, () => dataset.OpenEvalStream(), rows, threads);
         double seconds = clock.Elapsed.TotalSeconds;
+        if (o.String("--ground-truth") is { } truthPath)
+        {
+            var decoder = new float[(long)model.Features * model.Dim];
+            for (int f = 0; f < model.Features; f++) model.DecoderRow(f).CopyTo(decoder.AsSpan(f * model.Dim, model.Dim));
+            m = WithRecovery(m, truthPath, decoder, model.Features, model.Dim, model.Dim, threads);
+        }
 
         var ci = CultureInfo.InvariantCulture;
         string architecture = Interop.SaeLensExport.ArchitectureName(model.Activation) + (model.Activation == SaeActivation.TopK ? $" k={model.K}" : "");
         stdout.WriteLine($"sae {model.Source}  ({LayoutName(model.Layout)}, {architecture}, d_in {model.Dim}, d_sae {model.Features})");
         stdout.WriteLine(string.Create(ci, $"data {dataset.Describe()}: evaluated {(rows == dataset.UsedRows ? $"all {rows:N0}" : $"the last {rows:N0} of {dataset.UsedRows:N0}")} rows in {seconds:F1} s ({rows / Math.Max(seconds, 1e-9):N0} tokens/s, {threads} threads)"));
-        stdout.WriteLine(string.Create(ci, $"  FVU {m.Fvu:F4}   explained variance {m.ExplainedVariance:F4}   MSE {m.Mse:G4}"));
-        stdout.WriteLine(string.Create(ci, $"  L0 {m.L0:F2}   fraction active {m.FractionActive:G3}   dead fraction {m.DeadFraction:F4}"));
-        stdout.Write("  log10 firing frequency histogram: ");
-        for (int i = 0; i < m.FrequencyHistogram.Length; i++)
-            if (m.FrequencyHistogram[i] > 0)
-                stdout.Write(string.Create(ci, $"[{EvaluationMetrics.HistogramMinLog10 + i * EvaluationMetrics.HistogramBinWidth:F1}]={m.FrequencyHistogram[i]} "));
-        stdout.WriteLine();
+        PrintMetrics(stdout, m);
+        WriteRecovery(o, m);
         if (o.Flag("--json"))
         {
             stdout.WriteLine(new JsonObject
@@ -97,8 +105,74 @@ public static class EvalCommand
                 ["tokens_per_second"] = Math.Round(rows / Math.Max(seconds, 1e-9), 1),
                 ["threads"] = threads,
                 ["kernels"] = Kernels.KernelSelector.Current.ToString().ToLowerInvariant(),
+                ["frr_0_8"] = m.Frr08,
+                ["frr_0_9"] = m.Frr09,
             }.ToJsonString());
         }
+        return CliApp.Ok;
+    }
+
+    static void PrintMetrics(TextWriter stdout, EvaluationMetrics m)
+    {
+        var ci = CultureInfo.InvariantCulture;
+        if (m.Frr08 is { } f8) stdout.WriteLine(string.Create(ci, $"  FRR@0.8 {f8:F4}   FRR@0.9 {m.Frr09:F4}   ({m.BestCosines!.Length} true features recovered by a decoder direction)"));
+        stdout.WriteLine(string.Create(ci, $"  FVU {m.Fvu:F4}   explained variance {m.ExplainedVariance:F4}   MSE {m.Mse:G4}"));
+        stdout.WriteLine(string.Create(ci, $"  L0 {m.L0:F2}   fraction active {m.FractionActive:G3}   dead fraction {m.DeadFraction:F4}"));
+        stdout.Write("  log10 firing frequency histogram: ");
+        for (int i = 0; i < m.FrequencyHistogram.Length; i++)
+            if (m.FrequencyHistogram[i] > 0)
+                stdout.Write(string.Create(ci, $"[{EvaluationMetrics.HistogramMinLog10 + i * EvaluationMetrics.HistogramBinWidth:F1}]={m.FrequencyHistogram[i]} "));
+        stdout.WriteLine();
+    }
+
+    /// <summary>FRR and per-feature best cosines of the decoder rows [M × stride] against a --ground-truth file.</summary>
+    static EvaluationMetrics WithRecovery(EvaluationMetrics m, string truthPath, ReadOnlySpan<float> decoder, int features, int dim, int stride, int threads)
+    {
+        var truth = GroundTruth.Load(truthPath, dim);
+        var best = FeatureRecovery.BestCosines(truth, truth.Length / dim, decoder, features, dim, stride, threads);
+        return m with { BestCosines = best, Frr08 = FeatureRecovery.Rate(best, 0.8), Frr09 = FeatureRecovery.Rate(best, 0.9) };
+    }
+
+    static void WriteRecovery(OptionReader o, EvaluationMetrics m)
+    {
+        if (o.String("--out") is not { } dir) return;
+        if (m.BestCosines is null) throw new UsageException("--out writes recovery.json: it needs --ground-truth");
+        Directory.CreateDirectory(dir);
+        RecoveryFile.Write(dir, m, null);
+    }
+
+    /// <summary>An MP-SAE: the held-out rows in memory, the engine's evaluator with T pursuit steps.</summary>
+    static int RunPursuit(OptionReader o, string saePath, List<string> paths, LoaderOptions loader, int threads, TextWriter stdout)
+    {
+        var sae = Interop.MatchingPursuitImport.Read(saePath);
+        int steps = o.Int("--mp-steps", sae.Architecture.K);
+        if (steps < 1) throw new UsageException($"--mp-steps {steps}: expected at least 1");
+        sae = Training.MatchingPursuitEncoder.WithSteps(sae, steps);
+        using var dataset = ActivationDataset.Open(paths, loader);
+        if (dataset.Dim != sae.Dim)
+            throw new InvalidDataException($"{dataset.Shards[0].Path}: rows have d = {dataset.Dim}, but the SAE in {saePath} expects d_in = {sae.Dim}.");
+        if (dataset.EvalRows * dataset.Dim > Array.MaxLength)
+            throw new InvalidDataException($"{dataset.Shards[0].Path}: {dataset.EvalRows:N0} rows are too many to hold for a matching-pursuit evaluation; use --eval-tokens.");
+        var clock = Stopwatch.StartNew();
+        EvaluationSet set;
+        using (var stream = dataset.OpenEvalStream()) set = EvaluationSet.FromStream(stream, (int)dataset.EvalRows);
+        var m = Evaluator.Evaluate(sae, set, null, threads);
+        if (o.String("--ground-truth") is { } truthPath)
+            m = WithRecovery(m, truthPath, sae.Parameters.Decoder, sae.Neurons, sae.Dim, sae.Parameters.Stride, threads);
+        double seconds = clock.Elapsed.TotalSeconds;
+        var ci = CultureInfo.InvariantCulture;
+        stdout.WriteLine($"sae {saePath}  (gba_engine, mp T={steps}, d_in {sae.Dim}, d_sae {sae.Neurons})");
+        stdout.WriteLine(string.Create(ci, $"data {dataset.Describe()}: evaluated {set.Count:N0} rows in {seconds:F1} s ({threads} threads)"));
+        PrintMetrics(stdout, m);
+        WriteRecovery(o, m);
+        if (o.Flag("--json"))
+            stdout.WriteLine(new JsonObject
+            {
+                ["sae"] = saePath, ["layout"] = "gba_engine", ["architecture"] = "mp", ["mp_steps"] = steps, ["d_in"] = sae.Dim, ["d_sae"] = sae.Neurons,
+                ["tokens"] = set.Count, ["fvu"] = double.IsFinite(m.Fvu) ? m.Fvu : null, ["mse"] = m.Mse, ["l0"] = m.L0,
+                ["fraction_active"] = m.FractionActive, ["dead_fraction"] = m.DeadFraction, ["frr_0_8"] = m.Frr08, ["frr_0_9"] = m.Frr09,
+                ["seconds"] = Math.Round(seconds, 3), ["threads"] = threads,
+            }.ToJsonString());
         return CliApp.Ok;
     }
 

@@ -27,6 +27,7 @@ public static class TrainCommand
         "--data", "--dtype", "--tensor", "--row-limit", "--model-name", "--hook-name", "--resume", "--checkpoint-every", "--keep-checkpoints",
         "--config", "--sweep", "--index", "--token-text", "--ground-truth", "--data-seed",
         "--l1", "--l1-warmup", "--l0-coefficient", "--ste-bandwidth", "--threshold-init", "--threshold-decay",
+        "--mp-steps", "--eval-mp-steps", "--mix-sparsity", "--mix-fraction",
     ];
     internal static readonly HashSet<string> Flags = ["--json", "--untied", "--quiet", "--help", "-h", "--skip-nonfinite"];
     internal static readonly HashSet<string> Repeatable = ["--data"];
@@ -98,6 +99,7 @@ public static class TrainCommand
 
         var options = ReadTrainerOptions(o, demo: command == "demo");
         options.Validate();
+        var mpSweep = ReadStepList(o, options);
         if (o.Has("--token-text") && dataPaths.Count == 0) throw new UsageException("--token-text goes with --data (it names each activation row's token)");
         using var data = openData?.Invoke(o, options)
             ?? (dataPaths.Count > 0 ? DataSource.Files(dataPaths, o, options.Seed) : DataSource.Synthetic(o, options.Seed));
@@ -141,9 +143,11 @@ public static class TrainCommand
         catch (OperationCanceledException e) when (signals.Requested) { return TrainCheckpoints.Interrupted(command, e, outDir, schedule, stderr); }
         PrintSummary(stdout, options, result);
         var summary = Summary(options, result);
+        if (mpSweep != null) summary["mp_steps_sweep"] = PursuitStepSweep(stdout, mpSweep, options, result, eval);
         if (outDir != null)
         {
             RunArtefacts.Write(outDir, result, eval, options, text, data.EvalRows?.FirstRow ?? 0);
+            if (result.Final.BestCosines != null) RecoveryFile.Write(outDir, result.Final, eval.FeatureFrequencies);
             Interop.SaeLensExport.Write(Path.Combine(outDir, "sae"), result.Model, options, result.Groups,
                 new Dictionary<string, string?> { ["dataset"] = describe, ["model_name"] = o.String("--model-name"), ["hook_name"] = o.String("--hook-name") });
             // summary.json last: its presence marks a finished run (sweep summaries rely on it).
@@ -171,6 +175,7 @@ public static class TrainCommand
             Tied = !o.Flag("--untied"),
             Gate = o.Enum("--gate", GateKind.JumpRelu),
             K = o.Int("--k", 3),
+            MpSteps = o.Int("--mp-steps", 3),
             Groups = o.Int("--groups", demo ? DemoDefaults.Groups : paper.Groups),
             Htf = o.Double("--htf", demo ? DemoDefaults.Htf : paper.Htf),
             Ltf = o.Double("--ltf", demo ? DemoDefaults.Ltf : paper.Ltf),
@@ -242,6 +247,29 @@ public static class TrainCommand
         };
     }
 
+    /// <summary>MP-SAE's inference-time choice of T: the trained dictionary evaluated at each listed step count.</summary>
+    static JsonArray PursuitStepSweep(TextWriter w, int[] steps, TrainerOptions o, TrainingResult r, EvaluationSet eval)
+    {
+        var rows = new JsonArray();
+        w.WriteLine("  MP steps at inference   FVU       L0      FRR@0.8  FRR@0.9");
+        foreach (int t in steps)
+        {
+            var m = Evaluator.Evaluate(MatchingPursuitEncoder.WithSteps(r.Model, t), eval, null, o.Threads);
+            w.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {t,21}   {m.Fvu,-8:F4}  {m.L0,-6:F2}  {m.Frr08,-7:F4}  {m.Frr09:F4}"));
+            rows.Add(new JsonObject { ["steps"] = t, ["fvu"] = m.Fvu, ["l0"] = m.L0, ["frr_0_8"] = m.Frr08, ["frr_0_9"] = m.Frr09 });
+        }
+        return rows;
+    }
+
+    static int[]? ReadStepList(OptionReader o, TrainerOptions options)
+    {
+        if (o.String("--eval-mp-steps") is not { } list) return null;
+        if (options.Method != TrainingMethod.Mp) throw new UsageException("--eval-mp-steps needs --method mp");
+        return list.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Select(x =>
+            int.TryParse(x, NumberStyles.Integer, CultureInfo.InvariantCulture, out int t) && t >= 1 ? t
+                : throw new UsageException($"option --eval-mp-steps: '{x}' is not a step count >= 1")).ToArray();
+    }
+
     /// <summary>The method as --method spells it.</summary>
     internal static string MethodName(TrainingMethod method) => method == TrainingMethod.JumpReluL0 ? "jumprelu-l0" : method.ToString().ToLowerInvariant();
 
@@ -311,18 +339,19 @@ public static class TrainCommand
         : "gba train: train an SAE on activation files (--data) or on synthetic data from the paper's model\n\n" + Options;
 
     const string Options = """
-        Method:      --method gba|ba|topk|l1|batchtopk|jumprelu-l0   --d-sae M   --gate jumprelu|relu   --untied
+        Method:      --method gba|ba|topk|l1|batchtopk|jumprelu-l0|mp   --d-sae M   --gate jumprelu|relu   --untied
                      GBA: --groups K --htf P --ltf P   BA: --taf P   both: --bias-init quantile|zero --buffer-tokens N
                      TopK: --k K (per token)   BatchTopK: --k K (mean per token; the batch keeps k*B) --threshold-decay X
                      L1: --l1 LAMBDA (penalty LAMBDA*sum |a_m|*||w_m||*h_m, decoder not renormalised) --l1-warmup FRACTION
                      JumpReLU-L0: --l0-coefficient LAMBDA --ste-bandwidth EPS --threshold-init THETA   --init-tokens N
+                     MP: --mp-steps T (matching-pursuit steps)   --eval-mp-steps T1,T2,... (also evaluate at these T)
         Budget:      --batch B   --steps S | --tokens N (suffix k/M/G)   --lr X   --weight-decay X   --seed S   --threads T
                      --normalize datasetscale|pertoken   --eval-every STEPS   --eval-tokens N   --kernels scalar|avx2|avx512
         Synthetic:   --features n   --dim d   --sparsity s   --profile uniform|powerlaw   --exponent A   --noise SIGMA
-                     --magnitude-min X   --magnitude-max X   --data-seed S (seed of the synthetic problem or of the file shuffle; default --seed)
+                     --magnitude-min X   --magnitude-max X   --mix-sparsity S2 --mix-fraction F   --data-seed S (seed of the synthetic problem or of the file shuffle; default --seed)
         Data files:  --data PATH... (.npy, .safetensors, raw; files, directories or globs; repeatable)   --dtype f32|f16|bf16 --dim d (raw)
                      --tensor NAME (safetensors)   --row-limit N   --skip-nonfinite   --eval-tokens N (held out: the last rows, at most 10%)
-                     --ground-truth FILE.npy (true features [n x d], e.g. from gba synth: FRR on file data)
+                     --ground-truth FILE.npy (true features [n x d], e.g. from gba synth: FRR and per-feature best cosines, recovery.json)
                      --token-text FILE.tsv (token text per activation row: top-activating tokens in the report)
         Config:      --config FILE (JSON object of these options without the dashes, e.g. {"d_sae": 4096, "data": ["a.npy"]};
                      flags override it; a run's config.json repeats the run)

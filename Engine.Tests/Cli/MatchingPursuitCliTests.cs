@@ -1,0 +1,53 @@
+using System.Text.Json;
+using GbaEngine.Cli;
+
+namespace GbaEngine.Tests.Cli;
+
+/// <summary>`gba train --method mp --mp-steps T [--eval-mp-steps ...]`.</summary>
+public class MatchingPursuitCliTests
+{
+    static (int Code, string Out, string Err) Run(params string[] args)
+    {
+        var (o, e) = (new StringWriter(), new StringWriter());
+        int code = CliApp.Run(args, o, e);
+        return (code, o.ToString(), e.ToString());
+    }
+
+    const string Tiny = "train --features 32 --dim 16 --sparsity 2 --d-sae 64 --batch 64 --steps 60 --init-tokens 512 --eval-tokens 512 --threads 2";
+
+    [Fact]
+    public void MpTrainsReportsEachInferenceStepCountAndExportsItsDictionary()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "gba-mp-cli-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var (code, stdout, err) = Run([.. Tiny.Split(' '), "--method", "mp", "--mp-steps", "2", "--eval-mp-steps", "1,2,6", "--out", dir, "--json"]);
+            Assert.True(code == 0, err);
+            using var doc = JsonDocument.Parse(stdout.TrimEnd().Split('\n')[^1]);
+            Assert.Equal("mp", doc.RootElement.GetProperty("method").GetString());
+            Assert.InRange(doc.RootElement.GetProperty("l0").GetDouble(), 1, 2);
+            var sweep = doc.RootElement.GetProperty("mp_steps_sweep").EnumerateArray().ToArray();
+            Assert.Equal([1, 2, 6], sweep.Select(r => r.GetProperty("steps").GetInt32()));
+            var fvu = sweep.Select(r => r.GetProperty("fvu").GetDouble()).ToArray();
+            Assert.True(fvu[0] >= fvu[1] && fvu[1] >= fvu[2], string.Join(", ", fvu));
+            Assert.Equal(doc.RootElement.GetProperty("fvu").GetDouble(), fvu[1], 9);   // T = 2 is the trained setting
+            using var cfg = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "sae", "cfg.json")));
+            Assert.Equal("mp", cfg.RootElement.GetProperty("architecture").GetString());
+            Assert.Equal(2, cfg.RootElement.GetProperty("mp_steps").GetInt32());
+        }
+        finally { if (Directory.Exists(dir)) Directory.Delete(dir, true); }
+    }
+
+    [Theory]
+    [InlineData("--method mp --untied", 1, "--untied")]
+    [InlineData("--method mp --mp-steps 0", 1, "--mp-steps")]
+    [InlineData("--method gba --eval-mp-steps 1,2", 2, "needs --method mp")]
+    [InlineData("--method mp --eval-mp-steps 1,x", 2, "'x'")]
+    public void BadMpSettingsAreOneLineErrors(string extra, int exit, string message)
+    {
+        var (code, _, err) = Run([.. Tiny.Split(' '), .. extra.Split(' ')]);
+        Assert.Equal(exit, code);
+        Assert.Contains(message, err);
+        Assert.Single(err.TrimEnd().Split('\n'));
+    }
+}

@@ -1,0 +1,89 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace GbaEngine.Cli.Experiments;
+
+/// <summary>small: a CI-sized version that finishes in seconds and shows the direction of the result;
+/// full: the size docs/experiments.md reports (the paper's setup where this machine allows).</summary>
+public enum ExperimentSize
+{
+    Small,
+    Full,
+}
+
+/// <summary>What every experiment is given.</summary>
+public sealed record ExperimentContext(ExperimentSize Size, int Threads, ulong Seed, TextWriter Log, string? DataPath = null)
+{
+    public bool Full => Size == ExperimentSize.Full;
+
+    /// <summary>Picks the small or the full value of a setting.</summary>
+    public T Pick<T>(T small, T full) => Full ? full : small;
+}
+
+/// <summary>One of the paper's claims, reproduced: a named experiment that writes a report.</summary>
+public interface IExperiment
+{
+    /// <summary>The name on the command line (`gba experiment NAME`).</summary>
+    string Name { get; }
+    string Title { get; }
+    ExperimentReport Run(ExperimentContext context);
+}
+
+/// <summary>
+/// An experiment's output: a markdown section (tables, plot links, settings), SVG plots and the raw
+/// numbers as JSON (what the CI tests read). Written as NAME.md, NAME-*.svg and NAME.json.
+/// </summary>
+public sealed class ExperimentReport(string name, string title)
+{
+    readonly List<(string File, string Svg)> _plots = [];
+
+    public string Name { get; } = name;
+    public string Title { get; } = title;
+    public StringBuilder Markdown { get; } = new();
+    public JsonObject Data { get; } = new();
+    public IReadOnlyList<(string File, string Svg)> Plots => _plots;
+
+    public void Line(string text = "") => Markdown.AppendLine(text);
+
+    /// <summary>A markdown table; cells already formatted.</summary>
+    public void Table(IReadOnlyList<string> header, IEnumerable<IReadOnlyList<string>> rows)
+    {
+        Line("| " + string.Join(" | ", header) + " |");
+        Line("|" + string.Concat(header.Select(_ => "---|")));
+        foreach (var r in rows) Line("| " + string.Join(" | ", r) + " |");
+        Line();
+    }
+
+    /// <summary>Adds a plot saved as NAME-suffix.svg and links it from the markdown.</summary>
+    public void Plot(string suffix, string svg, string caption)
+    {
+        string file = $"{Name}-{suffix}.svg";
+        _plots.Add((file, svg));
+        Line($"![{caption}]({file})");
+        Line();
+    }
+
+    /// <summary>Writes every file through a temporary name and a rename, so none is ever half-written.</summary>
+    public IReadOnlyList<string> Write(string directory)
+    {
+        Directory.CreateDirectory(directory);
+        var written = new List<string>();
+        void Save(string file, string text)
+        {
+            var path = Path.Combine(directory, file);
+            var tmp = path + ".tmp-" + Environment.ProcessId;
+            File.WriteAllText(tmp, text);
+            File.Move(tmp, path, overwrite: true);
+            written.Add(path);
+        }
+        foreach (var (file, svg) in _plots) Save(file, svg);
+        Save(Name + ".json", Data.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        Save(Name + ".md", $"## {Title}\n\n" + Markdown);
+        return written;
+    }
+
+    /// <summary>Invariant-culture number formatting for tables.</summary>
+    public static string F(double v, string format = "F3") => double.IsFinite(v) ? v.ToString(format, CultureInfo.InvariantCulture) : "n/a";
+}
