@@ -47,7 +47,6 @@ public sealed class DataSource : IDisposable
             MixSparsity: o.Int("--mix-sparsity", 0),
             MixFraction: o.Double("--mix-fraction", 0.5));
         spec.Validate();
-        if (o.Has("--ground-truth")) throw new UsageException("--ground-truth goes with --data (synthetic runs know their features)");
         var model = new SyntheticModel(spec, seed);
         var train = model.OpenStream(1);
         using var evalStream = model.OpenStream(2);
