@@ -49,18 +49,20 @@ public static class SvgChart
         {
             var s = series[i];
             string color = Palette[i % Palette.Length];
+            // Earlier series are drawn wider, so series that coincide (e.g. several methods at FRR 1) stay visible as nested bands.
+            double width = 2 + 4.0 * (series.Count - 1 - i) / Math.Max(1, series.Count - 1);
             var segment = new List<string>();
             void Flush()
             {
                 if (segment.Count > 1)
-                    svg.Append(Ci, $"<polyline fill=\"none\" stroke=\"{color}\" stroke-width=\"2\"{(s.Dashed ? " stroke-dasharray=\"6,4\"" : "")} points=\"{string.Join(' ', segment)}\"/>");
+                    svg.Append(Ci, $"<polyline fill=\"none\" stroke=\"{color}\" stroke-width=\"{width:F1}\"{(s.Dashed ? " stroke-dasharray=\"6,4\"" : "")} points=\"{string.Join(' ', segment)}\"/>");
                 segment.Clear();
             }
             foreach (var (x, y) in s.Points)
             {
                 if (!Ok(x, y)) { Flush(); continue; }
                 segment.Add(string.Create(Ci, $"{Px(x):F1},{Py(y):F1}"));
-                if (s.Markers) svg.Append(Ci, $"<circle cx=\"{Px(x):F1}\" cy=\"{Py(y):F1}\" r=\"3\" fill=\"{color}\"/>");
+                if (s.Markers) svg.Append(Ci, $"<circle cx=\"{Px(x):F1}\" cy=\"{Py(y):F1}\" r=\"{1.5 + width / 2.5:F1}\" fill=\"{color}\"/>");
             }
             Flush();
         }
@@ -142,8 +144,25 @@ public static class SvgChart
             string color = Palette[i % Palette.Length];
             if (boxes) svg.Append(Ci, $"<rect x=\"{x}\" y=\"{y - 8}\" width=\"18\" height=\"10\" fill=\"{color}\"/>");
             else svg.Append(Ci, $"<line x1=\"{x}\" y1=\"{y - 3}\" x2=\"{x + 18}\" y2=\"{y - 3}\" stroke=\"{color}\" stroke-width=\"2\"{(entries[i].Dashed ? " stroke-dasharray=\"6,4\"" : "")}/>");
-            svg.Append(Ci, $"<text x=\"{x + 24}\" y=\"{y + 1}\" font-size=\"11\">{Esc(entries[i].Name)}</text>");
+            foreach (var line in Wrap(entries[i].Name, 22))
+            {
+                svg.Append(Ci, $"<text x=\"{x + 24}\" y=\"{y + 1}\" font-size=\"11\">{Esc(line)}</text>");
+                y += 13;
+            }
+            y -= 13;
         }
+    }
+
+    /// <summary>Splits a legend label at spaces into lines of at most about <paramref name="width"/> characters.</summary>
+    static IEnumerable<string> Wrap(string text, int width)
+    {
+        var line = "";
+        foreach (var word in text.Split(' '))
+        {
+            if (line.Length > 0 && line.Length + 1 + word.Length > width) { yield return line; line = "  " + word; }
+            else line = line.Length == 0 ? word : line + " " + word;
+        }
+        if (line.Length > 0) yield return line;
     }
 
     static (double, double) Extent(double[] v, bool pad)
