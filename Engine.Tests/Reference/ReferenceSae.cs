@@ -97,11 +97,12 @@ public sealed class ReferenceSae
         return loss / n;
     }
 
-    /// <summary>Analytic gradient of <see cref="Loss"/> (b's gradient as an ordinary encoder bias).</summary>
-    public Grad Gradient(double[] x, int n)
+    /// <summary>Analytic gradient of <see cref="Loss"/> (b's gradient as an ordinary encoder bias), with the
+    /// active set given or the form's own.</summary>
+    public Grad Gradient(double[] x, int n, bool[]? fixedActive = null)
     {
         var (z, y) = PreActivations(x, n);
-        var act = Active(y, n);
+        var act = fixedActive ?? Active(y, n);
         var g = new Grad { Dec = new double[M * D], Enc = Tied ? [] : new double[M * D], A = new double[M], Pre = new double[D], B = new double[M] };
         var gEnc = Tied ? g.Dec : g.Enc;
         for (int t = 0; t < n; t++)

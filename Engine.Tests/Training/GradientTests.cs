@@ -120,7 +120,7 @@ public class GradientTests
                     if (!tied) Near(g.Enc[m * D + j], grad.EncoderRow(m)[j], $"enc[{m},{j}]");
                 }
                 Near(g.A[m], grad.Scale[m], $"a[{m}]");
-                Near(topK > 0 ? g.B[m] : 0, grad.Bias[m], $"b[{m}]");
+                Near(topK > 0 || gate == GateKind.Relu ? g.B[m] : 0, grad.Bias[m], $"b[{m}]");
             }
             for (int j = 0; j < D; j++) Near(g.Pre[j], grad.PreBias[j], $"b_pre[{j}]");
         }

@@ -19,7 +19,9 @@ namespace GbaEngine.Interop;
 /// </list>
 /// JumpReLU: b_enc = 0 and threshold = −b, so SAELens' f = z·1[z &gt; threshold] reproduces 1[z + b &gt; 0]
 /// exactly (b ≤ 0 for GBA and BA, so the threshold is never negative). ReLU ("standard") and TopK
-/// ("topk", with k) keep b as b_enc. Our extras (method, groups, TAFs, scale) go under cfg.json's
+/// ("topk", with k) keep b as b_enc. A ReLU with a firing threshold θ (BatchTopK's inference form,
+/// h = y·1[y &gt; θ]) is "jumprelu" with b_enc = b and threshold = θ on every neuron, so SAELens'
+/// pre-activation is y itself. Our extras (method, groups, TAFs, scale) go under cfg.json's
 /// "gba_engine" key, which SAELens ignores.
 /// </summary>
 public static class SaeLensExport
@@ -42,10 +44,11 @@ public static class SaeLensExport
         float ge = perToken ? 1f / MathF.Sqrt(d) : sae.InputScale;
         float rootD = MathF.Sqrt(d);
         bool jump = arch.Sparsity == SparsityMode.Threshold && arch.Gate == GateKind.JumpRelu;
+        bool reluThreshold = arch.ReluThreshold > 0;
         var wEnc = new float[(long)m * d];
         var wDec = new float[(long)m * d];
         var bEnc = new float[m];
-        var threshold = jump ? new float[m] : null;
+        var threshold = jump || reluThreshold ? new float[m] : null;
         var bDec = new float[d];
         for (int n = 0; n < m; n++)
         {
@@ -59,9 +62,10 @@ public static class SaeLensExport
             }
             if (jump) threshold![n] = -p.Bias[n];
             else bEnc[n] = p.Bias[n];
+            if (reluThreshold) threshold![n] = arch.ReluThreshold;
         }
         for (int j = 0; j < d; j++) bDec[j] = perToken ? rootD * p.PreBias[j] : p.PreBias[j] / sae.InputScale;
-        var activation = arch.Sparsity == SparsityMode.TopK ? SaeActivation.TopK : jump ? SaeActivation.JumpRelu : SaeActivation.Relu;
+        var activation = arch.Sparsity == SparsityMode.TopK ? SaeActivation.TopK : jump || reluThreshold ? SaeActivation.JumpRelu : SaeActivation.Relu;
         return new EngineTensors(d, m, wEnc, bEnc, wDec, bDec, threshold, activation, arch.Sparsity == SparsityMode.TopK ? arch.K : 0,
             perToken ? SaeInputNormalization.ConstantNormRescale : SaeInputNormalization.None);
     }

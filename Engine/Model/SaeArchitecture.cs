@@ -35,12 +35,23 @@ public enum SparsityMode
 public sealed record SaeArchitecture(int Dim, int Neurons, bool Tied = true, GateKind Gate = GateKind.JumpRelu,
     SparsityMode Sparsity = SparsityMode.Threshold, int K = 0)
 {
+    /// <summary>
+    /// ReLU gate only: the firing threshold θ ≥ 0, so a neuron is active when y &gt; θ and then h = y
+    /// (SAELens "jumprelu" with b_enc = b). BatchTopK's inference form (Bussmann et al. 2024): θ is the
+    /// running estimate of the smallest value its batch-level selection keeps. 0 (plain ReLU) otherwise.
+    /// </summary>
+    public float ReluThreshold { get; init; }
+
     public void Validate()
     {
         if (Dim <= 0) throw new ArgumentException($"Input width d must be positive (got {Dim}).");
         if (Neurons <= 0) throw new ArgumentException($"Neuron count M must be positive (got {Neurons}).");
         if (Sparsity == SparsityMode.TopK && (K <= 0 || K > Neurons))
             throw new ArgumentException($"TopK needs 1 <= k <= M (got k = {K}, M = {Neurons}).");
+        if (!(ReluThreshold >= 0) || float.IsPositiveInfinity(ReluThreshold))
+            throw new ArgumentException($"The ReLU firing threshold must be finite and non-negative (got {ReluThreshold}).");
+        if (ReluThreshold > 0 && (Gate != GateKind.Relu || Sparsity != SparsityMode.Threshold))
+            throw new ArgumentException("A ReLU firing threshold needs the ReLU gate with threshold sparsity.");
         if (Sparsity == SparsityMode.MatchingPursuit && K < 1)
             throw new ArgumentException($"Matching pursuit needs at least one step (got {K}).");
         if (Sparsity == SparsityMode.MatchingPursuit && !Tied)

@@ -20,11 +20,20 @@ public sealed class SparseAutoencoder
         InputScale = inputScale;
     }
 
-    public SaeArchitecture Architecture { get; }
+    /// <summary>The form; training replaces it only to publish BatchTopK's inference threshold.</summary>
+    public SaeArchitecture Architecture { get; private set; }
     public SaeParameters Parameters { get; }
     public InputNormalization Normalization { get; }
     /// <summary>The dataset-level factor s (x̃ = s·x) when Normalization is DatasetScale.</summary>
     public float InputScale { get; internal set; }
+
+    /// <summary>Sets <see cref="SaeArchitecture.ReluThreshold"/> (BatchTopK publishes its running estimate).</summary>
+    internal void SetReluThreshold(float threshold)
+    {
+        var arch = Architecture with { ReluThreshold = threshold };
+        arch.Validate();
+        Architecture = arch;
+    }
 
     public int Dim => Architecture.Dim;
     public int Neurons => Architecture.Neurons;

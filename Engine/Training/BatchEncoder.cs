@@ -25,6 +25,7 @@ public sealed unsafe class BatchEncoder : IDisposable
     readonly int _k;                        // TopK's k; 0 for the threshold gates
     readonly int[] _stageIndex, _stageCount; // TopK: each token's merged selection, k slots per token
     readonly float[] _stageH;
+    readonly AlignedArray _shiftedBias;     // b − offset when the firing threshold is moved
     readonly int[][] _mergeIndex;           // TopK: per merge part, k slots of scratch (x2)
     readonly float[][] _mergeValue;
 
@@ -59,6 +60,7 @@ public sealed unsafe class BatchEncoder : IDisposable
         _mergeValue = new float[pool.Threads * 2][];
         for (int i = 0; i < _mergeIndex.Length; i++) { _mergeIndex[i] = new int[_k]; _mergeValue[i] = new float[_k]; }
         Xc = new AlignedArray((long)batchCapacity * parameters.Stride);
+        _shiftedBias = new AlignedArray(arch.Neurons);
         BatchCapacity = batchCapacity;
     }
 
@@ -68,27 +70,65 @@ public sealed unsafe class BatchEncoder : IDisposable
     public AlignedArray Xc { get; }
 
     /// <summary>Encodes rows of X [rows × Stride] (already normalised); fills code and adds to stats.</summary>
-    public void Encode(AlignedArray x, int rows, SparseCode code, FiringStatistics? stats)
+    public void Encode(AlignedArray x, int rows, SparseCode code, FiringStatistics? stats) =>
+        Encode(x, rows, code, stats, _arch.Gate == GateKind.Relu && _k == 0 ? _arch.ReluThreshold : 0f);
+
+    /// <summary>
+    /// Encodes with the firing threshold moved by <paramref name="offset"/> (threshold gates only): a
+    /// neuron is emitted when z + fl(b − offset) &gt; 0, i.e. y ≳ offset, with h as the gate defines it
+    /// (z for JumpReLU; y = z + b for ReLU, bitwise what the unshifted gate computes). Used for ReLU's
+    /// firing threshold (BatchTopK inference), BatchTopK's provisional candidate threshold and JumpReLU's
+    /// near-miss window below the threshold (a negative offset). Statistics count emitted entries; their
+    /// max y is that of z + fl(b − offset), plus offset.
+    /// </summary>
+    public void Encode(AlignedArray x, int rows, SparseCode code, FiringStatistics? stats, float offset)
     {
         if (rows > BatchCapacity) throw new ArgumentException($"Batch of {rows} rows exceeds capacity {BatchCapacity}.");
+        if (offset != 0 && (_k > 0 || !float.IsFinite(offset)))
+            throw new ArgumentException($"Cannot move the firing threshold by {offset} (TopK has none; the offset must be finite).");
         int stride = _p.Stride, m = _arch.Neurons;
         _pool.For(rows, new CenterJob(this, x), granule: 16);
         foreach (var lane in _lanes) lane.Reset(rows, _k > 0);
 
+        float* bias = _p.Data.Pointer + _p.BiasOffset;
+        var gate = _arch.Gate;
+        if (offset != 0)
+        {
+            // Gate on the shifted bias but emit z (JumpReLU form); ReLU's y = z + b is restored below.
+            var b = _p.Bias;
+            var shifted = _shiftedBias.Span;
+            for (int n = 0; n < m; n++) shifted[n] = b[n] - offset;
+            bias = _shiftedBias.Pointer;
+            gate = GateKind.JumpRelu;
+        }
         if (rows > 0)
         {
-            var epilogue = new EncoderEpilogue(_lanes, _p.Data.Pointer + _p.BiasOffset, _arch.Gate, _k, _gemm.Kernels);
+            var epilogue = new EncoderEpilogue(_lanes, bias, gate, _k, _gemm.Kernels);
             _gemm.MultiplyFused(GemmTranspose.NoTranspose, GemmTranspose.Transpose, rows, m, _p.Dim, 1f,
                 Xc.Pointer, stride, _p.Data.Pointer + _p.EncoderOffset, stride, epilogue);
         }
         if (_k > 0) AssembleTopK(rows, code);
         else AssembleThreshold(rows, code);
+        if (offset != 0 && _arch.Gate == GateKind.Relu) AddBias(code);
 
         if (stats != null)
         {
-            foreach (var lane in _lanes) stats.Merge(lane.Count.AsSpan(0, m), lane.MaxY.AsSpan(0, m));
+            foreach (var lane in _lanes)
+            {
+                if (offset != 0) foreach (ref float v in lane.MaxY.AsSpan(0, m)) v += offset;
+                stats.Merge(lane.Count.AsSpan(0, m), lane.MaxY.AsSpan(0, m));
+            }
             stats.AddTokens(rows);
         }
+    }
+
+    /// <summary>h = z + b for every entry of a code emitted in the JumpReLU form.</summary>
+    void AddBias(SparseCode code)
+    {
+        var b = _p.Bias;
+        int[] index = code.Index;
+        float[] h = code.H;
+        for (int r = 0; r < code.Count; r++) h[r] += b[index[r]];
     }
 
     /// <summary>CSR from the lanes' entries: token t holds lane 0's entries, then lane 1's, ...,

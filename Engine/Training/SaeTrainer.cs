@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using GbaEngine.Checkpoints;
 using GbaEngine.Kernels.Elementwise;
 using GbaEngine.Memory;
 using GbaEngine.Metrics;
@@ -6,6 +7,7 @@ using GbaEngine.Model;
 using GbaEngine.Streams;
 using GbaEngine.Synthetic;
 using GbaEngine.Threading;
+using GbaEngine.Training.Baselines;
 
 namespace GbaEngine.Training;
 
@@ -15,9 +17,10 @@ namespace GbaEngine.Training;
 /// Each step then: normalise a batch; encode it (pre-activations from the weights before the step,
 /// GBA statistics gathered in the same pass); decode and back-propagate from the sparse code; AdamW
 /// on everything but b (TopK: b too); renormalise decoder rows; every BufferTokens tokens apply the
-/// GBA bias rule and reset the statistics.
+/// GBA bias rule and reset the statistics. The baselines (L1, BatchTopK, JumpReLU-L0) run through the
+/// same step, their own work in an <see cref="IBaselineStep"/> around the shared calls.
 /// </summary>
-public sealed class SaeTrainer : IDisposable
+public sealed partial class SaeTrainer : IDisposable
 {
     readonly TrainerOptions _o;
     readonly SaeArchitecture _arch;
@@ -32,7 +35,11 @@ public sealed class SaeTrainer : IDisposable
     readonly AlignedArray _x;
     readonly float[] _raw;
     readonly float[] _factors;     // per-row factors back to the original scale (unused by training itself)
+    readonly IBaselineStep? _baseline;
     long _step;
+    long _tokens;
+    double _secondsBefore;             // training seconds before this process (resumed runs)
+    List<EvaluationReport> _evaluations = [];
 
     public SaeTrainer(TrainerOptions options, int dim)
     {
@@ -58,6 +65,7 @@ public sealed class SaeTrainer : IDisposable
         _raw = new float[(long)options.BatchSize * dim];
         _factors = new float[options.BatchSize];
         var tafs = options.TargetFrequencies();
+        _baseline = BaselineSteps.Create(options, _p, _pool);
         Groups = tafs.Length == 0 ? null : new GroupBiasAdaptation(options.Neurons, tafs, options.Seed,
             options.GammaPlus, options.GammaMinus, options.DeadEpsilon);
     }
@@ -68,35 +76,66 @@ public sealed class SaeTrainer : IDisposable
     /// <summary>Steps taken so far (the step number of the last <see cref="TrainStep"/>).</summary>
     public long Step => _step;
 
-    /// <summary>Trains on the stream for the token budget, evaluating on <paramref name="eval"/>.</summary>
-    public TrainingResult Train(ITokenStream data, EvaluationSet eval, ITrainingObserver? observer = null, CancellationToken cancel = default)
+    /// <summary>
+    /// Trains on the stream for the token budget, evaluating on <paramref name="eval"/>; continues from
+    /// the restored state after <see cref="Restore"/>. Cancellation is honoured between steps: the
+    /// current step finishes, a checkpoint is written (if <paramref name="checkpoints"/> is given),
+    /// then <see cref="OperationCanceledException"/> is thrown.
+    /// </summary>
+    public TrainingResult Train(ITokenStream data, EvaluationSet eval, ITrainingObserver? observer = null, CancellationToken cancel = default,
+        CheckpointSchedule? checkpoints = null)
     {
         if (data.Dim != _arch.Dim) throw new ArgumentException($"Data has d = {data.Dim}, the SAE was built for d = {_arch.Dim}.");
         var clock = Stopwatch.StartNew();
-        Initialize(data);
-        var evaluations = new List<EvaluationReport>();
         long totalSteps = _o.Steps;
-        long tokens = 0;
+        if (_restored is { } from)
+        {
+            from.Stream.Verify(data);
+            _evaluations = [.. from.EvaluationsFor(_o)];
+            _tokens = from.Tokens;
+            _secondsBefore = from.Seconds;
+            _restored = null;
+        }
+        else
+        {
+            // Not cancellable before the first step: a stop requested during start-up still leaves a resumable checkpoint.
+            Initialize(data);
+            (_tokens, _secondsBefore, _evaluations) = (0, 0, []);
+        }
+        double Seconds() => _secondsBefore + clock.Elapsed.TotalSeconds;
+
         while (_step < totalSteps)
         {
-            cancel.ThrowIfCancellationRequested();
             var outcome = TrainStep(data);
-            tokens += _o.BatchSize;
-            observer?.OnStep(new StepReport(_step, totalSteps, tokens, totalSteps * _o.BatchSize, outcome.Loss, outcome.L0, clock.Elapsed.TotalSeconds));
+            _tokens += _o.BatchSize;
+            observer?.OnStep(new StepReport(_step, totalSteps, _tokens, totalSteps * _o.BatchSize, outcome.Loss, outcome.L0, Seconds()));
             if (outcome.BiasUpdate is { } summary) observer?.OnBiasUpdate(_step, summary);
             if (_o.EvalEvery > 0 && _step % _o.EvalEvery == 0 && _step != totalSteps)
             {
-                var report = new EvaluationReport(_step, tokens, clock.Elapsed.TotalSeconds, Evaluator.Evaluate(Model, eval, Groups, _o.Threads));
-                evaluations.Add(report);
+                _baseline?.Publish(Model);
+                var report = new EvaluationReport(_step, _tokens, Seconds(), Evaluator.Evaluate(Model, eval, Groups, _o.Threads));
+                _evaluations.Add(report);
                 observer?.OnEvaluation(report);
             }
+            if (_step == totalSteps) break;
+            bool stop = cancel.IsCancellationRequested;
+            if (checkpoints != null && (stop || checkpoints.IsDue(_step))) checkpoints.Sink.Save(Capture(data, Seconds(), checkpoints.Application));
+            if (stop) throw new OperationCanceledException($"Training stopped after step {_step} of {totalSteps}.", cancel);
         }
-        _step = totalSteps;
-        double seconds = clock.Elapsed.TotalSeconds;
-        var final = new EvaluationReport(totalSteps, tokens, seconds, Evaluator.Evaluate(Model, eval, Groups, _o.Threads));
-        evaluations.Add(final);
-        observer?.OnEvaluation(final);
-        return new TrainingResult(Model, final.Metrics, totalSteps, tokens, seconds, evaluations, Groups);
+
+        _baseline?.Publish(Model);
+        EvaluationReport final;
+        if (_evaluations.Count > 0 && _evaluations[^1].Step == totalSteps)
+            final = _evaluations[^1];       // resumed from the checkpoint of a finished run
+        else
+        {
+            double seconds = Seconds();
+            final = new EvaluationReport(totalSteps, _tokens, seconds, Evaluator.Evaluate(Model, eval, Groups, _o.Threads));
+            _evaluations.Add(final);
+            observer?.OnEvaluation(final);
+            checkpoints?.Sink.Save(Capture(data, seconds, checkpoints.Application));
+        }
+        return new TrainingResult(Model, final.Metrics, totalSteps, _tokens, final.Seconds, _evaluations, Groups);
     }
 
     /// <summary>Scale, b_pre, weights and biases from the first tokens of the stream
@@ -157,6 +196,7 @@ public sealed class SaeTrainer : IDisposable
             }
             q.Apply(_p.Bias, Groups.TafOf);
         }
+        _baseline?.Initialize(_p);
         _stats.Reset();
     }
 
@@ -177,19 +217,22 @@ public sealed class SaeTrainer : IDisposable
         LoadNormalized(_raw, rows);
         long t1 = Stopwatch.GetTimestamp();
         if (_mp != null) return MatchingPursuitStep(rows, t0, t1);
-        _encoder.Encode(_x, rows, _code, _stats);
+        if (_baseline is null) _encoder.Encode(_x, rows, _code, _stats);
+        else _baseline.Encode(_encoder, _x, rows, _code);
         long t2 = Stopwatch.GetTimestamp();
         double loss = _backward.Decode(_x, rows, _code);
         long t3 = Stopwatch.GetTimestamp();
         _backward.Gradients(_encoder.Xc, rows, _code, _grad);
+        if (_baseline != null) loss += _baseline.AddGradients(_encoder, _backward, rows, _code, _grad, _step, _o.Steps);
         long t4 = Stopwatch.GetTimestamp();
 
-        // AdamW over the flat buffer prefix before b (b is last in the layout), or all of it for TopK.
+        // AdamW over the flat buffer prefix before b (b is last in the layout), or all of it when b is trained by gradient.
         var step = new AdamWStep((float)_o.LearningRate, (float)_o.Beta1, (float)_o.Beta2, (float)_o.AdamEpsilon, (float)_o.WeightDecay, _step);
-        int count = _arch.Sparsity == SparsityMode.TopK ? _p.Data.Length : (int)_p.BiasOffset;
+        int count = _o.TrainsBiasByGradient ? _p.Data.Length : (int)_p.BiasOffset;
         _pool.For(count, new AdamWJob(this, step), granule: 1024);
+        _baseline?.AfterStep(_p);
         long t5 = Stopwatch.GetTimestamp();
-        Model.NormalizeDecoderRows(_pool);
+        if (_o.RenormalizesDecoder) Model.NormalizeDecoderRows(_pool);
 
         BiasUpdateSummary? summary = null;
         if (Groups != null && _stats.Tokens >= _o.BufferTokens)

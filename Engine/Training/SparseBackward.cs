@@ -14,7 +14,8 @@ namespace GbaEngine.Training;
 ///   ∂L/∂u_m (encoder)  = Σ_t g_tm a_m (x_t - b_pre) / B        (tied: u = w, both paths summed)
 ///   ∂L/∂a_m            = Σ_t g_tm h_tm / B
 ///   ∂L/∂b_pre          = Σ_t e_t / B - Σ_m a_m (Σ_t g_tm / B) u_m
-///   ∂L/∂b_m (TopK only)= Σ_t g_tm a_m / B                      (GBA/BA never train b by gradient)
+///   ∂L/∂b_m (ReLU, TopK)= Σ_t g_tm a_m / B                     (GBA/BA never train b by gradient:
+///                                                               the trainer leaves b out of AdamW)
 /// The gate's own derivative is zero almost everywhere (JumpReLU) or folded into "active" (ReLU).
 /// Token work runs over fixed token ranges; neuron work over fixed neuron ranges via a CSC
 /// transpose of the code, so each gradient row is summed in token order: deterministic.
@@ -149,7 +150,7 @@ public sealed class SparseBackward : IDisposable
             var set = KernelSelector.Current;
             var p = b._p;
             int stride = p.Stride;
-            bool topK = b._arch.Sparsity == SparsityMode.TopK;
+            bool reluBias = b._arch.EffectiveGate == GateKind.Relu;
             float* e = b.Error.Pointer, xcp = xc.Pointer;
             float* w = p.Data.Pointer + p.DecoderOffset;
             float* gd = grad.Data.Pointer + grad.DecoderOffset, ge = grad.Data.Pointer + grad.EncoderOffset;
@@ -212,7 +213,7 @@ public sealed class SparseBackward : IDisposable
                     }
                     float a = scale[n], sumG = s.SumG[n - n0];
                     grad.Scale[n] = s.SumGH[n - n0] * invB;
-                    grad.Bias[n] = topK ? a * sumG * invB : 0f;
+                    grad.Bias[n] = reluBias ? a * sumG * invB : 0f;
                     if (sumG != 0) Blas1.Axpy(-a * sumG * invB, p.EncoderRow(n), pre, set);
                 }
             }

@@ -12,6 +12,14 @@ public enum TrainingMethod
     Ba,
     /// <summary>TopK baseline: k largest pre-activations per token; b trained by gradient.</summary>
     TopK,
+    /// <summary>L1 baseline (Anthropic, April 2024): ReLU, loss + λ·Σ_m ‖w_m‖·f_m, decoder rows not renormalised.</summary>
+    L1,
+    /// <summary>BatchTopK baseline (Bussmann et al. 2024): the k·B largest ReLU values over the batch; inference
+    /// with a threshold estimated during training.</summary>
+    BatchTopK,
+    /// <summary>JumpReLU with an L0 penalty (Rajamanoharan et al. 2024): threshold θ = −b trained by a
+    /// straight-through estimator.</summary>
+    JumpReluL0,
     /// <summary>MP-SAE baseline: a matching-pursuit encoder of <see cref="TrainerOptions.MpSteps"/> steps over a tied dictionary.</summary>
     Mp,
 }
@@ -36,9 +44,21 @@ public sealed record TrainerOptions
     public int Neurons { get; init; } = 2048;
     public bool Tied { get; init; } = true;
     public GateKind Gate { get; init; } = GateKind.JumpRelu;
-    /// <summary>k for TopK.</summary>
+    /// <summary>k for TopK; BatchTopK's mean k per token (the batch keeps k·B).</summary>
     public int K { get; init; } = 3;
 
+    /// <summary>L1: λ of the penalty λ·Σ_m |a_m|·‖w_m‖·h_m per token, next to the loss 0.5‖x̂ − x‖².</summary>
+    public double L1Coefficient { get; init; } = 0.1;
+    /// <summary>L1: λ rises linearly from 0 over this fraction of the steps (Anthropic: the first 5%).</summary>
+    public double L1Warmup { get; init; } = 0.05;
+    /// <summary>JumpReLU-L0: λ of the penalty λ·Σ_m 1[z_m &gt; θ_m] per token (the L0), next to 0.5‖x̂ − x‖².</summary>
+    public double L0Coefficient { get; init; } = 0.05;
+    /// <summary>JumpReLU-L0: ε, the width of the rectangle kernel of the straight-through estimator.</summary>
+    public double SteBandwidth { get; init; } = 1e-3;
+    /// <summary>JumpReLU-L0: θ's starting value (b = −θ), as in Rajamanoharan et al.</summary>
+    public double InitialThreshold { get; init; } = 1e-3;
+    /// <summary>BatchTopK: decay of the running estimate of the inference threshold (EMA of the smallest kept value).</summary>
+    public double ThresholdDecay { get; init; } = 0.99;
     /// <summary>T, the matching-pursuit steps per token for MP (at inference any T may be used).</summary>
     public int MpSteps { get; init; } = 3;
 
@@ -77,12 +97,21 @@ public sealed record TrainerOptions
 
     public long Steps => (Tokens + BatchSize - 1) / BatchSize;
 
-    public SaeArchitecture Architecture(int dim) => Method == TrainingMethod.Mp
-        ? new(dim, Neurons, Tied, GateKind.Relu, SparsityMode.MatchingPursuit, MpSteps)
-        : new(dim, Neurons, Tied,
-            Method == TrainingMethod.TopK ? GateKind.Relu : Gate,
-            Method == TrainingMethod.TopK ? SparsityMode.TopK : SparsityMode.Threshold,
-            Method == TrainingMethod.TopK ? K : 0);
+    /// <summary>Whether AdamW trains b (every baseline) or the GBA bias rule owns it (GBA, BA).</summary>
+    public bool TrainsBiasByGradient => Method is not (TrainingMethod.Gba or TrainingMethod.Ba);
+
+    /// <summary>Whether decoder rows are put back on the unit sphere after each step (all but L1, whose
+    /// penalty carries the decoder norm instead).</summary>
+    public bool RenormalizesDecoder => Method != TrainingMethod.L1;
+
+    public SaeArchitecture Architecture(int dim) => Method switch
+    {
+        TrainingMethod.TopK => new(dim, Neurons, Tied, GateKind.Relu, SparsityMode.TopK, K),
+        TrainingMethod.L1 or TrainingMethod.BatchTopK => new(dim, Neurons, Tied, GateKind.Relu),
+        TrainingMethod.JumpReluL0 => new(dim, Neurons, Tied, GateKind.JumpRelu),
+        TrainingMethod.Mp => new(dim, Neurons, Tied, GateKind.Relu, SparsityMode.MatchingPursuit, MpSteps),
+        _ => new(dim, Neurons, Tied, Gate),
+    };
 
     /// <summary>Target frequency per group (GBA: the geometric schedule; BA: one group at p).</summary>
     public double[] TargetFrequencies() => Method switch
@@ -102,7 +131,14 @@ public sealed record TrainerOptions
         if (Threads < 1) throw new ArgumentException($"--threads must be at least 1 (got {Threads}).");
         if (InitTokens < 1) throw new ArgumentException($"--init-tokens must be positive (got {InitTokens}).");
         if (BufferTokens < 1) throw new ArgumentException($"--buffer-tokens must be positive (got {BufferTokens}).");
-        if (Method == TrainingMethod.TopK && (K < 1 || K > Neurons)) throw new ArgumentException($"--k must be in 1..M (got {K}).");
+        if (Method is TrainingMethod.TopK or TrainingMethod.BatchTopK && (K < 1 || K > Neurons)) throw new ArgumentException($"--k must be in 1..M (got {K}).");
+        if (!(L1Coefficient >= 0) || double.IsInfinity(L1Coefficient)) throw new ArgumentException($"--l1 must be finite and non-negative (got {L1Coefficient}).");
+        if (!(L1Warmup >= 0 && L1Warmup <= 1)) throw new ArgumentException($"--l1-warmup must lie in [0, 1] (got {L1Warmup}).");
+        if (!(L0Coefficient >= 0) || double.IsInfinity(L0Coefficient)) throw new ArgumentException($"--l0-coefficient must be finite and non-negative (got {L0Coefficient}).");
+        // Below ~1e-5 the window is narrower than float resolution at |z| ~ 1 and the estimator sees nothing.
+        if (!(SteBandwidth >= 1e-5 && SteBandwidth <= 1)) throw new ArgumentException($"--ste-bandwidth must lie in [1e-5, 1] (got {SteBandwidth}).");
+        if (!(InitialThreshold >= 0 && InitialThreshold <= 1)) throw new ArgumentException($"--threshold-init must lie in [0, 1] (got {InitialThreshold}).");
+        if (!(ThresholdDecay >= 0 && ThresholdDecay < 1)) throw new ArgumentException($"--threshold-decay must lie in [0, 1) (got {ThresholdDecay}).");
         if (Method == TrainingMethod.Mp && MpSteps < 1) throw new ArgumentException($"--mp-steps must be at least 1 (got {MpSteps}).");
         if (Method == TrainingMethod.Mp && !Tied) throw new ArgumentException("--method mp uses one tied dictionary to encode and decode: drop --untied.");
         if (Method == TrainingMethod.Gba && Groups > Neurons) throw new ArgumentException($"--groups ({Groups}) exceeds --d-sae ({Neurons}).");

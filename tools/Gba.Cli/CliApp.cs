@@ -25,7 +25,12 @@ public static class CliApp
                 "demo" => TrainCommand.Run("demo", rest, stdout, stderr),
                 "train" => TrainCommand.Run("train", rest, stdout, stderr),
                 "inspect" => InspectCommand.Run(rest, stdout, stderr),
+                "synth" => SynthCommand.Run(rest, stdout, stderr),
+                "compare" => CompareCommand.Run(rest, stdout, stderr),
+                "report" => ReportCommand.Run(rest, stdout, stderr),
+                "sweep" => SweepCommand.Run(rest, stdout, stderr),
                 "eval" => EvalCommand.Run(rest, stdout, stderr),
+                "encode" => EncodeCommand.Run(rest, stdout, stderr),
                 "experiment" => ExperimentCommand.Run(rest, stdout, stderr),
                 "--version" => Version(stdout),
                 _ => Unknown(args[0], stderr),
@@ -70,7 +75,12 @@ public static class CliApp
           demo     train GBA on the embedded synthetic default and print the metrics
           train    train an SAE on activation files (--data) or synthetic data from the paper's model
           inspect  shape, dtype, norms, variance outliers and NaN/inf counts of activation files
+          synth    write a synthetic dataset (activations .npy, true features .npy, generator spec .json)
+          report   one self-contained HTML report with SVG plots of a run directory
+          compare  MCS consistency between the SAEs of two or more runs
+          sweep    expand a grid of runs (gba train --sweep FILE --index I runs one), run or summarize them
           eval     MSE, FVU, L0 and dead fraction of a trained SAE (this engine's, SAELens, sparsify) on activation files
+          encode   activations -> sparse feature codes (one safetensors file in CSR form) through a trained SAE
           experiment  reproduce the paper's claims (recovery, resonance, frequency, heterogeneous, consistency, frontier)
 
         Run 'gba <command> --help' for a command's options.

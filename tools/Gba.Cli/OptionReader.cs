@@ -11,11 +11,16 @@ public sealed class OptionReader
     readonly Dictionary<string, string?> _values = new(StringComparer.Ordinal);
     readonly Dictionary<string, List<string>> _lists = new(StringComparer.Ordinal);
     readonly List<string> _positional = [];
-    readonly HashSet<string> _used = new(StringComparer.Ordinal);
+    readonly IReadOnlySet<string> _valueOptions, _flags;
+    readonly IReadOnlySet<string>? _repeatable;
+    readonly HashSet<string> _fromFile = new(StringComparer.Ordinal);
 
     /// <param name="repeatable">Value options that may be given more than once (e.g. --data).</param>
     public OptionReader(IReadOnlyList<string> args, IReadOnlySet<string> valueOptions, IReadOnlySet<string> flags, IReadOnlySet<string>? repeatable = null)
     {
+        _valueOptions = valueOptions;
+        _flags = flags;
+        _repeatable = repeatable;
         for (int i = 0; i < args.Count; i++)
         {
             var a = args[i];
@@ -49,6 +54,81 @@ public sealed class OptionReader
     }
 
     public IReadOnlyList<string> Positional => _positional;
+
+    /// <summary>
+    /// Fills options the command line did not give from a config file's object of options (keys are
+    /// option names without the dashes, '_' or '-' between words), so flags override the file.
+    /// A flag set to true in the file is set; a repeatable option takes a string or an array of them.
+    /// Keys outside <paramref name="allowed"/> are an error naming <paramref name="source"/>.
+    /// </summary>
+    public void AddDefaults(IEnumerable<KeyValuePair<string, System.Text.Json.Nodes.JsonNode?>> options, string source, IReadOnlySet<string> allowed)
+    {
+        foreach (var (key, node) in options)
+        {
+            var name = "--" + key.Replace('_', '-');
+            if (!allowed.Contains(name) || !(_flags.Contains(name) || _valueOptions.Contains(name)))
+                throw new InvalidDataException($"{source}: unknown option '{key}'");
+            if (node is null) continue;
+            if (_flags.Contains(name))
+            {
+                if (node.GetValueKind() is not (System.Text.Json.JsonValueKind.True or System.Text.Json.JsonValueKind.False))
+                    throw new InvalidDataException($"{source}: option '{key}' must be true or false");
+                if (node.GetValue<bool>() && _values.TryAdd(name, null)) _fromFile.Add(name);
+            }
+            else if (_repeatable?.Contains(name) == true)
+            {
+                if (_lists.ContainsKey(name)) continue;
+                var items = node is System.Text.Json.Nodes.JsonArray arr ? arr.Select(n => Scalar(n, key, source)).ToList() : [Scalar(node, key, source)];
+                _lists[name] = items;
+                _values[name] = items.LastOrDefault();
+                _fromFile.Add(name);
+            }
+            else if (!_values.ContainsKey(name))
+            {
+                _values[name] = Scalar(node, key, source);
+                _fromFile.Add(name);
+            }
+        }
+    }
+
+    static string Scalar(System.Text.Json.Nodes.JsonNode? node, string key, string source) => node?.GetValueKind() switch
+    {
+        System.Text.Json.JsonValueKind.String => node.GetValue<string>(),
+        System.Text.Json.JsonValueKind.Number => node.ToJsonString(),
+        _ => throw new InvalidDataException($"{source}: option '{key}' must be a string or a number"),
+    };
+
+    /// <summary>True when the option was typed on the command line (not filled from a config file).</summary>
+    public bool FromCommandLine(string name) => _values.ContainsKey(name) && !_fromFile.Contains(name);
+
+    /// <summary>Forgets an option (a command-line value replaces a conflicting one from a file).</summary>
+    public void Remove(string name)
+    {
+        _values.Remove(name);
+        _lists.Remove(name);
+        _fromFile.Remove(name);
+    }
+
+    /// <summary>
+    /// Every option held (typed or filled from a config file) as a command line that reads back into
+    /// the same options, leaving out <paramref name="exclude"/>; positional arguments come last.
+    /// </summary>
+    public List<string> ToArgs(IReadOnlySet<string>? exclude = null)
+    {
+        var args = new List<string>();
+        foreach (var (name, value) in _values)
+        {
+            if (exclude?.Contains(name) == true) continue;
+            if (_flags.Contains(name)) args.Add(name);
+            else if (_lists.TryGetValue(name, out var list)) foreach (var v in list) args.AddRange([name, v]);
+            else args.AddRange([name, value!]);
+        }
+        args.AddRange(_positional);
+        return args;
+    }
+
+    /// <summary>Every option given on the command line or filled from a config file.</summary>
+    public IEnumerable<string> Names => _values.Keys;
 
     public bool Flag(string name) => _values.ContainsKey(name);
 

@@ -38,7 +38,7 @@ public sealed class ProgressDisplay(TextWriter stderr, bool interactive, bool qu
 
     public void OnEvaluation(EvaluationReport report) => _fvu = report.Metrics.Fvu;
 
-    static string Format(double seconds) =>
+    internal static string Format(double seconds) =>
         seconds >= 3600 ? $"{(int)(seconds / 3600)}h{(int)(seconds % 3600 / 60):D2}m" :
         seconds >= 60 ? $"{(int)(seconds / 60)}m{(int)(seconds % 60):D2}s" : $"{seconds:F0}s";
 }

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using GbaEngine.Activations;
+using GbaEngine.Checkpoints;
 using GbaEngine.Metrics;
 using GbaEngine.Streams;
 using GbaEngine.Synthetic;
@@ -15,18 +16,25 @@ public sealed class DataSource : IDisposable
 {
     readonly IDisposable? _owner;
 
-    DataSource(ITokenStream train, EvaluationSet eval, string description, JsonNode config, IDisposable? owner)
+    DataSource(ITokenStream train, EvaluationSet eval, string description, JsonNode config, JsonObject options, IDisposable? owner)
     {
-        Train = train; Eval = eval; Description = description; Config = config; _owner = owner;
+        Train = train; Eval = eval; Description = description; Config = config; Options = options; _owner = owner;
     }
 
-    public ITokenStream Train { get; }
+    public ITokenStream Train { get; private set; }
     public EvaluationSet Eval { get; }
     public string Description { get; }
     public JsonNode Config { get; }
+    /// <summary>The data options of the effective config (gba train option names), defaults resolved.</summary>
+    public JsonObject Options { get; }
+    /// <summary>For files: the dataset row of the first evaluation token and the dataset's row count (token text alignment).</summary>
+    public (long FirstRow, long TokenCount)? EvalRows { get; private init; }
 
+    /// <param name="seed">The run's seed; the generator uses --data-seed when given, so runs with different
+    /// training seeds can share one synthetic problem (consistency across seeds).</param>
     public static DataSource Synthetic(OptionReader o, ulong seed)
     {
+        seed = o.ULong("--data-seed", seed);
         var spec = new SyntheticSpec(
             Features: o.Int("--features", TrainCommand.DemoDefaults.Features),
             Dim: o.Int("--dim", TrainCommand.DemoDefaults.Dim),
@@ -42,17 +50,29 @@ public sealed class DataSource : IDisposable
         var model = new SyntheticModel(spec, seed);
         var train = model.OpenStream(1);
         using var evalStream = model.OpenStream(2);
+        int evalTokens = o.Int("--eval-tokens", 16_384);
         // A --ground-truth file replaces the generator's own features (their frequencies no longer apply).
         var truth = GroundTruthFile(o, spec.Dim);
-        var eval = EvaluationSet.FromStream(evalStream, o.Int("--eval-tokens", 16_384), truth ?? model.Features, truth is null ? model.Frequencies : null);
+        var eval = EvaluationSet.FromStream(evalStream, evalTokens, truth ?? model.Features, truth is null ? model.Frequencies : null);
+        var options = new JsonObject
+        {
+            ["features"] = spec.Features, ["dim"] = spec.Dim, ["sparsity"] = spec.Sparsity, ["profile"] = spec.Profile.ToString().ToLowerInvariant(),
+            ["exponent"] = spec.Exponent, ["noise"] = spec.Noise, ["magnitude_min"] = spec.MagnitudeMin, ["magnitude_max"] = spec.MagnitudeMax,
+            ["eval_tokens"] = evalTokens, ["data_seed"] = seed,
+        };
+        if (o.String("--ground-truth") is { } g) options["ground_truth"] = Path.GetFullPath(g);
         var config = new JsonObject { ["synthetic"] = JsonSerializer.SerializeToNode(spec, TrainCommand.JsonOptions), ["seed"] = seed };
         if (o.String("--ground-truth") is { } gt) config["ground_truth"] = gt;
-        return new DataSource(train, eval, train.Describe(), config, train);
+        return new DataSource(train, eval, train.Describe(), config, options, train);
     }
 
     /// <summary>Opens the files; holds out the last min(--eval-tokens, 10%) rows for evaluation.</summary>
+    /// <param name="seed">The run's seed; the shuffle uses --data-seed when given (runs with different training
+    /// seeds can then share one loader pass, see `gba sweep run`).</param>
     public static DataSource Files(IReadOnlyList<string> paths, OptionReader o, ulong seed)
     {
+        bool dataSeed = o.Has("--data-seed");
+        seed = o.ULong("--data-seed", seed);
         ActivationDType? dtype = null;
         if (o.String("--dtype") is { } dt)
             dtype = ActivationDTypes.TryParse(dt) ?? throw new UsageException($"--dtype '{dt}': expected f32, f16, bf16 or f64");
@@ -82,13 +102,44 @@ public sealed class DataSource : IDisposable
                 ["dim"] = dataset.Dim, ["tokens"] = dataset.TokenCount, ["train_rows"] = dataset.TrainRows, ["eval_rows"] = dataset.EvalRows,
                 ["shuffle_seed"] = seed,
             };
-            if (o.String("--ground-truth") is { } gt) config["ground_truth"] = gt;
-            return new DataSource(train, eval, dataset.Describe(), config, dataset);
+            var options = new JsonObject
+            {
+                ["data"] = new JsonArray(dataset.Shards.Select(s => (JsonNode)Path.GetFullPath(s.Path)).ToArray()),
+                ["eval_tokens"] = evalWanted,
+            };
+            if (dataSeed) options["data_seed"] = seed;
+            if (dtype is { } raw) { options["dtype"] = raw.Name(); options["dim"] = dataset.Dim; }
+            if (loader.TensorName is { } tn) options["tensor"] = tn;
+            if (loader.RowLimit is { } rl) options["row_limit"] = rl;
+            if (loader.NonFinite == NonFiniteRows.Skip) options["skip_nonfinite"] = true;
+            if (o.String("--ground-truth") is { } g) options["ground_truth"] = Path.GetFullPath(g);
+            return new DataSource(train, eval, dataset.Describe(), config, options, dataset)
+            {
+                EvalRows = (dataset.TrainRows, dataset.TokenCount),
+            };
         }
         catch
         {
             dataset.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>
+    /// The same data with another training stream (e.g. one consumer of a shared loader pass); disposing
+    /// the view disposes only that stream, the owner keeps the files and the evaluation set.
+    /// </summary>
+    public DataSource WithTrain(ITokenStream train) => new(train, Eval, Description, Config.DeepClone(), (JsonObject)Options.DeepClone(), null) { EvalRows = EvalRows };
+
+    /// <summary>Moves the training stream to where a checkpoint recorded it (synthetic: generator state; files: re-opened at the position).</summary>
+    public void RestoreTrainStream(StreamState state)
+    {
+        if (Train is SyntheticStream s) state.RestoreInto(s);
+        else if (_owner is ActivationDataset dataset)
+        {
+            var old = Train;
+            Train = state.Open(dataset);
+            old.Dispose();
         }
     }
 

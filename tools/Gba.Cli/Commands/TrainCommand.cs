@@ -1,6 +1,8 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using GbaEngine.Cli.Config;
+using GbaEngine.Cli.Runs;
 using GbaEngine.Kernels.Elementwise;
 using GbaEngine.Metrics;
 using GbaEngine.Model;
@@ -16,17 +18,19 @@ namespace GbaEngine.Cli.Commands;
 /// </summary>
 public static class TrainCommand
 {
-    static readonly HashSet<string> ValueOptions =
+    internal static readonly HashSet<string> ValueOptions =
     [
         "--method", "--d-sae", "--batch", "--steps", "--tokens", "--lr", "--weight-decay", "--seed", "--threads",
         "--groups", "--htf", "--ltf", "--taf", "--k", "--gate", "--bias-init", "--buffer-tokens", "--init-tokens",
         "--normalize", "--eval-every", "--eval-tokens", "--features", "--dim", "--sparsity", "--profile", "--exponent",
         "--noise", "--magnitude-min", "--magnitude-max", "--out", "--kernels",
-        "--data", "--dtype", "--tensor", "--row-limit", "--model-name", "--hook-name",
-        "--ground-truth", "--mp-steps", "--eval-mp-steps", "--mix-sparsity", "--mix-fraction",
+        "--data", "--dtype", "--tensor", "--row-limit", "--model-name", "--hook-name", "--resume", "--checkpoint-every", "--keep-checkpoints",
+        "--config", "--sweep", "--index", "--token-text", "--ground-truth", "--data-seed",
+        "--l1", "--l1-warmup", "--l0-coefficient", "--ste-bandwidth", "--threshold-init", "--threshold-decay",
+        "--mp-steps", "--eval-mp-steps", "--mix-sparsity", "--mix-fraction",
     ];
-    static readonly HashSet<string> Flags = ["--json", "--untied", "--quiet", "--help", "-h", "--skip-nonfinite"];
-    static readonly HashSet<string> Repeatable = ["--data"];
+    internal static readonly HashSet<string> Flags = ["--json", "--untied", "--quiet", "--help", "-h", "--skip-nonfinite"];
+    internal static readonly HashSet<string> Repeatable = ["--data"];
 
     /// <summary>The embedded default problem of `gba demo` (README: "The demo").</summary>
     public static class DemoDefaults
@@ -40,6 +44,54 @@ public static class TrainCommand
     {
         var o = new OptionReader(args, ValueOptions, Flags, Repeatable);
         if (o.Flag("--help") || o.Flag("-h")) { stdout.Write(Help(command)); return CliApp.Ok; }
+        var resume = o.String("--resume") is { } from ? TrainCheckpoints.Open(from, command, args, ValueOptions, stderr)
+            : o.Has("--sweep") ? ResumeSweepPoint(command, args, stderr) : null;
+        if (resume != null) (command, o) = (resume.Command, new OptionReader(resume.Args, ValueOptions, Flags, Repeatable));
+        string? outDir = ConfigSources.Apply(o, Environment.GetEnvironmentVariable);
+        return RunPoint(command, o, resume?.RunDirectory ?? outDir, stdout, stderr, resume);
+    }
+
+    /// <summary>
+    /// A sweep point whose run directory already holds checkpoints (a cluster task preempted, killed or
+    /// requeued) continues from them instead of starting over; null for a fresh point.
+    /// </summary>
+    static TrainCheckpoints.Resume? ResumeSweepPoint(string command, IReadOnlyList<string> args, TextWriter stderr)
+    {
+        var probe = new OptionReader(args, ValueOptions, Flags, Repeatable);
+        if (ConfigSources.Apply(probe, Environment.GetEnvironmentVariable) is not { } dir) return null;
+        if (new Checkpoints.CheckpointStore(Path.Combine(dir, TrainCheckpoints.Folder)).List().Count == 0) return null;
+        stderr.WriteLine($"gba {command}: {dir} holds checkpoints of this sweep point: resuming it");
+        // --out names the sweep directory here, not the run directory being resumed.
+        var given = TrainCheckpoints.Parse(args, ValueOptions).Where(a => a.Name != "--out");
+        return TrainCheckpoints.Open(dir, command, TrainCheckpoints.Format(given).ToList(), ValueOptions, stderr);
+    }
+
+    /// <summary>Options that pick a run's options (expanded into the reader): not part of the command line a checkpoint saves.</summary>
+    static readonly HashSet<string> OptionSources = ["--config", "--sweep", "--index"];
+
+    /// <summary>
+    /// Trains one run whose options are all in <paramref name="o"/>; a failure leaves --out/error.txt.
+    /// <paramref name="openData"/> replaces opening the data (`gba sweep run` hands each run its view of a shared
+    /// pass; such runs write no checkpoints, since their stream is the shared pass: rerun them by index instead).
+    /// </summary>
+    internal static int RunPoint(string command, OptionReader o, string? outDir, TextWriter stdout, TextWriter stderr,
+        TrainCheckpoints.Resume? resume = null, Func<OptionReader, TrainerOptions, DataSource>? openData = null)
+    {
+        try
+        {
+            return Train(command, o, outDir, stdout, stderr, resume, openData);
+        }
+        catch (Exception e) when (outDir != null && e is not (UsageException or OperationCanceledException))
+        {
+            Directory.CreateDirectory(outDir);
+            File.WriteAllText(Path.Combine(outDir, FailureFile), e.Message + "\n");
+            throw;
+        }
+    }
+
+    static int Train(string command, OptionReader o, string? outDir, TextWriter stdout, TextWriter stderr,
+        TrainCheckpoints.Resume? resume, Func<OptionReader, TrainerOptions, DataSource>? openData)
+    {
         // Paths after --data (a shell glob expands to several) are data files too.
         var dataPaths = o.Strings("--data").Concat(o.Positional).ToList();
         if (o.Positional.Count > 0 && o.Strings("--data").Count == 0) throw new UsageException($"unexpected argument '{o.Positional[0]}'");
@@ -48,36 +100,67 @@ public static class TrainCommand
         var options = ReadTrainerOptions(o, demo: command == "demo");
         options.Validate();
         var mpSweep = ReadStepList(o, options);
-        using var data = dataPaths.Count > 0 ? DataSource.Files(dataPaths, o, options.Seed) : DataSource.Synthetic(o, options.Seed);
+        if (o.Has("--token-text") && dataPaths.Count == 0) throw new UsageException("--token-text goes with --data (it names each activation row's token)");
+        using var data = openData?.Invoke(o, options)
+            ?? (dataPaths.Count > 0 ? DataSource.Files(dataPaths, o, options.Seed) : DataSource.Synthetic(o, options.Seed));
+        var text = o.String("--token-text") is { } textPath ? TokenText.Read(textPath) : null;
+        if (text != null && text.Count != data.EvalRows!.Value.TokenCount)
+            throw new InvalidDataException($"{text.Path}: {text.Count} token rows, but the activations have {data.EvalRows.Value.TokenCount} rows (they must align row by row).");
         var (train, eval, describe) = (data.Train, data.Eval, data.Description);
-        string? outDir = o.String("--out");
         bool json = o.Flag("--json");
-        if (outDir != null) Directory.CreateDirectory(outDir);
+        if (outDir != null)
+        {
+            Directory.CreateDirectory(outDir);
+            if (resume is null) TrainCheckpoints.EnsureFresh(outDir, command);
+            // A rerun into the same directory must not look finished (or failed) because of the previous run's files.
+            File.Delete(Path.Combine(outDir, FailureFile));
+            File.Delete(Path.Combine(outDir, "summary.json"));
+        }
+        // The checkpoint keeps the fully expanded command line (config-file and sweep options included), so --resume needs neither file.
+        var schedule = openData is null ? TrainCheckpoints.Schedule(outDir, command, o.ToArgs(OptionSources), ValueOptions, o, options, data) : null;
 
-        stderr.WriteLine($"gba {command}: {options.Method.ToString().ToUpperInvariant()} M={options.Neurons} on {train.Describe()}; " +
-                         $"{options.Steps} steps of {options.BatchSize} tokens, {options.Threads} threads, kernels {Kernels.KernelSelector.Current}");
         using var trainer = new SaeTrainer(options, train.Dim);
-        using var log = outDir is null ? null : new StreamWriter(Path.Combine(outDir, "metrics.jsonl"));
+        if (resume != null) TrainCheckpoints.Continue(resume, command, trainer, data, stderr, JsonlLog.Line);
+        using var signals = new InterruptSignals(command, stderr);
+        stderr.WriteLine($"gba {command}: {MethodName(options.Method).ToUpperInvariant()} M={options.Neurons} on {train.Describe()}; " +
+                         $"{options.Steps} steps of {options.BatchSize} tokens, {options.Threads} threads, kernels {Kernels.KernelSelector.Current}");
+        using var log = outDir is null ? null : new StreamWriter(Path.Combine(outDir, "metrics.jsonl"), append: resume != null);
+        // Appended on resume: steps logged after the last checkpoint appear twice, and readers keep the later line.
+        using var lossLog = outDir is null ? null : new StreamWriter(Path.Combine(outDir, LossLog.FileName), append: resume != null);
         var observers = new ObserverList(new ProgressDisplay(stderr, !Console.IsErrorRedirected && ReferenceEquals(stderr, Console.Error), o.Flag("--quiet")),
-            log is null ? null : new JsonlLog(log));
-        if (outDir != null) WriteConfig(Path.Combine(outDir, "config.json"), options, data.Config);
+            log is null ? null : new JsonlLog(log), lossLog is null ? null : new LossLog(lossLog));
+        if (outDir != null)
+        {
+            var effective = ConfigSources.Effective(options, data.Options);
+            if (text != null) effective["token_text"] = Path.GetFullPath(text.Path);
+            foreach (var name in new[] { "--model-name", "--hook-name" })
+                if (o.String(name) is { } v) effective[name[2..].Replace('-', '_')] = v;
+            WriteConfig(Path.Combine(outDir, "config.json"), options, data.Config, effective);
+        }
 
-        var result = trainer.Train(train, eval, observers);
+        TrainingResult result;
+        try { result = trainer.Train(data.Train, eval, observers, signals.Token, schedule); }
+        catch (OperationCanceledException e) when (signals.Requested) { return TrainCheckpoints.Interrupted(command, e, outDir, schedule, stderr); }
         PrintSummary(stdout, options, result);
         var summary = Summary(options, result);
         if (mpSweep != null) summary["mp_steps_sweep"] = PursuitStepSweep(stdout, mpSweep, options, result, eval);
         if (outDir != null)
         {
-            File.WriteAllText(Path.Combine(outDir, "summary.json"), summary.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+            RunArtefacts.Write(outDir, result, eval, options, text, data.EvalRows?.FirstRow ?? 0);
             if (result.Final.BestCosines != null) RecoveryFile.Write(outDir, result.Final, eval.FeatureFrequencies);
             Interop.SaeLensExport.Write(Path.Combine(outDir, "sae"), result.Model, options, result.Groups,
                 new Dictionary<string, string?> { ["dataset"] = describe, ["model_name"] = o.String("--model-name"), ["hook_name"] = o.String("--hook-name") });
+            // summary.json last: its presence marks a finished run (sweep summaries rely on it).
+            RunConfig.WriteAtomically(Path.Combine(outDir, "summary.json"), summary);
         }
         if (json) stdout.WriteLine(summary.ToJsonString());
         return CliApp.Ok;
     }
 
-    static TrainerOptions ReadTrainerOptions(OptionReader o, bool demo)
+    /// <summary>Written into --out when training fails, so `gba sweep summarize` can tell failed runs from unfinished ones.</summary>
+    public const string FailureFile = "error.txt";
+
+    internal static TrainerOptions ReadTrainerOptions(OptionReader o, bool demo)
     {
         // The demo's TAF band and learning rate are tuned to its problem; `train` starts from the paper's defaults.
         var paper = new TrainerOptions();
@@ -108,6 +191,12 @@ public static class TrainCommand
             Threads = o.Int("--threads", Environment.ProcessorCount),
             Normalization = o.Enum("--normalize", InputNormalization.DatasetScale),
             EvalEvery = o.Int("--eval-every", 500),
+            L1Coefficient = o.Double("--l1", paper.L1Coefficient),
+            L1Warmup = o.Double("--l1-warmup", paper.L1Warmup),
+            L0Coefficient = o.Double("--l0-coefficient", paper.L0Coefficient),
+            SteBandwidth = o.Double("--ste-bandwidth", paper.SteBandwidth),
+            InitialThreshold = o.Double("--threshold-init", paper.InitialThreshold),
+            ThresholdDecay = o.Double("--threshold-decay", paper.ThresholdDecay),
         };
     }
 
@@ -115,10 +204,12 @@ public static class TrainCommand
     {
         var m = r.Final;
         var ci = CultureInfo.InvariantCulture;
-        w.WriteLine(string.Create(ci, $"method {o.Method.ToString().ToUpperInvariant()}  M={o.Neurons}  tokens {r.Tokens:N0}  {r.Seconds:F1} s  {r.TokensPerSecond:N0} tokens/s"));
+        w.WriteLine(string.Create(ci, $"method {MethodName(o.Method).ToUpperInvariant()}  M={o.Neurons}  tokens {r.Tokens:N0}  {r.Seconds:F1} s  {r.TokensPerSecond:N0} tokens/s"));
         if (m.Frr08 is { } f8) w.WriteLine(string.Create(ci, $"  FRR@0.8 {f8:F4}   FRR@0.9 {m.Frr09:F4}   (true features recovered by a decoder direction)"));
         w.WriteLine(string.Create(ci, $"  FVU {m.Fvu:F4}   explained variance {m.ExplainedVariance:F4}   MSE {m.Mse:G4}"));
         w.WriteLine(string.Create(ci, $"  L0 {m.L0:F2}   fraction active {m.FractionActive:G3}   dead fraction {m.DeadFraction:F4}"));
+        if (r.Model.Architecture.ReluThreshold > 0)
+            w.WriteLine(string.Create(ci, $"  inference threshold {r.Model.Architecture.ReluThreshold:G4} (ReLU fires when y > it; estimated in training)"));
         if (m.Groups.Count > 0)
         {
             w.WriteLine("  group  TAF        neurons  mean freq   median freq  dead");
@@ -137,7 +228,7 @@ public static class TrainCommand
         var m = r.Final;
         return new JsonObject
         {
-            ["method"] = o.Method.ToString().ToLowerInvariant(),
+            ["method"] = MethodName(o.Method),
             ["frr_0_8"] = m.Frr08,
             ["frr_0_9"] = m.Frr09,
             ["fvu"] = m.Fvu,
@@ -179,15 +270,20 @@ public static class TrainCommand
                 : throw new UsageException($"option --eval-mp-steps: '{x}' is not a step count >= 1")).ToArray();
     }
 
-    static void WriteConfig(string path, TrainerOptions o, JsonNode dataConfig)
+    /// <summary>The method as --method spells it.</summary>
+    internal static string MethodName(TrainingMethod method) => method == TrainingMethod.JumpReluL0 ? "jumprelu-l0" : method.ToString().ToLowerInvariant();
+
+    /// <summary>config.json: "options" is loadable by --config (repeats the run); the rest records what ran.</summary>
+    static void WriteConfig(string path, TrainerOptions o, JsonNode dataConfig, JsonObject effective)
     {
         var cfg = new JsonObject
         {
+            ["options"] = effective,
             ["trainer"] = JsonSerializer.SerializeToNode(o, JsonOptions),
-            ["data"] = dataConfig,
+            ["data"] = dataConfig.DeepClone(),
             ["kernels"] = Kernels.KernelSelector.Current.ToString().ToLowerInvariant(),
         };
-        File.WriteAllText(path, cfg.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        RunConfig.WriteAtomically(path, cfg);
     }
 
     internal static readonly JsonSerializerOptions JsonOptions = new()
@@ -200,6 +296,13 @@ public static class TrainCommand
     {
         public void OnEvaluation(EvaluationReport r)
         {
+            w.WriteLine(Line(r));
+            w.Flush();
+        }
+
+        /// <summary>One metrics.jsonl line (also how a resumed run rewrites the lines before its checkpoint).</summary>
+        public static string Line(EvaluationReport r)
+        {
             var m = r.Metrics;
             var row = new JsonObject
             {
@@ -211,8 +314,7 @@ public static class TrainCommand
                     ["taf"] = g.TargetFrequency, ["mean_frequency"] = g.MeanFrequency, ["median_frequency"] = g.MedianFrequency, ["dead"] = g.Dead,
                 }).ToArray()),
             };
-            w.WriteLine(row.ToJsonString());
-            w.Flush();
+            return row.ToJsonString();
         }
     }
 
@@ -237,19 +339,29 @@ public static class TrainCommand
         : "gba train: train an SAE on activation files (--data) or on synthetic data from the paper's model\n\n" + Options;
 
     const string Options = """
-        Method:      --method gba|ba|topk|mp   --d-sae M   --groups K --htf P --ltf P (GBA)   --taf P (BA)   --k K (TopK)
-                     --mp-steps T (MP: matching-pursuit steps)   --eval-mp-steps T1,T2,... (MP: also evaluate at these T)
-                     --gate jumprelu|relu   --untied   --bias-init quantile|zero   --buffer-tokens N   --init-tokens N
+        Method:      --method gba|ba|topk|l1|batchtopk|jumprelu-l0|mp   --d-sae M   --gate jumprelu|relu   --untied
+                     GBA: --groups K --htf P --ltf P   BA: --taf P   both: --bias-init quantile|zero --buffer-tokens N
+                     TopK: --k K (per token)   BatchTopK: --k K (mean per token; the batch keeps k*B) --threshold-decay X
+                     L1: --l1 LAMBDA (penalty LAMBDA*sum |a_m|*||w_m||*h_m, decoder not renormalised) --l1-warmup FRACTION
+                     JumpReLU-L0: --l0-coefficient LAMBDA --ste-bandwidth EPS --threshold-init THETA   --init-tokens N
+                     MP: --mp-steps T (matching-pursuit steps)   --eval-mp-steps T1,T2,... (also evaluate at these T)
         Budget:      --batch B   --steps S | --tokens N (suffix k/M/G)   --lr X   --weight-decay X   --seed S   --threads T
                      --normalize datasetscale|pertoken   --eval-every STEPS   --eval-tokens N   --kernels scalar|avx2|avx512
         Synthetic:   --features n   --dim d   --sparsity s   --profile uniform|powerlaw   --exponent A   --noise SIGMA
-                     --magnitude-min X   --magnitude-max X   --mix-sparsity S2 --mix-fraction F (a fraction F of tokens hold S2 features)
+                     --magnitude-min X   --magnitude-max X   --mix-sparsity S2 --mix-fraction F   --data-seed S (seed of the synthetic problem or of the file shuffle; default --seed)
         Data files:  --data PATH... (.npy, .safetensors, raw; files, directories or globs; repeatable)   --dtype f32|f16|bf16 --dim d (raw)
                      --tensor NAME (safetensors)   --row-limit N   --skip-nonfinite   --eval-tokens N (held out: the last rows, at most 10%)
-        Ground truth: --ground-truth V.npy (true features [n, d], .npy or .safetensors): FRR@0.8/0.9 and per-feature best cosines
-                     for any data (with synthetic data it replaces the generator's features); written to --out as recovery.json
-        Output:      --out DIR (config.json, metrics.jsonl, summary.json, recovery.json, sae/ in the SAELens layout)   --json (last stdout line: one JSON object)   --quiet
+                     --ground-truth FILE.npy (true features [n x d], e.g. from gba synth: FRR and per-feature best cosines, recovery.json)
+                     --token-text FILE.tsv (token text per activation row: top-activating tokens in the report)
+        Config:      --config FILE (JSON object of these options without the dashes, e.g. {"d_sae": 4096, "data": ["a.npy"]};
+                     flags override it; a run's config.json repeats the run)
+                     --sweep FILE --index I (point I of a gba sweep grid, into SWEEP_DIR/run-III; SLURM_ARRAY_TASK_ID if no --index)
+        Output:      --out DIR (config.json, metrics.jsonl, loss.jsonl, neurons.json, summary.json, sae/ in the SAELens layout,
+                     top_activations.json with --token-text; error.txt if the run failed)   --json (last stdout line: one JSON object)   --quiet
                      --model-name NAME --hook-name NAME (recorded in sae/cfg.json for SAELens / SAEBench, e.g. gpt2 blocks.6.hook_resid_post)
+        Checkpoints: --checkpoint-every STEPS (default 1000; 0: only at the end and on Ctrl-C/SIGTERM) into DIR/checkpoints/
+                     --keep-checkpoints K (default 3)   --resume DIR (continue the run in DIR exactly; saved options apply,
+                     --steps/--tokens may grow it; Ctrl-C stops after the current step with a checkpoint, twice at once)
 
         """;
 }

@@ -1,0 +1,142 @@
+using System.Diagnostics;
+using System.Text;
+using System.Text.RegularExpressions;
+using GbaEngine.Checkpoints;
+using GbaEngine.Cli;
+using GbaEngine.Tests.Activations;
+
+namespace GbaEngine.Tests.Checkpoints;
+
+/// <summary>
+/// The built `gba` as a separate process: killed (SIGKILL) at random moments, which may fall inside a
+/// checkpoint write, and stopped by SIGINT/SIGTERM. Whatever happens, the newest checkpoint loads
+/// and resuming ends exactly where the uninterrupted run ends.
+/// </summary>
+public class CliInterruptTests(Xunit.Abstractions.ITestOutputHelper output)
+{
+    sealed class Gba : IDisposable
+    {
+        readonly StringBuilder _err = new();
+        readonly ManualResetEventSlim _started = new();
+        public Process Process { get; }
+
+        public Gba(params string[] args)
+        {
+            var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+            psi.ArgumentList.Add(typeof(CliApp).Assembly.Location);
+            foreach (var a in args) psi.ArgumentList.Add(a);
+            Process = new Process { StartInfo = psi };
+            Process.ErrorDataReceived += (_, e) =>
+            {
+                if (e.Data is null) return;
+                lock (_err) _err.AppendLine(e.Data);
+                if (e.Data.StartsWith("gba train: GBA", StringComparison.Ordinal)) _started.Set();   // printed once the signal handlers are in place
+            };
+            Process.OutputDataReceived += (_, _) => { };
+            Process.Start();
+            Process.BeginErrorReadLine();
+            Process.BeginOutputReadLine();
+        }
+
+        public string Err { get { lock (_err) return _err.ToString(); } }
+
+        public bool WaitStarted(TimeSpan timeout) => _started.Wait(timeout);
+
+        /// <summary>Waits for exit, including the end of the redirected output.</summary>
+        public bool Exited(int milliseconds)
+        {
+            if (!Process.WaitForExit(milliseconds)) return false;
+            Process.WaitForExit();
+            return true;
+        }
+
+        public void Dispose()
+        {
+            if (!Process.HasExited) Process.Kill();
+            Process.Dispose();
+            _started.Dispose();
+        }
+    }
+
+    static string[] Train(string steps, params string[] more) => ["train", .. CliResumeTests.Tiny.Split(' '), "--steps", steps, .. more];
+
+    [Fact]
+    public void KilledAtRandomMomentsTheNewestCheckpointLoadsAndResumeCompletes()
+    {
+        using var dir = new TempDir();
+        string straight = Path.Combine(dir.Path, "straight"), run = Path.Combine(dir.Path, "run");
+        // A checkpoint every 3 steps (each some milliseconds of fsyncs), so a kill often lands inside a write.
+        var args = Train("600", "--checkpoint-every", "3", "--keep-checkpoints", "2", "--quiet");
+        Assert.Equal(0, CliResumeTests.Run([.. args, "--out", straight]).Code);
+
+        var store = new CheckpointStore(Path.Combine(run, "checkpoints"));
+        long Newest() { try { return store.List() is [var (step, _), ..] ? step : 0; } catch (IOException) { return 0; } }
+        var rng = new Random();
+        var history = new List<string>();
+        int kills = 0, killsAfterACheckpoint = 0;
+        while (true)
+        {
+            long from = Newest();
+            using var gba = new Gba(from > 0 ? ["train", "--resume", run, "--quiet"] : [.. args, "--out", run]);
+            // Kill once the run has advanced a random number of steps past where it started (the machine's speed
+            // varies too much for wall-clock delays), plus a random few milliseconds; after 8 kills let it finish.
+            long target = from + rng.Next(6, 80);
+            int extra = rng.Next(0, 30);
+            var clock = Stopwatch.StartNew();
+            while (kills < 8 && !gba.Process.HasExited && Newest() < target && clock.Elapsed < TimeSpan.FromMinutes(2)) Thread.Sleep(2);
+            if (kills == 8 || gba.Exited(extra))
+            {
+                Assert.True(gba.Exited(300_000) && gba.Process.ExitCode == 0, $"{string.Join(", ", history)}\n{gba.Err}");
+                break;
+            }
+            gba.Process.Kill();
+            gba.Process.WaitForExit();
+            kills++;
+            if (store.List().Count == 0) { history.Add("killed before any checkpoint"); continue; }
+            var loaded = store.LoadLatest();
+            history.Add($"killed {extra} ms after step {target} was due ({(from > 0 ? $"resumed from {from}" : "fresh")}), newest now {loaded.Checkpoint.Step}");
+            Assert.True(loaded.Skipped.Count == 0, $"{string.Join(", ", history)}: {string.Join("; ", loaded.Skipped)}");
+            foreach (var (_, path) in store.List()) CheckpointStore.Load(path);    // every step-* directory is complete
+            killsAfterACheckpoint++;
+        }
+        foreach (var h in history) output.WriteLine(h);
+        Assert.True(killsAfterACheckpoint >= 2, string.Join(", ", history));
+        CliResumeTests.AssertSameResults(straight, run);
+    }
+
+    /// <summary>Whether this process ignores SIGINT (bit 2 of SigIgn), as a job started in the background of a non-interactive shell does; children inherit that.</summary>
+    static bool SigIntIgnored()
+    {
+        var line = File.Exists("/proc/self/status") ? File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("SigIgn:", StringComparison.Ordinal)) : null;
+        return line is not null && (Convert.ToUInt64(line[7..].Trim(), 16) & 2) != 0;
+    }
+
+    [Theory]
+    [InlineData("INT")]
+    [InlineData("TERM")]
+    public void SignalFinishesTheStepWritesACheckpointAndExits130(string signal)
+    {
+        if (signal == "INT" && SigIntIgnored()) signal = "TERM";   // an inherited SIG_IGN is respected, as it should be
+        using var dir = new TempDir();
+        string straight = Path.Combine(dir.Path, "straight"), run = Path.Combine(dir.Path, "run");
+        var args = Train("8000", "--checkpoint-every", "0");
+        using (var gba = new Gba([.. args, "--out", run]))
+        {
+            Assert.True(gba.WaitStarted(TimeSpan.FromSeconds(60)), gba.Err);
+            Thread.Sleep(new Random().Next(0, 400));     // from the first step on: a stop during start-up checkpoints after step 1
+            using (var kill = Process.Start("kill", $"-{signal} {gba.Process.Id}")) kill.WaitForExit();
+            Assert.True(gba.Exited(60_000), gba.Err);
+            Assert.True(gba.Process.ExitCode == 130, gba.Err);
+            Assert.Contains($"SIG{signal}: finishing the current step", gba.Err);
+            Assert.Contains($"Resume with: gba train --resume {run}", gba.Err);
+            var m = Regex.Match(gba.Err, @"after step (\d+) of 8000; checkpoint written to (\S+)");
+            Assert.True(m.Success, gba.Err);
+            var loaded = new CheckpointStore(Path.Combine(run, "checkpoints")).LoadLatest();
+            Assert.Equal(long.Parse(m.Groups[1].Value), loaded.Checkpoint.Step);
+            Assert.Equal(m.Groups[2].Value, loaded.Directory);
+        }
+        Assert.Equal(0, CliResumeTests.Run("train", "--resume", run).Code);
+        Assert.Equal(0, CliResumeTests.Run([.. args, "--out", straight]).Code);
+        CliResumeTests.AssertSameResults(straight, run);
+    }
+}

@@ -1,0 +1,66 @@
+using System.Runtime.CompilerServices;
+using GbaEngine.Checkpoints;
+using GbaEngine.Metrics;
+using GbaEngine.Synthetic;
+using GbaEngine.Tests.Activations;
+using GbaEngine.Training;
+
+namespace GbaEngine.Tests.Checkpoints;
+
+/// <summary>The README's checkpoint sample, compiled and run here; a second test fails when the README and this file drift apart.</summary>
+public class ReadmeSampleTests
+{
+    [Fact]
+    public void TheSampleResumesToTheUninterruptedResult()
+    {
+        var model = new SyntheticModel(new SyntheticSpec(Features: 96, Dim: 64, Sparsity: 3), seed: 1);
+        var eval = EvaluationSet.FromStream(model.OpenStream(2), 1024, model.Features, model.Frequencies);
+        var options = new TrainerOptions { Neurons = 256, Groups = 3, Htf = 0.1, Ltf = 0.03, BatchSize = 128, Tokens = 128 * 30,
+                                           InitTokens = 1024, BufferTokens = 1280, EvalEvery = 10, Threads = 2 };
+        using var cts = new CancellationTokenSource();
+        cts.Cancel();                      // stops after the first step
+        var token = cts.Token;
+        using var dir = new TempDir();
+        string runDirectory = dir.Path;
+
+        var store = new CheckpointStore(Path.Combine(runDirectory, "checkpoints"), keep: 3);
+        Assert.Throws<OperationCanceledException>(() =>
+        {
+            using (var trainer = new SaeTrainer(options, dim: 64))
+                trainer.Train(model.OpenStream(1), eval, cancel: token, checkpoints: new CheckpointSchedule(store, EverySteps: 1000));
+        });
+        var loaded = store.LoadLatest();                        // the newest intact one; loaded.Skipped lists damaged ones
+        Assert.Equal(1, loaded.Checkpoint.Step);
+        using var resumed = new SaeTrainer(loaded.Checkpoint.Options, dim: 64);
+        resumed.Restore(loaded.Checkpoint, loaded.Directory);
+        var stream = model.OpenStream(1);
+        loaded.Checkpoint.Stream.RestoreInto(stream);           // activation files: loaded.Checkpoint.Stream.Open(dataset)
+        var result = resumed.Train(stream, eval, checkpoints: new CheckpointSchedule(store));
+
+        using var straight = new SaeTrainer(options, 64);
+        ResumeTests.AssertSameRun(straight.Train(model.OpenStream(1), eval), result);
+    }
+
+    static string SourcePath([CallerFilePath] string path = "") => path;
+
+    [Fact]
+    public void TheReadmeShowsTheCodeThisFileRuns()
+    {
+        string thisFile = SourcePath();
+        var readme = File.ReadAllLines(Path.Combine(Path.GetDirectoryName(thisFile)!, "..", "..", "README.md"));
+        int heading = Array.FindIndex(readme, l => l.StartsWith("## Checkpoints and resume", StringComparison.Ordinal));
+        Assert.True(heading >= 0, "README has no 'Checkpoints and resume' section");
+        int open = Array.FindIndex(readme, heading, l => l.Trim() == "```csharp");
+        int close = Array.FindIndex(readme, open + 1, l => l.Trim() == "```");
+        var snippet = readme[(open + 1)..close].Select(l => l.Trim()).Where(l => l.Length > 0 && !l.StartsWith("//", StringComparison.Ordinal)).ToArray();
+        Assert.NotEmpty(snippet);
+        var source = File.ReadAllLines(thisFile).Select(l => l.Trim()).ToArray();
+        int at = 0;
+        foreach (var line in snippet)
+        {
+            int found = Array.IndexOf(source, line, at);
+            Assert.True(found >= 0, $"README line not in {Path.GetFileName(thisFile)} (after line {at}): {line}");
+            at = found + 1;
+        }
+    }
+}

@@ -1,0 +1,210 @@
+using GbaEngine.Activations;
+using GbaEngine.Checkpoints;
+using GbaEngine.Metrics;
+using GbaEngine.Streams;
+using GbaEngine.Synthetic;
+using GbaEngine.Tests.Activations;
+using GbaEngine.Training;
+
+namespace GbaEngine.Tests.Checkpoints;
+
+/// <summary>
+/// A run stopped after N steps and continued from its checkpoint by a fresh trainer, a fresh stream
+/// and a fresh store (nothing shared with the first process but the files) ends bitwise where an
+/// uninterrupted 2N-step run ends: parameters, AdamW moments, GBA statistics, stream state and every
+/// evaluation. N = 37 with a GBA buffer of 10 steps, so the resume lands mid-buffer.
+/// </summary>
+public class ResumeTests
+{
+    const int N = 37;
+    static readonly SyntheticSpec Spec = new(Features: 64, Dim: 24, Sparsity: 2);
+
+    internal static TrainerOptions Options(TrainingMethod method, long steps = 2 * N) => new()
+    {
+        Method = method, Neurons = 128, BatchSize = 64, Tokens = 64 * steps, Threads = 2, InitTokens = 512, BufferTokens = 640,
+        EvalEvery = 20, Groups = 3, Htf = 0.1, Ltf = 0.02, K = 2, Tied = method != TrainingMethod.Ba, Seed = 5,
+    };
+
+    /// <summary>Where the data comes from: synthetic (stream state restored) or an .npy file (stream re-derived from its position).</summary>
+    sealed class Data : IDisposable
+    {
+        readonly SyntheticModel _model = new(Spec, 5);
+        readonly ActivationDataset? _dataset;
+
+        public Data(bool files, TempDir dir)
+        {
+            if (!files) return;
+            // 3,000 rows: one epoch is 42 steps of 64 after the 10% hold-out, so the run crosses epochs and shuffle windows.
+            var rows = new float[3000 * Spec.Dim];
+            _model.OpenStream(9).NextBatch(rows, 3000);
+            var path = Path.Combine(dir.Path, "acts.npy");
+            if (!File.Exists(path)) File.WriteAllBytes(path, TestFiles.Npy("<f4", [3000, Spec.Dim], TestFiles.Encode(rows, ActivationDType.F32)));
+            _dataset = ActivationDataset.Open(path, new LoaderOptions { EvalRows = 300 });
+        }
+
+        public ITokenStream Open() => _dataset is null ? _model.OpenStream(1)
+            : _dataset.OpenStream(11, 0, new StreamOptions { ChunkRows = 16, ShuffleBufferRows = 256 });
+
+        public ITokenStream Open(StreamState state)
+        {
+            if (_dataset is not null) return state.Open(_dataset);
+            var s = _model.OpenStream(1);
+            state.RestoreInto(s);
+            return s;
+        }
+
+        public EvaluationSet Eval() => _dataset is null
+            ? EvaluationSet.FromStream(_model.OpenStream(2), 1024, _model.Features, _model.Frequencies)
+            : EvaluationSet.FromStream(_dataset.OpenEvalStream(), 300);
+
+        public void Dispose() => _dataset?.Dispose();
+    }
+
+    sealed class StopAt(long step, CancellationTokenSource cts) : ITrainingObserver
+    {
+        public void OnStep(in StepReport r) { if (r.Step == step) cts.Cancel(); }
+    }
+
+    [Theory]
+    [InlineData(TrainingMethod.Gba, false)]
+    [InlineData(TrainingMethod.Gba, true)]
+    [InlineData(TrainingMethod.TopK, false)]
+    [InlineData(TrainingMethod.TopK, true)]
+    [InlineData(TrainingMethod.Ba, true)]
+    public void StopAndResumeIsBitwiseTheUninterruptedRun(TrainingMethod method, bool files)
+    {
+        using var dir = new TempDir();
+        var o = Options(method);
+
+        // Uninterrupted: 2N steps; its end checkpoint holds every piece of state to compare.
+        var straightStore = new CheckpointStore(Path.Combine(dir.Path, "straight"));
+        TrainingResult straight;
+        using (var data = new Data(files, dir))
+        using (var stream = data.Open())
+        using (var trainer = new SaeTrainer(o, Spec.Dim))
+            straight = trainer.Train(stream, data.Eval(), checkpoints: new CheckpointSchedule(straightStore, EverySteps: 0));
+
+        // Interrupted: cancellation requested during step N; the step finishes, is checkpointed, then the run stops.
+        var store = new CheckpointStore(Path.Combine(dir.Path, "resumed"));
+        using (var data = new Data(files, dir))
+        using (var stream = data.Open())
+        using (var cts = new CancellationTokenSource())
+        using (var trainer = new SaeTrainer(o, Spec.Dim))
+        {
+            var ex = Assert.ThrowsAny<OperationCanceledException>(() =>
+                trainer.Train(stream, data.Eval(), new StopAt(N, cts), cts.Token, new CheckpointSchedule(store, EverySteps: 0)));
+            Assert.Contains($"step {N} of {2 * N}", ex.Message);
+        }
+
+        // Resume with nothing carried over but the directory.
+        var loaded = new CheckpointStore(Path.Combine(dir.Path, "resumed")).LoadLatest();
+        Assert.Equal(N, loaded.Checkpoint.Step);
+        Assert.Empty(loaded.Skipped);
+        Assert.NotEqual(0, loaded.Checkpoint.StatisticsTokens);        // mid-buffer
+        TrainingResult resumed;
+        using (var data = new Data(files, dir))
+        using (var stream = data.Open(loaded.Checkpoint.Stream))
+        {
+            using var trainer = new SaeTrainer(loaded.Checkpoint.Options, Spec.Dim);
+            trainer.Restore(loaded.Checkpoint, loaded.Directory);
+            resumed = trainer.Train(stream, data.Eval(), checkpoints: new CheckpointSchedule(store, EverySteps: 0));
+        }
+
+        AssertSameRun(straight, resumed);
+        AssertSameState(CheckpointStore.Load(straightStore.LastWritten!), CheckpointStore.Load(store.LastWritten!));
+    }
+
+    [Fact]
+    public void PeriodicCheckpointsResumeFromAnyOfThemAndAFinishedRunExtends()
+    {
+        using var dir = new TempDir();
+        var o = Options(TrainingMethod.Gba);
+        var data = new Data(false, dir);
+        using var first = new SaeTrainer(o, Spec.Dim);
+        var straight = first.Train(data.Open(), data.Eval());
+
+        // A run with half the budget, checkpointed every 15 steps (15, 30 and the end, 37), keeping 2.
+        var store = new CheckpointStore(Path.Combine(dir.Path, "run"), keep: 2);
+        using (var half = new SaeTrainer(Options(TrainingMethod.Gba, N), Spec.Dim))
+            half.Train(data.Open(), data.Eval(), checkpoints: new CheckpointSchedule(store, 15));
+        Assert.Equal(new long[] { N, 30 }, store.List().Select(c => c.Step));
+
+        foreach (var (_, path) in store.List())
+        {
+            var c = CheckpointStore.Load(path);
+            using var trainer = new SaeTrainer(o, Spec.Dim);      // the full budget: extends the finished run
+            trainer.Restore(c, path);
+            AssertSameRun(straight, trainer.Train(data.Open(c.Stream), data.Eval()));
+        }
+    }
+
+    [Fact]
+    public void MismatchedOptionsAndStreamsAreOneClearError()
+    {
+        using var dir = new TempDir();
+        var data = new Data(false, dir);
+        var store = new CheckpointStore(dir.Path);
+        using (var t12 = new SaeTrainer(Options(TrainingMethod.Gba, 12), Spec.Dim))
+            t12.Train(data.Open(), data.Eval(), checkpoints: new CheckpointSchedule(store, 0));
+        var c = store.LoadLatest().Checkpoint;
+
+        string Refused(TrainerOptions o, int dim, string source = "checkpoint")
+        {
+            using var t = new SaeTrainer(o, dim);
+            return Assert.Throws<InvalidDataException>(() => t.Restore(c, source)).Message;
+        }
+        var e = Refused(Options(TrainingMethod.Gba) with { Neurons = 256, Htf = 0.2 }, Spec.Dim, "CKPT");
+        Assert.StartsWith("CKPT: the checkpoint does not match this run", e);
+        Assert.Contains("neurons 128 (checkpoint) vs 256 (now)", e);
+        Assert.Contains("htf 0.1 (checkpoint) vs 0.2 (now)", e);
+        Assert.Contains("method \"gba\" (checkpoint) vs \"top_k\" (now)", Refused(Options(TrainingMethod.TopK), Spec.Dim));
+        Assert.Contains("dim 24 (checkpoint) vs 32 (now)", Refused(Options(TrainingMethod.Gba), 32));
+        Assert.Contains("past this run's budget", Refused(Options(TrainingMethod.Gba, 5), Spec.Dim));
+
+        // A stream that was not re-positioned is refused rather than silently trained on.
+        using var t = new SaeTrainer(Options(TrainingMethod.Gba), Spec.Dim);
+        t.Restore(c);
+        Assert.Contains("position 0, the checkpoint at", Assert.Throws<ArgumentException>(() => t.Train(data.Open(), data.Eval())).Message);
+        var other = new SyntheticModel(Spec, 6).OpenStream(1);
+        c.Stream.RestoreInto(other);
+        Assert.Contains("was trained on", Assert.Throws<ArgumentException>(() => t.Train(other, data.Eval())).Message);
+    }
+
+    internal static void AssertSameRun(TrainingResult expected, TrainingResult actual)
+    {
+        Assert.Equal(expected.Steps, actual.Steps);
+        Assert.Equal(expected.Tokens, actual.Tokens);
+        TestFiles.AssertBitsEqual(expected.Model.Parameters.Data.Span, actual.Model.Parameters.Data.Span);
+        Assert.Equal(expected.Model.InputScale, actual.Model.InputScale);
+        Assert.Equal(expected.Evaluations.Select(e => e.Step), actual.Evaluations.Select(e => e.Step));
+        for (int i = 0; i < expected.Evaluations.Count; i++) AssertSameMetrics(expected.Evaluations[i].Metrics, actual.Evaluations[i].Metrics);
+    }
+
+    internal static void AssertSameMetrics(EvaluationMetrics a, EvaluationMetrics b)
+    {
+        Assert.Equal(a.Tokens, b.Tokens);
+        Assert.Equal(BitConverter.DoubleToInt64Bits(a.Mse), BitConverter.DoubleToInt64Bits(b.Mse));
+        Assert.Equal(BitConverter.DoubleToInt64Bits(a.Fvu), BitConverter.DoubleToInt64Bits(b.Fvu));
+        Assert.Equal(BitConverter.DoubleToInt64Bits(a.L0), BitConverter.DoubleToInt64Bits(b.L0));
+        Assert.Equal(a.DeadFraction, b.DeadFraction);
+        Assert.Equal(a.FractionActive, b.FractionActive);
+        Assert.Equal(a.FrequencyHistogram, b.FrequencyHistogram);
+        Assert.Equal(a.Groups, b.Groups);
+        Assert.Equal(a.Frr08, b.Frr08);
+        Assert.Equal(a.Frr09, b.Frr09);
+        Assert.Equal(a.BestCosines, b.BestCosines);
+    }
+
+    static void AssertSameState(TrainingCheckpoint a, TrainingCheckpoint b)
+    {
+        Assert.Equal(a.Step, b.Step);
+        TestFiles.AssertBitsEqual(a.Parameters.Span, b.Parameters.Span);
+        TestFiles.AssertBitsEqual(a.Moment1.Span, b.Moment1.Span);
+        TestFiles.AssertBitsEqual(a.Moment2.Span, b.Moment2.Span);
+        Assert.True(a.FireCount.Span.SequenceEqual(b.FireCount.Span));
+        TestFiles.AssertBitsEqual(a.MaxY.Span, b.MaxY.Span);
+        Assert.Equal(a.StatisticsTokens, b.StatisticsTokens);
+        Assert.Equal(a.Stream, b.Stream);
+        Assert.Equal(a.Evaluations.Count, b.Evaluations.Count);
+    }
+}

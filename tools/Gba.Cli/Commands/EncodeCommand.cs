@@ -1,0 +1,118 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json.Nodes;
+using GbaEngine.Activations;
+using GbaEngine.Cli.IO;
+using GbaEngine.Inference;
+
+namespace GbaEngine.Cli.Commands;
+
+/// <summary>
+/// `gba encode --sae DIR --data PATH... --out CODES.safetensors`: every activation row (shards in order,
+/// no shuffle, no hold-out) through an SAE into a sparse code file for downstream use: one safetensors
+/// file in CSR form (indptr I64 [N+1], indices I32 [nnz], values F32 [nnz]; see
+/// <see cref="CsrSafetensorsWriter"/>), loadable with safetensors + scipy.sparse.csr_matrix.
+/// </summary>
+public static class EncodeCommand
+{
+    static readonly HashSet<string> ValueOptions = ["--sae", "--data", "--out", "--batch", "--threads", "--dtype", "--dim", "--tensor", "--row-limit", "--kernels"];
+    static readonly HashSet<string> Flags = ["--json", "--quiet", "--help", "-h", "--skip-nonfinite"];
+    static readonly HashSet<string> Repeatable = ["--data"];
+
+    const string Help = """
+        gba encode: activations -> sparse feature codes, one safetensors file in CSR form
+
+        Usage: gba encode --sae DIR --data PATH... --out CODES.safetensors [--batch N] [--threads T] [--json] [--quiet]
+
+          --sae DIR          an SAE directory: this engine's export (or a `gba train --out` run directory),
+                             SAELens (cfg.json + sae_weights.safetensors) or sparsify (cfg.json + sae.safetensors)
+          --data PATH...     activation files (.npy, .safetensors, raw), directories or globs; every row is encoded,
+                             shards in order (row i of the codes is row i of the concatenated shards)
+          --out FILE         the codes: tensors indptr (int64 [N+1]), indices (int32 [nnz]) and values (float32 [nnz])
+                             of a CSR matrix [N, d_sae]; __metadata__ holds format "csr", shape, the SAE and the data.
+                             Python: t = safetensors.numpy.load_file(FILE)
+                                     codes = scipy.sparse.csr_matrix((t["values"], t["indices"], t["indptr"]), shape=(N, d_sae))
+                             Written beside FILE and renamed into place when complete.
+          --batch N          rows per encoder call (default 4096)   --threads T (default: all cores)
+          --dtype f32|f16|bf16 --dim d (raw files)   --tensor NAME (safetensors)   --row-limit N   --skip-nonfinite
+          --kernels scalar|avx2|avx512   --json (last stdout line: one JSON object)   --quiet (no progress)
+
+        """;
+
+    public static int Run(IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr)
+    {
+        var o = new OptionReader(args, ValueOptions, Flags, Repeatable);
+        if (o.Flag("--help") || o.Flag("-h")) { stdout.Write(Help); return CliApp.Ok; }
+        var paths = o.Strings("--data").Concat(o.Positional).ToList();
+        if (o.Positional.Count > 0 && o.Strings("--data").Count == 0) throw new UsageException($"unexpected argument '{o.Positional[0]}'");
+        string saePath = o.String("--sae") ?? throw new UsageException("--sae DIR is required");
+        if (paths.Count == 0) throw new UsageException("--data PATH is required");
+        string outPath = o.String("--out") ?? throw new UsageException("--out FILE is required");
+        if (o.String("--kernels") is { } k) Kernels.KernelSelector.Force(Kernels.KernelSelector.Parse(k));
+        int threads = o.Int("--threads", Environment.ProcessorCount), batch = o.Int("--batch", 4096);
+        if (threads < 1) throw new UsageException($"--threads must be at least 1 (got {threads})");
+        if (batch < 1) throw new UsageException($"--batch must be at least 1 (got {batch})");
+
+        var model = SaeModel.Load(saePath);
+        using var dataset = ActivationDataset.Open(paths, Loader(o) with { EvalRows = long.MaxValue });
+        if (dataset.Dim != model.Dim)
+            throw new InvalidDataException($"{dataset.Shards[0].Path}: rows have d = {dataset.Dim}, but the SAE in {saePath} expects d_in = {model.Dim}.");
+        long rows = dataset.UsedRows;
+        if (Path.GetDirectoryName(Path.GetFullPath(outPath)) is { } dir) Directory.CreateDirectory(dir);
+
+        var clock = Stopwatch.StartNew();
+        var progress = WorkProgress.For(stderr, o.Flag("--quiet"), "rows", rows);
+        using var writer = new CsrSafetensorsWriter(outPath, model.Features);
+        using (var stream = dataset.OpenEvalStream())
+        {
+            var x = new float[(long)Math.Min(batch, rows) * model.Dim];
+            var codes = new SparseFeatureBatch();
+            for (long done = 0; done < rows;)
+            {
+                int n = (int)Math.Min(batch, rows - done);
+                stream.NextBatch(x, n);
+                model.EncodeBatch(x.AsSpan(0, n * model.Dim), n, codes, threads);
+                for (int t = 0; t < n; t++) writer.AppendRow(codes.Indices(t), codes.Values(t));
+                done += n;
+                progress.Report(done);
+            }
+        }
+        long nnz = writer.NonZeros;
+        writer.Complete(new Dictionary<string, string>
+        {
+            ["producer"] = "gba encode (GbaEngine)",
+            ["sae"] = model.Source ?? Path.GetFullPath(saePath),
+            ["d_in"] = model.Dim.ToString(CultureInfo.InvariantCulture),
+            ["d_sae"] = model.Features.ToString(CultureInfo.InvariantCulture),
+            ["activation"] = model.Activation.ToString().ToLowerInvariant(),
+            ["data"] = string.Join(";", dataset.Shards.Select(s => Path.GetFullPath(s.Path))),
+            ["rows"] = "dataset rows in file order (shards concatenated), values = feature activations as the SAE defines them",
+        });
+        double seconds = clock.Elapsed.TotalSeconds;
+        var ci = CultureInfo.InvariantCulture;
+        stdout.WriteLine(string.Create(ci, $"wrote {outPath}: {rows:N0} x {model.Features} CSR, {nnz:N0} non-zeros (L0 {(double)nnz / rows:F2}) in {seconds:F1} s ({rows / Math.Max(seconds, 1e-9):N0} rows/s)"));
+        if (o.Flag("--json"))
+            stdout.WriteLine(new JsonObject
+            {
+                ["out"] = Path.GetFullPath(outPath), ["rows"] = rows, ["d_sae"] = model.Features, ["nnz"] = nnz,
+                ["l0"] = (double)nnz / rows, ["seconds"] = Math.Round(seconds, 3), ["rows_per_second"] = Math.Round(rows / Math.Max(seconds, 1e-9), 1),
+            }.ToJsonString());
+        return CliApp.Ok;
+    }
+
+    static LoaderOptions Loader(OptionReader o)
+    {
+        ActivationDType? dtype = null;
+        if (o.String("--dtype") is { } dt)
+            dtype = ActivationDTypes.TryParse(dt) ?? throw new UsageException($"--dtype '{dt}': expected f32, f16, bf16 or f64");
+        if (dtype is not null != o.Has("--dim")) throw new UsageException("raw files need both --dtype and --dim");
+        return new LoaderOptions
+        {
+            RawDType = dtype,
+            RawDim = dtype is null ? null : o.Int("--dim", 0),
+            TensorName = o.String("--tensor"),
+            RowLimit = o.Has("--row-limit") ? o.Long("--row-limit", 0) : null,
+            NonFinite = o.Flag("--skip-nonfinite") ? NonFiniteRows.Skip : NonFiniteRows.Error,
+        };
+    }
+}
