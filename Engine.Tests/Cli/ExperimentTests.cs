@@ -44,7 +44,7 @@ public class ExperimentTests
         var data = RunExperiment("recovery");
         double chance = D(data, "chance_frr_0_8");
         var runs = Runs(data).ToArray();
-        Assert.Equal(5, runs.Length);
+        Assert.Equal(8, runs.Length);
         Assert.All(runs, r => Assert.InRange(D(r, "dead_fraction"), 0, 1));
         // TopK and MP with k = T = s recover nearly everything; GBA's best setting recovers well above chance.
         Assert.All(runs.Where(r => (string)r["method"]! is "TopK" or "MP"), r => Assert.True(D(r, "frr_0_8") > 0.8, r.ToJsonString()));
@@ -87,7 +87,7 @@ public class ExperimentTests
     {
         var data = RunExperiment("consistency");
         double chance = D(data, "chance_all_above_0_8");
-        foreach (var method in new[] { "GBA", "BA", "TopK", "MP" })
+        foreach (var method in new[] { "GBA", "BA", "TopK", "MP", "L1", "BatchTopK", "JumpReLU-L0" })
         {
             var rows = data[method]!.AsArray().Select(r => r!.AsObject()).ToArray();
             Assert.Equal(["all", "top 0.3%", "top 0.05%"], rows.Select(r => (string)r["subset"]!));
@@ -103,6 +103,7 @@ public class ExperimentTests
         JsonObject One(string method, string setting) => runs.Single(r => (string)r["method"]! == method && ((string)r["setting"]!).StartsWith(setting, StringComparison.Ordinal));
         Assert.True(D(One("TopK", "k=32"), "fvu") < D(One("TopK", "k=8"), "fvu"));
         Assert.True(D(One("BA", "p=0.05"), "fraction_active") > D(One("BA", "p=0.01"), "fraction_active"));
+        Assert.True(D(One("L1", "λ=0.1"), "fraction_active") < D(One("L1", "λ=0.03"), "fraction_active"));   // a larger penalty is sparser
         var mp = runs.Where(r => (string)r["method"]! == "MP").OrderBy(r => D(r, "inference_steps")).Select(r => D(r, "fvu")).ToArray();
         Assert.Equal(3, mp.Length);
         Assert.True(mp[0] > mp[1] && mp[1] > mp[2], string.Join(", ", mp));

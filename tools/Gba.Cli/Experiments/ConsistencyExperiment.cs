@@ -25,7 +25,7 @@ public sealed class ConsistencyExperiment : IExperiment
 
     /// <summary>GBA with the paper's defaults; TopK's k near GBA's L0 (small: fewer, for the narrower SAE); MP at T = 4 (each step is a full pass over the dictionary).</summary>
     public static MethodHints RealDataHints(ExperimentContext ctx) =>
-        new(K: ctx.Pick(8, 32), BaTaf: 0.01, Groups: 10, Htf: 0.1, Ltf: 1e-3, MpSteps: 4);
+        new(K: ctx.Pick(8, 32), BaTaf: 0.01, Groups: 10, Htf: 0.1, Ltf: 1e-3, MpSteps: 4, L1: 0.1, L0: 0.05);
 
     public ExperimentReport Run(ExperimentContext ctx)
     {

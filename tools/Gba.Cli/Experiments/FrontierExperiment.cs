@@ -9,7 +9,8 @@ namespace GbaEngine.Cli.Experiments;
 /// Experiment 6, the loss-sparsity frontier on real activations: FVU against the fraction of neurons
 /// active, one point per setting. GBA runs once with the paper's defaults (it needs no sweep); TopK's
 /// k and BA's p are swept; MP is trained once and evaluated at several step counts T (its sparsity is
-/// an inference-time choice). The paper: GBA sits on the TopK frontier and well ahead of L1 and BA.
+/// an inference-time choice); L1's λ is swept, BatchTopK and JumpReLU-L0 add a few points. The paper:
+/// GBA sits on the TopK frontier and well ahead of L1 and BA.
 /// </summary>
 public sealed class FrontierExperiment : IExperiment
 {
@@ -23,6 +24,9 @@ public sealed class FrontierExperiment : IExperiment
         .. ctx.Pick(new[] { 8, 32 }, [8, 16, 32, 64, 128]).Select(Methods.TopK),
         .. ctx.Pick(new[] { 0.01, 0.05 }, [0.003, 0.01, 0.03, 0.1]).Select(Methods.Ba),
         Methods.Mp(4),
+        .. ctx.Pick(new[] { 0.03, 0.1 }, [0.03, 0.06, 0.1, 0.2]).Select(Methods.L1),
+        .. ctx.Pick(new[] { 16 }, [16, 64]).Select(Methods.BatchTopK),
+        .. ctx.Pick(new[] { 0.05 }, [0.02, 0.1]).Select(Methods.JumpReluL0),
     ];
 
     /// <summary>Step counts the trained MP dictionary is evaluated at.</summary>

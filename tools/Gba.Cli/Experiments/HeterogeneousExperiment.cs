@@ -26,7 +26,7 @@ public sealed class HeterogeneousExperiment : IExperiment
         var freq = problem.Model.Frequencies;
         double median = freq.OrderBy(x => x).ElementAt(freq.Length / 2);
         // GBA with the paper's defaults (as `gba train`), and with its later, higher HTF that reaches the most frequent features.
-        var hints = new MethodHints(K: spec.Sparsity, BaTaf: 3 * median, Groups: 10, Htf: 0.1, Ltf: 1e-3);
+        var hints = new MethodHints(K: spec.Sparsity, BaTaf: 3 * median, Groups: 10, Htf: 0.1, Ltf: 1e-3, L1: 0.3);
         var methods = Methods.All(hints).Append(Methods.Gba(10, 0.5, 1e-3)).ToArray();
         var o = ExperimentRuns.Base(ctx, neurons, steps, batch, lr: 3e-3, initTokens: ctx.Pick(8192, 25_600));
         var ci = CultureInfo.InvariantCulture;
