@@ -54,7 +54,7 @@ public static class EncodeCommand
         if (batch < 1) throw new UsageException($"--batch must be at least 1 (got {batch})");
 
         var model = SaeModel.Load(saePath);
-        using var dataset = ActivationDataset.Open(paths, Loader(o) with { EvalRows = long.MaxValue });
+        using var dataset = ActivationDataset.Open(paths, DataSource.ReadLoaderOptions(o) with { EvalRows = long.MaxValue });
         if (dataset.Dim != model.Dim)
             throw new InvalidDataException($"{dataset.Shards[0].Path}: rows have d = {dataset.Dim}, but the SAE in {saePath} expects d_in = {model.Dim}.");
         long rows = dataset.UsedRows;
@@ -98,21 +98,5 @@ public static class EncodeCommand
                 ["l0"] = (double)nnz / rows, ["seconds"] = Math.Round(seconds, 3), ["rows_per_second"] = Math.Round(rows / Math.Max(seconds, 1e-9), 1),
             }.ToJsonString());
         return CliApp.Ok;
-    }
-
-    static LoaderOptions Loader(OptionReader o)
-    {
-        ActivationDType? dtype = null;
-        if (o.String("--dtype") is { } dt)
-            dtype = ActivationDTypes.TryParse(dt) ?? throw new UsageException($"--dtype '{dt}': expected f32, f16, bf16 or f64");
-        if (dtype is not null != o.Has("--dim")) throw new UsageException("raw files need both --dtype and --dim");
-        return new LoaderOptions
-        {
-            RawDType = dtype,
-            RawDim = dtype is null ? null : o.Int("--dim", 0),
-            TensorName = o.String("--tensor"),
-            RowLimit = o.Has("--row-limit") ? o.Long("--row-limit", 0) : null,
-            NonFinite = o.Flag("--skip-nonfinite") ? NonFiniteRows.Skip : NonFiniteRows.Error,
-        };
     }
 }

@@ -57,7 +57,7 @@ public static class EvalCommand
         if (threads < 1) throw new UsageException($"--threads {threads}: expected at least 1");
         long? evalTokens = o.Has("--eval-tokens") ? o.Long("--eval-tokens", 0) : null;
         if (evalTokens < 1) throw new UsageException($"--eval-tokens {evalTokens}: expected at least 1");
-        var loader = LoaderOptions(o) with { EvalRows = evalTokens ?? long.MaxValue };
+        var loader = DataSource.ReadLoaderOptions(o) with { EvalRows = evalTokens ?? long.MaxValue };
 
         if (Interop.MatchingPursuitImport.IsMatchingPursuit(saePath)) return RunPursuit(o, saePath, paths, loader, threads, stdout);
         if (o.Has("--mp-steps")) throw new UsageException($"--mp-steps: {saePath} is not a matching-pursuit SAE");
@@ -183,20 +183,4 @@ public static class EvalCommand
         SaeLayout.Sparsify => "sparsify",
         _ => "in_memory",
     };
-
-    static LoaderOptions LoaderOptions(OptionReader o)
-    {
-        ActivationDType? dtype = null;
-        if (o.String("--dtype") is { } dt)
-            dtype = ActivationDTypes.TryParse(dt) ?? throw new UsageException($"--dtype '{dt}': expected f32, f16, bf16 or f64");
-        if (dtype is not null != o.Has("--dim")) throw new UsageException("raw files need both --dtype and --dim");
-        return new LoaderOptions
-        {
-            RawDType = dtype,
-            RawDim = dtype is null ? null : o.Int("--dim", 0),
-            TensorName = o.String("--tensor"),
-            RowLimit = o.Has("--row-limit") ? o.Long("--row-limit", 0) : null,
-            NonFinite = o.Flag("--skip-nonfinite") ? NonFiniteRows.Skip : NonFiniteRows.Error,
-        };
-    }
 }

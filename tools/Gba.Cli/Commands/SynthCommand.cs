@@ -54,15 +54,7 @@ public static class SynthCommand
             var other => throw new UsageException($"--dtype '{other}': expected f32 or f16"),
         };
         ulong seed = o.ULong("--seed", 1);
-        var spec = new SyntheticSpec(
-            Features: o.Int("--features", TrainCommand.DemoDefaults.Features),
-            Dim: o.Int("--dim", TrainCommand.DemoDefaults.Dim),
-            Sparsity: o.Int("--sparsity", TrainCommand.DemoDefaults.Sparsity),
-            MagnitudeMin: o.Double("--magnitude-min", 0.5),
-            MagnitudeMax: o.Double("--magnitude-max", 1.5),
-            Noise: o.Double("--noise", 0),
-            Profile: o.Enum("--profile", FrequencyProfile.Uniform),
-            Exponent: o.Double("--exponent", 1.0));
+        var spec = DataSource.ReadSyntheticSpec(o);
         spec.Validate();
         var model = new SyntheticModel(spec, seed);
         Directory.CreateDirectory(outDir);
