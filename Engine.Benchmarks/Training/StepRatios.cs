@@ -9,20 +9,13 @@ using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
-using GbaEngine.Kernels;
-using GbaEngine.Kernels.Gemm;
-using GbaEngine.Memory;
-using GbaEngine.Model;
-using GbaEngine.Streams;
-using GbaEngine.Synthetic;
-using GbaEngine.Threading;
 using GbaEngine.Training;
 
 namespace GbaEngine.Benchmarks.Training;
 
 using static BenchmarkSupport;
 
-internal static unsafe class StepRatios
+internal static class StepRatios
 {
     public const string Usage = """
         --step-ratios [--d 768] [--neurons 16384] [--batch 4096] [--threads 2] [--method gba|topk|ba] [--k 32]
@@ -52,38 +45,13 @@ internal static unsafe class StepRatios
             sb.AppendLine(line);
         }
 
-        // Data: the paper's model at this width, generated once and replayed, so no round times generation.
-        var spec = new SyntheticSpec(Features: 4 * d, Dim: d, Sparsity: 16);
-        var tokens = new float[(long)batch * 8 * d];
-        using (var gen = new SyntheticModel(spec, 7).OpenStream(0)) gen.NextBatch(tokens, batch * 8);
-        var stream = new MemoryTokenStream(tokens, d);
-
-        var options = new TrainerOptions
-        {
-            Method = method, Neurons = m, BatchSize = batch, Threads = threads, K = k, EvalEvery = 0,
-            Tokens = (long)batch * 1_000_000,
-        };
-        using var trainer = new SaeTrainer(options, d);
-        trainer.Initialize(stream);
-        // Warm-up: JIT, buffer growth, and at least one GBA bias update so the biases are past their start.
-        long warmSteps = Math.Max(3, options.BufferTokens / batch + 1);
-        for (long s = 0; s < warmSteps; s++) trainer.TrainStep(stream);
-
-        var p = trainer.Model.Parameters;
-        int stride = p.Stride;
-        using var pool = new WorkerPool(threads);
-        using var gemm = new SgemmContext(pool);
-        using var encoder = new BatchEncoder(trainer.Model.Architecture, p, batch, pool);
-        var x = new AlignedArray((long)batch * stride);
-        trainer.Model.NormalizeBatch(tokens.AsSpan(0, batch * d), batch, x.Span, new float[batch]);
-        var code = new SparseCode();
-        var stats = new FiringStatistics(m);
-        encoder.Encode(x, batch, code, stats);
+        using var fx = new StepFixture(method, batch, d, m, threads, k);
+        var (spec, options, trainer) = (fx.Spec, fx.Options, fx.Trainer);
 
         Emit($"## Training step at d={d}, M={m}, batch {batch}, {threads} thread(s), {method} ({DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC)");
         Emit("");
-        Emit($"- CPU: {CpuModel()} ({Environment.ProcessorCount} logical cores); .NET {RuntimeInformation.FrameworkDescription}; kernels {gemm.Kernels}");
-        Emit($"- Data: the paper's synthetic model (n = {spec.Features}, s = {spec.Sparsity}), {tokens.Length / d} tokens replayed from memory; trainer defaults otherwise ({DescribeMethod(options)}).");
+        Emit($"- CPU: {CpuModel()} ({Environment.ProcessorCount} logical cores); .NET {RuntimeInformation.FrameworkDescription}; kernels {fx.KernelName}");
+        Emit($"- Data: the paper's synthetic model (n = {spec.Features}, s = {spec.Sparsity}), {8 * batch} tokens replayed from memory; trainer defaults otherwise ({DescribeMethod(options)}).");
         Emit($"- Per round: product x{steps}, fused encoder x{steps}, training step x{steps} (medians within the round){(peer is null ? "" : ", then the PyTorch peer (1 timed step)")}; {rounds} rounds; command: `Engine.Benchmarks --step-ratios {string.Join(' ', args)}`");
         Emit("");
 
@@ -95,10 +63,9 @@ internal static unsafe class StepRatios
         trainer.Profile.Reset();
         for (int r = 0; r < rounds; r++)
         {
-            product.Add(Time(steps, () => gemm.MultiplyFused(GemmTranspose.NoTranspose, GemmTranspose.Transpose, batch, m, d, 1f,
-                encoder.Xc.Pointer, stride, p.Data.Pointer + p.EncoderOffset, stride, default(StoreEpilogue))));
-            fused.Add(Time(steps, () => encoder.Encode(x, batch, code, stats)));
-            step.Add(Time(steps, () => l0 = trainer.TrainStep(stream).L0));
+            product.Add(Time(steps, fx.Product));
+            fused.Add(Time(steps, fx.FusedEncode));
+            step.Add(Time(steps, () => l0 = fx.Step()));
             if (peer is not null) torch.Add(Peer(peer, d, m, batch, threads));
             Console.Error.WriteLine($"round {r + 1}/{rounds}: product {batch / product[^1]:F0} tok/s, fused {batch / fused[^1]:F0}, step {batch / step[^1]:F0}{(torch.Count > 0 ? $", PyTorch {batch / torch[^1]:F0}" : "")}");
         }
