@@ -3,6 +3,7 @@ using GbaEngine.Memory;
 using GbaEngine.Model;
 using GbaEngine.Synthetic;
 using GbaEngine.Tests.Reference;
+using GbaEngine.Threading;
 using GbaEngine.Training;
 
 namespace GbaEngine.Tests.Training;
@@ -123,6 +124,76 @@ public class GradientTests
                 Near(topK > 0 || gate == GateKind.Relu ? g.B[m] : 0, grad.Bias[m], $"b[{m}]");
             }
             for (int j = 0; j < D; j++) Near(g.Pre[j], grad.PreBias[j], $"b_pre[{j}]");
+        }
+    }
+
+    /// <summary>Permutes each token's (neuron, value) entries.</summary>
+    static void Shuffle(SparseCode code, int seed)
+    {
+        var rng = new Random(seed);
+        for (int t = 0; t < code.Tokens; t++)
+            for (int r = code.RowStart[t + 1] - 1; r > code.RowStart[t]; r--)
+            {
+                int q = rng.Next(code.RowStart[t], r + 1);
+                (code.Index[r], code.Index[q]) = (code.Index[q], code.Index[r]);
+                (code.H[r], code.H[q]) = (code.H[q], code.H[r]);
+            }
+    }
+
+    /// <summary>
+    /// The blocked passes on a problem with many blocks per thread: any block size (down to one
+    /// neuron) gives bitwise the same loss and gradients as the default, and so do 1, 2 or 3 threads
+    /// for every gradient but b_pre's and the loss (those add per-thread partial sums), for sorted
+    /// codes as the encoder emits them and codes Decode has to sort (shuffled).
+    /// </summary>
+    [Theory]
+    [InlineData(true, GateKind.JumpRelu, 0)]
+    [InlineData(false, GateKind.Relu, 0)]
+    [InlineData(true, GateKind.Relu, 5)]
+    [InlineData(false, GateKind.Relu, 5)]
+    public void BlockSizeAndThreadCountDoNotChangeABit(bool tied, GateKind gate, int topK)
+    {
+        const int d = 37, m = 90, n = 41;
+        var arch = new SaeArchitecture(d, m, tied, gate, topK > 0 ? SparsityMode.TopK : SparsityMode.Threshold, topK);
+        var rng = new Xoshiro256(5);
+        var p = new SaeParameters(d, m, tied);
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < d; j++)
+            {
+                p.DecoderRow(i)[j] = (float)(0.3 * rng.NextGaussian());
+                if (!tied) p.EncoderRow(i)[j] = (float)(0.3 * rng.NextGaussian());
+            }
+        for (int i = 0; i < m; i++) { p.Scale[i] = (float)(0.5 + rng.NextDouble()); p.Bias[i] = (float)(-0.3 * rng.NextDouble()); }
+        for (int j = 0; j < d; j++) p.PreBias[j] = (float)(0.2 * rng.NextGaussian());
+        var x = new AlignedArray((long)n * p.Stride);
+        for (int t = 0; t < n; t++)
+            for (int j = 0; j < d; j++) x.Span[t * p.Stride + j] = (float)rng.NextGaussian();
+
+        float[]? firstThreads = null;    // without b_pre
+        foreach (int threads in new[] { 1, 2, 3 })
+        {
+            (double Loss, float[] Grad)? sameThreads = null;
+            foreach (int block in new[] { 0, 1, 7, 16 })
+            {
+                using var pool = new WorkerPool(threads);
+                using var enc = new BatchEncoder(arch, p, n, pool);
+                using var back = block == 0 ? new SparseBackward(arch, p, n, pool) : new SparseBackward(arch, p, n, pool, block);
+                var code = new SparseCode();
+                enc.Encode(x, n, code, new FiringStatistics(m));
+                Assert.True(code.Count > 3 * n, $"only {code.Count} active entries");
+                if (block == 7) Shuffle(code, threads);   // Decode must restore each token's neuron order
+                double loss = back.Decode(x, n, code);
+                var grad = p.CloneShape();
+                back.Gradients(enc.Xc, n, code, grad);
+                var flat = grad.Data.Span.ToArray();
+                sameThreads ??= (loss, flat);
+                Assert.True(loss == sameThreads.Value.Loss, $"{threads} threads, block {block}: loss {loss} vs {sameThreads.Value.Loss}");
+                Assert.True(GbaEngine.Tests.Kernels.KernelTestData.SameBits(flat, sameThreads.Value.Grad), $"{threads} threads, block {block}: gradients differ");
+                grad.PreBias.Clear();
+                flat = grad.Data.Span.ToArray();
+                firstThreads ??= flat;
+                Assert.True(GbaEngine.Tests.Kernels.KernelTestData.SameBits(flat, firstThreads), $"{threads} threads, block {block}: gradients other than b_pre's differ from 1 thread's");
+            }
         }
     }
 }

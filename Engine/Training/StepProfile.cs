@@ -37,10 +37,10 @@ public sealed class StepProfile
         Steps = 0;
     }
 
-    /// <summary>One line: each phase's share of the step time.</summary>
+    /// <summary>One line: each phase's mean time per step and its share of the step time.</summary>
     public override string ToString()
     {
-        double total = Math.Max(TotalSeconds, 1e-12);
-        return string.Join(", ", Phases.Select((name, i) => $"{name} {100 * Seconds(i) / total:F1}%"));
+        double total = Math.Max(TotalSeconds, 1e-12), steps = Math.Max(Steps, 1);
+        return string.Join(", ", Phases.Select((name, i) => $"{name} {1e3 * Seconds(i) / steps:F1} ms ({100 * Seconds(i) / total:F1}%)"));
     }
 }

@@ -160,7 +160,10 @@ public static unsafe class RowGather
         }
     }
 
-    /// <summary>result[j] = v[0..n) · A[index[j]][0..n). Four rows share each load of v.</summary>
+    /// <summary>result[j] = v[0..n) · A[index[j]][0..n). Four rows share each load of v. Every row is
+    /// summed the same way (two vector accumulators over alternate chunks, then the tail), whether it
+    /// falls in a block of four or is left over, so a row's dot does not depend on its neighbours in
+    /// the list: callers may split a list anywhere without changing a bit.</summary>
     public static void Dots(float* v, int n, float* a, nint stride, ReadOnlySpan<int> index, Span<float> result, KernelSet set)
     {
         if (result.Length < index.Length) throw new ArgumentException("RowGather: result shorter than the row list.");
@@ -171,16 +174,31 @@ public static unsafe class RowGather
             {
                 float* r0 = a + index[j] * stride, r1 = a + index[j + 1] * stride, r2 = a + index[j + 2] * stride, r3 = a + index[j + 3] * stride;
                 Vector512<float> s0 = default, s1 = default, s2 = default, s3 = default;
+                Vector512<float> u0 = default, u1 = default, u2 = default, u3 = default;
                 int i = 0;
-                for (; i + 16 <= n; i += 16)
+                for (; i + 32 <= n; i += 32)
+                {
+                    var x = Vector512.Load(v + i);
+                    var y = Vector512.Load(v + i + 16);
+                    s0 = Vector512.FusedMultiplyAdd(x, Vector512.Load(r0 + i), s0);
+                    s1 = Vector512.FusedMultiplyAdd(x, Vector512.Load(r1 + i), s1);
+                    s2 = Vector512.FusedMultiplyAdd(x, Vector512.Load(r2 + i), s2);
+                    s3 = Vector512.FusedMultiplyAdd(x, Vector512.Load(r3 + i), s3);
+                    u0 = Vector512.FusedMultiplyAdd(y, Vector512.Load(r0 + i + 16), u0);
+                    u1 = Vector512.FusedMultiplyAdd(y, Vector512.Load(r1 + i + 16), u1);
+                    u2 = Vector512.FusedMultiplyAdd(y, Vector512.Load(r2 + i + 16), u2);
+                    u3 = Vector512.FusedMultiplyAdd(y, Vector512.Load(r3 + i + 16), u3);
+                }
+                if (i + 16 <= n)
                 {
                     var x = Vector512.Load(v + i);
                     s0 = Vector512.FusedMultiplyAdd(x, Vector512.Load(r0 + i), s0);
                     s1 = Vector512.FusedMultiplyAdd(x, Vector512.Load(r1 + i), s1);
                     s2 = Vector512.FusedMultiplyAdd(x, Vector512.Load(r2 + i), s2);
                     s3 = Vector512.FusedMultiplyAdd(x, Vector512.Load(r3 + i), s3);
+                    i += 16;
                 }
-                float t0 = Vector512.Sum(s0), t1 = Vector512.Sum(s1), t2 = Vector512.Sum(s2), t3 = Vector512.Sum(s3);
+                float t0 = Vector512.Sum(s0 + u0), t1 = Vector512.Sum(s1 + u1), t2 = Vector512.Sum(s2 + u2), t3 = Vector512.Sum(s3 + u3);
                 for (; i < n; i++)
                 {
                     t0 = MathF.FusedMultiplyAdd(v[i], r0[i], t0); t1 = MathF.FusedMultiplyAdd(v[i], r1[i], t1);
@@ -195,16 +213,31 @@ public static unsafe class RowGather
             {
                 float* r0 = a + index[j] * stride, r1 = a + index[j + 1] * stride, r2 = a + index[j + 2] * stride, r3 = a + index[j + 3] * stride;
                 Vector256<float> s0 = default, s1 = default, s2 = default, s3 = default;
+                Vector256<float> u0 = default, u1 = default, u2 = default, u3 = default;
                 int i = 0;
-                for (; i + 8 <= n; i += 8)
+                for (; i + 16 <= n; i += 16)
+                {
+                    var x = Vector256.Load(v + i);
+                    var y = Vector256.Load(v + i + 8);
+                    s0 = Vector256.FusedMultiplyAdd(x, Vector256.Load(r0 + i), s0);
+                    s1 = Vector256.FusedMultiplyAdd(x, Vector256.Load(r1 + i), s1);
+                    s2 = Vector256.FusedMultiplyAdd(x, Vector256.Load(r2 + i), s2);
+                    s3 = Vector256.FusedMultiplyAdd(x, Vector256.Load(r3 + i), s3);
+                    u0 = Vector256.FusedMultiplyAdd(y, Vector256.Load(r0 + i + 8), u0);
+                    u1 = Vector256.FusedMultiplyAdd(y, Vector256.Load(r1 + i + 8), u1);
+                    u2 = Vector256.FusedMultiplyAdd(y, Vector256.Load(r2 + i + 8), u2);
+                    u3 = Vector256.FusedMultiplyAdd(y, Vector256.Load(r3 + i + 8), u3);
+                }
+                if (i + 8 <= n)
                 {
                     var x = Vector256.Load(v + i);
                     s0 = Vector256.FusedMultiplyAdd(x, Vector256.Load(r0 + i), s0);
                     s1 = Vector256.FusedMultiplyAdd(x, Vector256.Load(r1 + i), s1);
                     s2 = Vector256.FusedMultiplyAdd(x, Vector256.Load(r2 + i), s2);
                     s3 = Vector256.FusedMultiplyAdd(x, Vector256.Load(r3 + i), s3);
+                    i += 8;
                 }
-                float t0 = Vector256.Sum(s0), t1 = Vector256.Sum(s1), t2 = Vector256.Sum(s2), t3 = Vector256.Sum(s3);
+                float t0 = Vector256.Sum(s0 + u0), t1 = Vector256.Sum(s1 + u1), t2 = Vector256.Sum(s2 + u2), t3 = Vector256.Sum(s3 + u3);
                 for (; i < n; i++)
                 {
                     t0 = MathF.FusedMultiplyAdd(v[i], r0[i], t0); t1 = MathF.FusedMultiplyAdd(v[i], r1[i], t1);
@@ -216,32 +249,32 @@ public static unsafe class RowGather
         for (; j < rows; j++) result[j] = Dot(v, a + index[j] * stride, n, set);
     }
 
-    /// <summary>One row's dot (the leftover rows of <see cref="Dots"/>).</summary>
+    /// <summary>One row's dot: the leftover rows of <see cref="Dots"/>, summed exactly as its blocks sum each row.</summary>
     static float Dot(float* v, float* r, int n, KernelSet set)
     {
         int i = 0;
         float t = 0;
         if (set == KernelSet.Avx512 && n >= 16)
         {
-            Vector512<float> s0 = default, s1 = default;
+            Vector512<float> s0 = default, u0 = default;
             for (; i + 32 <= n; i += 32)
             {
                 s0 = Vector512.FusedMultiplyAdd(Vector512.Load(v + i), Vector512.Load(r + i), s0);
-                s1 = Vector512.FusedMultiplyAdd(Vector512.Load(v + i + 16), Vector512.Load(r + i + 16), s1);
+                u0 = Vector512.FusedMultiplyAdd(Vector512.Load(v + i + 16), Vector512.Load(r + i + 16), u0);
             }
-            for (; i + 16 <= n; i += 16) s0 = Vector512.FusedMultiplyAdd(Vector512.Load(v + i), Vector512.Load(r + i), s0);
-            t = Vector512.Sum(s0 + s1);
+            if (i + 16 <= n) { s0 = Vector512.FusedMultiplyAdd(Vector512.Load(v + i), Vector512.Load(r + i), s0); i += 16; }
+            t = Vector512.Sum(s0 + u0);
         }
         else if (set >= KernelSet.Avx2 && n >= 8)
         {
-            Vector256<float> s0 = default, s1 = default;
+            Vector256<float> s0 = default, u0 = default;
             for (; i + 16 <= n; i += 16)
             {
                 s0 = Vector256.FusedMultiplyAdd(Vector256.Load(v + i), Vector256.Load(r + i), s0);
-                s1 = Vector256.FusedMultiplyAdd(Vector256.Load(v + i + 8), Vector256.Load(r + i + 8), s1);
+                u0 = Vector256.FusedMultiplyAdd(Vector256.Load(v + i + 8), Vector256.Load(r + i + 8), u0);
             }
-            for (; i + 8 <= n; i += 8) s0 = Vector256.FusedMultiplyAdd(Vector256.Load(v + i), Vector256.Load(r + i), s0);
-            t = Vector256.Sum(s0 + s1);
+            if (i + 8 <= n) { s0 = Vector256.FusedMultiplyAdd(Vector256.Load(v + i), Vector256.Load(r + i), s0); i += 8; }
+            t = Vector256.Sum(s0 + u0);
         }
         for (; i < n; i++) t = MathF.FusedMultiplyAdd(v[i], r[i], t);
         return t;
