@@ -19,16 +19,17 @@ internal static class StepRatios
 {
     public const string Usage = """
         --step-ratios [--d 768] [--neurons 16384] [--batch 4096] [--threads 2] [--method gba|topk|ba] [--k 32]
-                      [--rounds 5] [--steps 3] [--peer tools/bench/pytorch_gba_step.py] [--out file.md]
+                      [--rounds 5] [--steps 3] [--warm-steps 64] [--peer tools/bench/pytorch_gba_step.py] [--out file.md]
           Times the encoder product alone, the fused encoder and whole training steps interleaved (and the
           PyTorch peer's dense step when --peer is given); prints markdown (and writes it to --out).
+          The trainer first trains --warm-steps steps, past the early transient of L0 (see StepFixture).
         """;
 
     public static int Run(string[] args)
     {
         int Int(string name, int fallback) => Value(args, name) is { } v ? int.Parse(v, CultureInfo.InvariantCulture) : fallback;
         int d = Int("--d", 768), m = Int("--neurons", 16384), batch = Int("--batch", 4096), threads = Int("--threads", 2);
-        int rounds = Int("--rounds", 5), steps = Int("--steps", 3), k = Int("--k", 32);
+        int rounds = Int("--rounds", 5), steps = Int("--steps", 3), k = Int("--k", 32), warm = Int("--warm-steps", StepFixture.DefaultWarmSteps);
         var method = (Value(args, "--method") ?? "gba") switch
         {
             "gba" => TrainingMethod.Gba,
@@ -45,13 +46,14 @@ internal static class StepRatios
             sb.AppendLine(line);
         }
 
-        using var fx = new StepFixture(method, batch, d, m, threads, k);
+        using var fx = new StepFixture(method, batch, d, m, threads, k, warm);
         var (spec, options, trainer) = (fx.Spec, fx.Options, fx.Trainer);
 
         Emit($"## Training step at d={d}, M={m}, batch {batch}, {threads} thread(s), {method} ({DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC)");
         Emit("");
         Emit($"- CPU: {CpuModel()} ({Environment.ProcessorCount} logical cores); .NET {RuntimeInformation.FrameworkDescription}; kernels {fx.KernelName}");
         Emit($"- Data: the paper's synthetic model (n = {spec.Features}, s = {spec.Sparsity}), {8 * batch} tokens replayed from memory; trainer defaults otherwise ({DescribeMethod(options)}).");
+        Emit($"- Warm-up: {fx.WarmSteps} training steps before timing; batch L0 {fx.FirstL0:F1} at the first, {fx.WarmL0:F1} ({100 * fx.WarmL0 / m:F2}% of M) at the last.");
         Emit($"- Per round: product x{steps}, fused encoder x{steps}, training step x{steps} (medians within the round){(peer is null ? "" : ", then the PyTorch peer (1 timed step)")}; {rounds} rounds; command: `Engine.Benchmarks --step-ratios {string.Join(' ', args)}`");
         Emit("");
 
@@ -82,7 +84,7 @@ internal static class StepRatios
         Emit("");
         if (torch.Count > 0)
             Emit($"**Ours / PyTorch: {Median(torch.Zip(step, (t, s) => t / s)):F2}x** (median of per-round ratios).");
-        Emit($"Batch L0 at the end: {l0:F1} of {m} ({100 * l0 / m:F2}%). Step time by phase: {trainer.Profile}.");
+        Emit($"Batch L0 of the last timed step: {l0:F1} of {m} ({100 * l0 / m:F2}%). Step time by phase: {trainer.Profile}.");
         Emit("");
 
         if (Value(args, "--out") is { } outPath) File.WriteAllText(outPath, sb.ToString());
