@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 
 namespace GbaEngine.Kernels.Elementwise;
@@ -15,7 +14,8 @@ public readonly record struct AdamWStep(float LearningRate, float Beta1, float B
 /// <summary>
 /// AdamW over a flat parameter buffer: m = b1 m + (1-b1) g; v = b2 v + (1-b2) g²;
 /// p -= lr (m̂ / (sqrt(v̂) + eps) + wd p). Element-wise with no FMA contraction in any width, so
-/// every SIMD path equals <see cref="AdamWReference"/> bit for bit.
+/// every SIMD path equals <see cref="AdamWReference"/> bit for bit. Runs on
+/// <see cref="ElementwiseDriver.Update{TOp, TArgs}"/> with g as the input and p, m, v as the states.
 /// </summary>
 public static class AdamW
 {
@@ -26,44 +26,40 @@ public static class AdamW
     {
         int n = p.Length;
         if (g.Length != n || m.Length != n || v.Length != n) throw new ArgumentException("AdamW: buffer lengths differ.");
-        ref float rp = ref MemoryMarshal.GetReference(p);
-        ref float rg = ref MemoryMarshal.GetReference(g);
-        ref float rm = ref MemoryMarshal.GetReference(m);
-        ref float rv = ref MemoryMarshal.GetReference(v);
-        float b1 = s.Beta1, b2 = s.Beta2, c1 = s.Correction1, c2 = s.Correction2, lr = s.LearningRate, eps = s.Epsilon, wd = s.WeightDecay;
-        float ob1 = 1f - b1, ob2 = 1f - b2;
-        int i = 0;
-        if (set == KernelSet.Avx512)
-        {
-            for (; i <= n - 16; i += 16)
-            {
-                var gi = Vector512.LoadUnsafe(ref rg, (nuint)i);
-                var mi = Vector512.Create(b1) * Vector512.LoadUnsafe(ref rm, (nuint)i) + Vector512.Create(ob1) * gi;
-                var vi = Vector512.Create(b2) * Vector512.LoadUnsafe(ref rv, (nuint)i) + Vector512.Create(ob2) * (gi * gi);
-                var pi = Vector512.LoadUnsafe(ref rp, (nuint)i);
-                var upd = (mi * Vector512.Create(c1)) / (Vector512.Sqrt(vi * Vector512.Create(c2)) + Vector512.Create(eps)) + Vector512.Create(wd) * pi;
-                (pi - Vector512.Create(lr) * upd).StoreUnsafe(ref rp, (nuint)i);
-                mi.StoreUnsafe(ref rm, (nuint)i);
-                vi.StoreUnsafe(ref rv, (nuint)i);
-            }
-        }
-        if (set >= KernelSet.Avx2)
-        {
-            for (; i <= n - 8; i += 8)
-            {
-                var gi = Vector256.LoadUnsafe(ref rg, (nuint)i);
-                var mi = Vector256.Create(b1) * Vector256.LoadUnsafe(ref rm, (nuint)i) + Vector256.Create(ob1) * gi;
-                var vi = Vector256.Create(b2) * Vector256.LoadUnsafe(ref rv, (nuint)i) + Vector256.Create(ob2) * (gi * gi);
-                var pi = Vector256.LoadUnsafe(ref rp, (nuint)i);
-                var upd = (mi * Vector256.Create(c1)) / (Vector256.Sqrt(vi * Vector256.Create(c2)) + Vector256.Create(eps)) + Vector256.Create(wd) * pi;
-                (pi - Vector256.Create(lr) * upd).StoreUnsafe(ref rp, (nuint)i);
-                mi.StoreUnsafe(ref rm, (nuint)i);
-                vi.StoreUnsafe(ref rv, (nuint)i);
-            }
-        }
-        for (; i < n; i++)
-            AdamWReference.UpdateOne(ref Unsafe.Add(ref rp, i), Unsafe.Add(ref rg, i), ref Unsafe.Add(ref rm, i), ref Unsafe.Add(ref rv, i),
-                b1, ob1, b2, ob2, c1, c2, lr, eps, wd);
+        ElementwiseDriver.Update<AdamWOperator, AdamWCoefficients>(new AdamWCoefficients(s), g, p, m, v, set);
+    }
+}
+
+/// <summary>One step's scalars, with 1 - beta and the bias corrections computed once per call.</summary>
+internal readonly struct AdamWCoefficients(in AdamWStep s)
+{
+    public readonly float B1 = s.Beta1, OneMinusB1 = 1f - s.Beta1, B2 = s.Beta2, OneMinusB2 = 1f - s.Beta2;
+    public readonly float C1 = s.Correction1, C2 = s.Correction2, Lr = s.LearningRate, Eps = s.Epsilon, Wd = s.WeightDecay;
+}
+
+/// <summary>x = g; (s0, s1, s2) = (p, m, v). The same operations in the same order as <see cref="AdamWReference.UpdateOne"/>.</summary>
+internal readonly struct AdamWOperator : IUpdateOperator<AdamWCoefficients>
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Invoke(AdamWCoefficients a, float g, ref float p, ref float m, ref float v) =>
+        AdamWReference.UpdateOne(ref p, g, ref m, ref v, a.B1, a.OneMinusB1, a.B2, a.OneMinusB2, a.C1, a.C2, a.Lr, a.Eps, a.Wd);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Invoke(AdamWCoefficients a, Vector256<float> g, ref Vector256<float> p, ref Vector256<float> m, ref Vector256<float> v)
+    {
+        m = Vector256.Create(a.B1) * m + Vector256.Create(a.OneMinusB1) * g;
+        v = Vector256.Create(a.B2) * v + Vector256.Create(a.OneMinusB2) * (g * g);
+        var upd = (m * Vector256.Create(a.C1)) / (Vector256.Sqrt(v * Vector256.Create(a.C2)) + Vector256.Create(a.Eps)) + Vector256.Create(a.Wd) * p;
+        p -= Vector256.Create(a.Lr) * upd;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Invoke(AdamWCoefficients a, Vector512<float> g, ref Vector512<float> p, ref Vector512<float> m, ref Vector512<float> v)
+    {
+        m = Vector512.Create(a.B1) * m + Vector512.Create(a.OneMinusB1) * g;
+        v = Vector512.Create(a.B2) * v + Vector512.Create(a.OneMinusB2) * (g * g);
+        var upd = (m * Vector512.Create(a.C1)) / (Vector512.Sqrt(v * Vector512.Create(a.C2)) + Vector512.Create(a.Eps)) + Vector512.Create(a.Wd) * p;
+        p -= Vector512.Create(a.Lr) * upd;
     }
 }
 

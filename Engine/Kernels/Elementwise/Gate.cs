@@ -18,6 +18,8 @@ public enum GateKind
 /// The per-token epilogue of the encoder: y = z + b, the gate, the running GBA statistics
 /// (fire count and max y per neuron) and emission of the sparse code (ascending neuron index, value
 /// h with f = a·h). Exact ops only, so every width equals <see cref="GateReference"/> bit for bit.
+/// Apply runs on <see cref="ElementwiseDriver.Select{TOp}"/>; the TopK scan keeps its own loops (its
+/// vector pre-filter compares against a threshold that moves as the selection fills).
 /// </summary>
 public static class Gate
 {
@@ -34,58 +36,9 @@ public static class Gate
         int n = z.Length;
         if (b.Length < n || fireCount.Length < n || maxY.Length < n || idx.Length < n || h.Length < n)
             throw new ArgumentException("Gate: buffer shorter than the row.");
-        ref float rz = ref MemoryMarshal.GetReference(z);
-        ref float rb = ref MemoryMarshal.GetReference(b);
-        ref int rc = ref MemoryMarshal.GetReference(fireCount);
-        ref float rmax = ref MemoryMarshal.GetReference(maxY);
-        bool jump = kind == GateKind.JumpRelu;
-        int count = 0, i = 0;
-        if (set == KernelSet.Avx512)
-        {
-            for (; i <= n - 16; i += 16)
-            {
-                var zi = Vector512.LoadUnsafe(ref rz, (nuint)i);
-                var yi = zi + Vector512.LoadUnsafe(ref rb, (nuint)i);
-                var fire = Vector512.GreaterThan(yi, Vector512<float>.Zero);
-                (Vector512.LoadUnsafe(ref rc, (nuint)i) - fire.AsInt32()).StoreUnsafe(ref rc, (nuint)i);
-                Vector512.Max(Vector512.LoadUnsafe(ref rmax, (nuint)i), yi).StoreUnsafe(ref rmax, (nuint)i);
-                ulong bits = fire.ExtractMostSignificantBits();
-                if (bits == 0) continue;
-                var vals = jump ? zi : yi;
-                while (bits != 0)
-                {
-                    int lane = BitOperations.TrailingZeroCount(bits);
-                    idx[count] = i + lane;
-                    h[count++] = vals.GetElement(lane);
-                    bits &= bits - 1;
-                }
-            }
-        }
-        if (set >= KernelSet.Avx2)
-        {
-            for (; i <= n - 8; i += 8)
-            {
-                var zi = Vector256.LoadUnsafe(ref rz, (nuint)i);
-                var yi = zi + Vector256.LoadUnsafe(ref rb, (nuint)i);
-                var fire = Vector256.GreaterThan(yi, Vector256<float>.Zero);
-                (Vector256.LoadUnsafe(ref rc, (nuint)i) - fire.AsInt32()).StoreUnsafe(ref rc, (nuint)i);
-                Vector256.Max(Vector256.LoadUnsafe(ref rmax, (nuint)i), yi).StoreUnsafe(ref rmax, (nuint)i);
-                uint bits = fire.ExtractMostSignificantBits();
-                if (bits == 0) continue;
-                var vals = jump ? zi : yi;
-                while (bits != 0)
-                {
-                    int lane = BitOperations.TrailingZeroCount(bits);
-                    idx[count] = i + lane;
-                    h[count++] = vals.GetElement(lane);
-                    bits &= bits - 1;
-                }
-            }
-        }
-        for (; i < n; i++)
-            count = GateReference.One(i, Unsafe.Add(ref rz, i), Unsafe.Add(ref rb, i), jump,
-                ref Unsafe.Add(ref rc, i), ref Unsafe.Add(ref rmax, i), idx, h, count);
-        return count;
+        return kind == GateKind.JumpRelu
+            ? ElementwiseDriver.Select<JumpReluGateOperator>(z, b, maxY, fireCount, idx, h, set)
+            : ElementwiseDriver.Select<ReluGateOperator>(z, b, maxY, fireCount, idx, h, set);
     }
 
     /// <summary>
@@ -157,6 +110,71 @@ public static class Gate
             Unsafe.Add(ref rmax, i) = MathF.Max(Unsafe.Add(ref rmax, i), y);
             sel.Offer(indexBase + i, y);
         }
+    }
+}
+
+/// <summary>
+/// JumpReLU for <see cref="ElementwiseDriver.Select{TOp}"/>: x = z, y = b, state = max y; fires
+/// where z + b &gt; 0 and emits z. Same operations as <see cref="GateReference.One"/>.
+/// </summary>
+internal readonly struct JumpReluGateOperator : ISelectOperator
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Invoke(float z, float b, ref float maxY, out bool fire)
+    {
+        float y = z + b;
+        maxY = MathF.Max(maxY, y);
+        fire = y > 0f;
+        return z;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Invoke(Vector256<float> z, Vector256<float> b, ref Vector256<float> maxY, out Vector256<float> fire)
+    {
+        var y = z + b;
+        maxY = Vector256.Max(maxY, y);
+        fire = Vector256.GreaterThan(y, Vector256<float>.Zero);
+        return z;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Invoke(Vector512<float> z, Vector512<float> b, ref Vector512<float> maxY, out Vector512<float> fire)
+    {
+        var y = z + b;
+        maxY = Vector512.Max(maxY, y);
+        fire = Vector512.GreaterThan(y, Vector512<float>.Zero);
+        return z;
+    }
+}
+
+/// <summary>ReLU for <see cref="ElementwiseDriver.Select{TOp}"/>: as <see cref="JumpReluGateOperator"/> but emits y = z + b.</summary>
+internal readonly struct ReluGateOperator : ISelectOperator
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Invoke(float z, float b, ref float maxY, out bool fire)
+    {
+        float y = z + b;
+        maxY = MathF.Max(maxY, y);
+        fire = y > 0f;
+        return y;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Invoke(Vector256<float> z, Vector256<float> b, ref Vector256<float> maxY, out Vector256<float> fire)
+    {
+        var y = z + b;
+        maxY = Vector256.Max(maxY, y);
+        fire = Vector256.GreaterThan(y, Vector256<float>.Zero);
+        return y;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Invoke(Vector512<float> z, Vector512<float> b, ref Vector512<float> maxY, out Vector512<float> fire)
+    {
+        var y = z + b;
+        maxY = Vector512.Max(maxY, y);
+        fire = Vector512.GreaterThan(y, Vector512<float>.Zero);
+        return y;
     }
 }
 
