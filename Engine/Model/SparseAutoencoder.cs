@@ -1,3 +1,4 @@
+using GbaEngine.Kernels;
 using GbaEngine.Kernels.Elementwise;
 
 namespace GbaEngine.Model;
@@ -41,22 +42,19 @@ public sealed class SparseAutoencoder
     /// <summary>Writes the normalised token into dst (length ≥ d) and returns the factor to map errors back (1/s or ‖x‖).</summary>
     public float Normalize(ReadOnlySpan<float> x, Span<float> dst)
     {
-        float factor;
+        x = x[..Dim];
         if (Normalization == InputNormalization.DatasetScale)
         {
-            for (int j = 0; j < Dim; j++) dst[j] = x[j] * InputScale;
-            factor = 1f / InputScale;
+            ElementwiseDriver.Map<ScaleOperator, float>(InputScale, x, dst, KernelSelector.Current);
+            return 1f / InputScale;
         }
-        else
-        {
-            double n2 = 0;
-            for (int j = 0; j < Dim; j++) n2 += (double)x[j] * x[j];
-            float norm = (float)Math.Sqrt(n2);
-            float inv = norm > 0 ? 1f / norm : 0f;
-            for (int j = 0; j < Dim; j++) dst[j] = x[j] * inv;
-            factor = norm;
-        }
-        return factor;
+        // Summed in double in index order rather than on SumDriver: normalised tokens stay the same
+        // bits under every kernel set (the multiply below is exact-op, so it may follow the set).
+        double n2 = 0;
+        for (int j = 0; j < x.Length; j++) n2 += (double)x[j] * x[j];
+        float norm = (float)Math.Sqrt(n2);
+        ElementwiseDriver.Map<ScaleOperator, float>(norm > 0 ? 1f / norm : 0f, x, dst, KernelSelector.Current);
+        return norm;
     }
 
     /// <summary>
@@ -90,12 +88,8 @@ public sealed class SparseAutoencoder
         {
             int d = p.Dim, stride = p.Stride;
             var dec = p.Decoder;
-            for (int m = start; m < end; m++)
-            {
-                var row = dec.Slice(m * stride, d);
-                float n2 = Blas1.Dot(row, row);
-                if (n2 > 0) Blas1.Scale(1f / MathF.Sqrt(n2), row);
-            }
+            var set = KernelSelector.Current;
+            for (int m = start; m < end; m++) RowNorm.Normalize(dec.Slice(m * stride, d), set);
         }
     }
 }

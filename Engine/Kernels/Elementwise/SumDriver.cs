@@ -26,7 +26,8 @@ internal static class SumDriver
         return Sum<TOp>(ref px, ref px, x.Length, set);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    // Not inlined: one copy of the loops per operator, called from every Dot site as before.
+    [MethodImpl(MethodImplOptions.NoInlining)]
     static float Sum<TOp>(ref float px, ref float py, int n, KernelSet set) where TOp : ISumOperator
     {
         int i = 0;
