@@ -134,9 +134,9 @@ public class CliInterruptTests(Xunit.Abstractions.ITestOutputHelper output)
             // From the first step on (a stop during start-up checkpoints after step 1). kill(2) directly: spawning
             // kill(1) from a loaded test host took longer than the whole run once.
             Thread.Sleep(attempt == 0 ? rng.Next(0, 200) : 0);
-            Assert.Equal(0, SendSignal(gba.Process.Id, signal == "INT" ? 2 : 15));
+            bool delivered = SendSignal(gba.Process.Id, signal == "INT" ? 2 : 15) == 0;   // fails only if the process is gone
             Assert.True(gba.Exited(60_000), gba.Err);
-            if (gba.Process.ExitCode == 0 && attempt < 3 && gba.Err.Contains("step 8000/8000", StringComparison.Ordinal))
+            if (gba.Process.ExitCode == 0 && attempt < 3 && (!delivered || gba.Err.Contains("step 8000/8000", StringComparison.Ordinal)))
             {
                 output.WriteLine($"attempt {attempt}: the run finished before SIG{signal} arrived; retrying");
                 continue;
@@ -147,8 +147,8 @@ public class CliInterruptTests(Xunit.Abstractions.ITestOutputHelper output)
             var m = Regex.Match(gba.Err, @"after step (\d+) of 8000; checkpoint written to (\S+)");
             Assert.True(m.Success, gba.Err);
             var loaded = new CheckpointStore(Path.Combine(run, "checkpoints")).LoadLatest();
-            Assert.Equal(long.Parse(m.Groups[1].Value), loaded.Checkpoint.Step);
-            Assert.Equal(m.Groups[2].Value, loaded.Directory);
+            Assert.True(long.Parse(m.Groups[1].Value) == loaded.Checkpoint.Step, $"newest checkpoint is step {loaded.Checkpoint.Step}\n{gba.Err}");
+            Assert.True(m.Groups[2].Value == loaded.Directory, $"newest checkpoint is {loaded.Directory}\n{gba.Err}");
             break;
         }
         Assert.Equal(0, CliResumeTests.Run("train", "--resume", run).Code);

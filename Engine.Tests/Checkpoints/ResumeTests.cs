@@ -71,6 +71,10 @@ public class ResumeTests
     [InlineData(TrainingMethod.TopK, false)]
     [InlineData(TrainingMethod.TopK, true)]
     [InlineData(TrainingMethod.Ba, true)]
+    [InlineData(TrainingMethod.BatchTopK, false)]
+    [InlineData(TrainingMethod.L1, false)]
+    [InlineData(TrainingMethod.JumpReluL0, false)]
+    [InlineData(TrainingMethod.Mp, false)]
     public void StopAndResumeIsBitwiseTheUninterruptedRun(TrainingMethod method, bool files)
     {
         using var dir = new TempDir();
@@ -100,7 +104,7 @@ public class ResumeTests
         var loaded = new CheckpointStore(Path.Combine(dir.Path, "resumed")).LoadLatest();
         Assert.Equal(N, loaded.Checkpoint.Step);
         Assert.Empty(loaded.Skipped);
-        Assert.NotEqual(0, loaded.Checkpoint.StatisticsTokens);        // mid-buffer
+        if (o.TargetFrequencies().Length > 0) Assert.NotEqual(0, loaded.Checkpoint.StatisticsTokens);   // mid GBA buffer
         TrainingResult resumed;
         using (var data = new Data(files, dir))
         using (var stream = data.Open(loaded.Checkpoint.Stream))

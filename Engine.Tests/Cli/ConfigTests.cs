@@ -15,11 +15,18 @@ public class ConfigTests
         foreach (var k in MetricKeys) Assert.Equal(a[k]?.ToJsonString(), b[k]?.ToJsonString());
     }
 
-    [Fact]
-    public void ConfigJsonOfARunRepeatsItExactly()
+    /// <summary>Each method with its own options set away from their defaults: config.json must carry them.</summary>
+    [Theory]
+    [InlineData("ba --taf 0.05")]
+    [InlineData("l1 --l1 0.07 --l1-warmup 0.2")]
+    [InlineData("batchtopk --k 3 --threshold-decay 0.9")]
+    [InlineData("jumprelu-l0 --l0-coefficient 0.02 --ste-bandwidth 0.05 --threshold-init 0.02")]
+    [InlineData("mp --mp-steps 2")]
+    [InlineData("topk --k 3 --mix-sparsity 4 --mix-fraction 0.25")]
+    public void ConfigJsonOfARunRepeatsItExactly(string method)
     {
         using var t = new TempDir();
-        var (c1, _, e1) = Run(["train", .. TinyArgs, "--method", "ba", "--taf", "0.05", "--seed", "7", "--eval-every", "20", "--out", t["a"]]);
+        var (c1, _, e1) = Run(["train", .. TinyArgs, "--method", .. method.Split(' '), "--seed", "7", "--eval-every", "20", "--out", t["a"]]);
         Assert.True(c1 == 0, e1);
         var (c2, _, e2) = Run("train", "--config", t["a/config.json"], "--out", t["b"], "--quiet");
         Assert.True(c2 == 0, e2);

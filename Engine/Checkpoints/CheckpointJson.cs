@@ -205,6 +205,7 @@ static class CheckpointJson
         ["options"] = WriteOptions(c.Options),
         ["stream"] = WriteStream(c.Stream),
         ["evaluations"] = new JsonArray(c.Evaluations.Select(e => (JsonNode)WriteEvaluation(e)).ToArray()),
+        ["baseline_state"] = c.BaselineState?.DeepClone(),
         ["application"] = c.Application?.DeepClone(),
     };
 

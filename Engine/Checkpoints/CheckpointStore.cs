@@ -210,7 +210,7 @@ public sealed class CheckpointStore : ICheckpointSink
         long parameterCount = sr.Long(state, "parameter_count");
         int neurons = options.Neurons;
         if (parameterCount < 0 || neurons < 1) throw sr.Error("parameter_count and neurons must be positive");
-        int groups = options.Method == TrainingMethod.TopK ? 0 : neurons;
+        int groups = options.TargetFrequencies().Length == 0 ? 0 : neurons;   // as the trainer: only GBA and BA have groups
 
         Dictionary<string, Array> t;
         using (var r = new HashedFileReader(directory, tensorEntry))
@@ -238,6 +238,7 @@ public sealed class CheckpointStore : ICheckpointSink
             Stream = CheckpointJson.ReadStream(sr.Object(state, "stream"), sr),
             Evaluations = sr.Array(state, "evaluations").Select(e => CheckpointJson.ReadEvaluation(sr.AsObject(e, "evaluations"), sr)).ToArray(),
             Kernels = sr.String(state, "kernels"),
+            BaselineState = state["baseline_state"] as JsonObject,
             Application = state["application"] as JsonObject,
         };
     }

@@ -53,6 +53,8 @@ public sealed class TrainingCheckpoint
     public required IReadOnlyList<EvaluationReport> Evaluations { get; init; }
     /// <summary>The kernel set the run used (<see cref="Kernels.KernelSelector.Current"/>); results are bitwise reproducible only on the same set.</summary>
     public required string Kernels { get; init; }
+    /// <summary>A baseline method's state between steps beyond the parameters (BatchTopK: its running threshold), or null.</summary>
+    public JsonObject? BaselineState { get; init; }
     /// <summary>Free-form data of the application that trains (the CLI keeps its arguments and data settings here).</summary>
     public JsonObject? Application { get; init; }
 

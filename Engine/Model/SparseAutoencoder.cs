@@ -72,6 +72,25 @@ public sealed class SparseAutoencoder
         }
     }
 
+    /// <summary>As <see cref="NormalizeBatch(ReadOnlySpan{float}, int, Span{float}, Span{float})"/>
+    /// over the pool's threads (fixed token ranges; each token's result is the same either way).</summary>
+    public void NormalizeBatch(float[] raw, int rows, Memory.AlignedArray batch, float[] factors, Threading.WorkerPool pool)
+    {
+        if ((long)raw.Length < (long)rows * Dim || batch.Length < (long)rows * Parameters.Stride || factors.Length < rows)
+            throw new ArgumentException("NormalizeBatch: a buffer is shorter than the batch.");
+        pool.For(rows, new NormalizeBatchJob(this, raw, batch, factors), granule: 64);
+    }
+
+    readonly struct NormalizeBatchJob(SparseAutoencoder model, float[] raw, Memory.AlignedArray batch, float[] factors) : Threading.IRangeJob
+    {
+        public void Run(int part, int start, int end)
+        {
+            int d = model.Dim, stride = model.Parameters.Stride;
+            model.NormalizeBatch(raw.AsSpan(start * d, (end - start) * d), end - start,
+                batch.Span.Slice(start * stride, (end - start) * stride), factors.AsSpan(start, end - start));
+        }
+    }
+
     /// <summary>Rescales every decoder row to unit norm (the theory trains on the sphere).</summary>
     public void NormalizeDecoderRows(int threads)
     {

@@ -34,6 +34,7 @@ public sealed partial class SaeTrainer
         checkpoint.Moment2.Span.CopyTo(_m2.Data.Span);
         Model.InputScale = checkpoint.InputScale;
         _stats.Restore(checkpoint.FireCount.Span, checkpoint.MaxY.Span, checkpoint.StatisticsTokens);
+        _baseline?.RestoreState(checkpoint.BaselineState, source);
         _step = checkpoint.Step;
         _restored = checkpoint;
 
@@ -62,6 +63,7 @@ public sealed partial class SaeTrainer
         Stream = StreamState.Capture(data),
         Evaluations = [.. _evaluations],
         Kernels = Kernels.KernelSelector.Current.ToString().ToLowerInvariant(),
+        BaselineState = _baseline?.CaptureState(),
         Application = application,
     };
 }

@@ -214,7 +214,7 @@ public sealed partial class SaeTrainer : IDisposable
         _step++;
         long t0 = Stopwatch.GetTimestamp();
         data.NextBatch(_raw, rows);
-        LoadNormalized(_raw, rows);
+        Model.NormalizeBatch(_raw, rows, _x, _factors, _pool);
         long t1 = Stopwatch.GetTimestamp();
         if (_mp != null) return MatchingPursuitStep(rows, t0, t1);
         if (_baseline is null) _encoder.Encode(_x, rows, _code, _stats);

@@ -176,4 +176,24 @@ public sealed class BatchTopKSelection : IBaselineStep
     void IBaselineStep.AfterStep(SaeParameters p) { }
 
     void IBaselineStep.Publish(SparseAutoencoder model) => model.SetReluThreshold(Threshold);
+
+    // The running threshold and the last batch's smallest kept value steer the next batch's first
+    // encoder pass and the inference threshold: without them a resumed run would not be the same run.
+    System.Text.Json.Nodes.JsonObject IBaselineStep.CaptureState() => new() { ["threshold"] = Threshold, ["last_kept"] = _last };
+
+    void IBaselineStep.RestoreState(System.Text.Json.Nodes.JsonObject? state, string source)
+    {
+        if (state is null) throw new InvalidDataException($"{source}: the checkpoint has no BatchTopK threshold state (baseline_state).");
+        try
+        {
+            Threshold = state["threshold"]!.GetValue<float>();
+            _last = state["last_kept"]!.GetValue<float>();
+        }
+        catch (Exception e) when (e is NullReferenceException or InvalidOperationException or FormatException)
+        {
+            throw new InvalidDataException($"{source}: baseline_state needs numbers \"threshold\" and \"last_kept\" for BatchTopK.");
+        }
+        if (!float.IsFinite(Threshold) || Threshold < 0 || !float.IsFinite(_last) || _last < 0)
+            throw new InvalidDataException($"{source}: baseline_state holds threshold {Threshold} and last_kept {_last}; both must be finite and non-negative.");
+    }
 }

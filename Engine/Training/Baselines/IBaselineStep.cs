@@ -29,6 +29,13 @@ internal interface IBaselineStep
 
     /// <summary>Before each evaluation and at the end: puts the model in the method's inference form.</summary>
     void Publish(SparseAutoencoder model);
+
+    /// <summary>State the method carries between steps outside the parameters (for a checkpoint), or null.</summary>
+    System.Text.Json.Nodes.JsonObject? CaptureState() => null;
+
+    /// <summary>Takes over state from <see cref="CaptureState"/> (null: the checkpoint has none).</summary>
+    /// <param name="source">Names the checkpoint in error messages.</param>
+    void RestoreState(System.Text.Json.Nodes.JsonObject? state, string source) { }
 }
 
 /// <summary>Which baseline step a method needs.</summary>

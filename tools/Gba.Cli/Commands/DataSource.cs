@@ -50,6 +50,7 @@ public sealed class DataSource : IDisposable
             ["exponent"] = spec.Exponent, ["noise"] = spec.Noise, ["magnitude_min"] = spec.MagnitudeMin, ["magnitude_max"] = spec.MagnitudeMax,
             ["eval_tokens"] = evalTokens, ["data_seed"] = seed,
         };
+        if (spec.MixSparsity > 0) { options["mix_sparsity"] = spec.MixSparsity; options["mix_fraction"] = spec.MixFraction; }
         if (o.String("--ground-truth") is { } g) options["ground_truth"] = Path.GetFullPath(g);
         var config = new JsonObject { ["synthetic"] = JsonSerializer.SerializeToNode(spec, TrainCommand.JsonOptions), ["seed"] = seed };
         if (o.String("--ground-truth") is { } gt) config["ground_truth"] = gt;

@@ -20,6 +20,8 @@ public static class ConfigSources
         "--noise", "--magnitude-min", "--magnitude-max", "--kernels", "--data", "--dtype", "--tensor", "--row-limit",
         "--untied", "--skip-nonfinite", "--token-text", "--ground-truth", "--data-seed", "--model-name", "--hook-name",
         "--checkpoint-every", "--keep-checkpoints",
+        "--l1", "--l1-warmup", "--l0-coefficient", "--ste-bandwidth", "--threshold-init", "--threshold-decay", "--mp-steps",
+        "--mix-sparsity", "--mix-fraction",
     };
 
     /// <summary>Pairs where a command-line value replaces the file's other one instead of clashing with it.</summary>
@@ -57,7 +59,7 @@ public static class ConfigSources
     {
         var o = new JsonObject
         {
-            ["method"] = t.Method.ToString().ToLowerInvariant(),
+            ["method"] = Commands.TrainCommand.MethodName(t.Method),
             ["d_sae"] = t.Neurons,
             ["untied"] = !t.Tied,
             ["gate"] = t.Gate.ToString().ToLowerInvariant(),
@@ -78,6 +80,16 @@ public static class ConfigSources
             ["normalize"] = t.Normalization.ToString().ToLowerInvariant(),
             ["eval_every"] = t.EvalEvery,
         };
+        // Each baseline's own settings (other methods ignore them, so their configs leave them out).
+        switch (t.Method)
+        {
+            case TrainingMethod.L1: o["l1"] = t.L1Coefficient; o["l1_warmup"] = t.L1Warmup; break;
+            case TrainingMethod.BatchTopK: o["threshold_decay"] = t.ThresholdDecay; break;
+            case TrainingMethod.JumpReluL0:
+                o["l0_coefficient"] = t.L0Coefficient; o["ste_bandwidth"] = t.SteBandwidth; o["threshold_init"] = t.InitialThreshold;
+                break;
+            case TrainingMethod.Mp: o["mp_steps"] = t.MpSteps; break;
+        }
         foreach (var (k, v) in dataOptions) o[k] = v?.DeepClone();
         return o;
     }
