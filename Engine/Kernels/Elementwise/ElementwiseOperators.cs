@@ -6,7 +6,8 @@
 //     operations per element (same FMA use, same operand order), so that every kernel set gives the
 //     same bits as the scalar twin for exact ops.
 //   - TArgs carries an operator's scalar parameters (alpha, AdamW's coefficients); the driver passes
-//     it through untouched. Operators broadcast from it inside Invoke (the JIT hoists the broadcast).
+//     it through untouched. Operators broadcast from it inside Invoke; the JIT keeps the scalars in
+//     registers and broadcasts each use (one vbroadcastss), as the hand-written loops before it did.
 using System.Runtime.Intrinsics;
 
 namespace GbaEngine.Kernels.Elementwise;
