@@ -8,8 +8,6 @@ namespace GbaEngine.Kernels.Elementwise;
 /// </summary>
 public static class RowNorm
 {
-    public static void Normalize(Span<float> x) => Normalize(x, KernelSelector.Current);
-
     public static void Normalize(Span<float> x, KernelSet set)
     {
         float n2 = SumDriver.Sum<DotOperator>(x, set);
