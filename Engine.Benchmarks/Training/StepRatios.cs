@@ -54,7 +54,7 @@ internal static class StepRatios
         Emit($"- CPU: {CpuModel()} ({Environment.ProcessorCount} logical cores); .NET {RuntimeInformation.FrameworkDescription}; kernels {fx.KernelName}");
         Emit($"- Data: the paper's synthetic model (n = {spec.Features}, s = {spec.Sparsity}), {8 * batch} tokens replayed from memory; trainer defaults otherwise ({DescribeMethod(options)}).");
         Emit($"- Warm-up: {fx.WarmSteps} training steps before timing; batch L0 {fx.FirstL0:F1} at the first, {fx.WarmL0:F1} ({100 * fx.WarmL0 / m:F2}% of M) at the last.");
-        Emit($"- Per round: product x{steps}, fused encoder x{steps}, training step x{steps} (medians within the round){(peer is null ? "" : ", then the PyTorch peer (1 timed step)")}; {rounds} rounds; command: `Engine.Benchmarks --step-ratios {string.Join(' ', args)}`");
+        Emit($"- Per round: one untimed product, then product, fused encoder and training step alternating, {steps} samples each (medians within the round){(peer is null ? "" : ", then the PyTorch peer (1 timed step)")}; {rounds} rounds; command: `Engine.Benchmarks --step-ratios {string.Join(' ', args)}`");
         Emit("");
 
         var product = new List<double>();
@@ -63,13 +63,26 @@ internal static class StepRatios
         var torch = new List<double>();
         double l0 = 0;
         trainer.Profile.Reset();
+        var rounds_ = new List<string>();
         for (int r = 0; r < rounds; r++)
         {
-            product.Add(Time(steps, fx.Product));
-            fused.Add(Time(steps, fx.FusedEncode));
-            step.Add(Time(steps, () => l0 = fx.Step()));
+            // Untimed first: the caches and frequency after the peer's process are no one's to pay for.
+            fx.Product();
+            // Contenders alternate sample by sample (A B C A B C ...), so a drift in the machine's speed
+            // within the round reaches each of them alike.
+            var (tp, tf, ts) = (new double[steps], new double[steps], new double[steps]);
+            for (int i = 0; i < steps; i++)
+            {
+                tp[i] = Seconds(fx.Product);
+                tf[i] = Seconds(fx.FusedEncode);
+                ts[i] = Seconds(() => l0 = fx.Step());
+            }
+            product.Add(Median(tp));
+            fused.Add(Median(tf));
+            step.Add(Median(ts));
             if (peer is not null) torch.Add(Peer(peer, d, m, batch, threads));
-            Console.Error.WriteLine($"round {r + 1}/{rounds}: product {batch / product[^1]:F0} tok/s, fused {batch / fused[^1]:F0}, step {batch / step[^1]:F0}{(torch.Count > 0 ? $", PyTorch {batch / torch[^1]:F0}" : "")}");
+            rounds_.Add($"round {r + 1}/{rounds}: product {batch / product[^1]:F0} tok/s, fused {batch / fused[^1]:F0}, step {batch / step[^1]:F0}{(torch.Count > 0 ? $", PyTorch {batch / torch[^1]:F0}" : "")}");
+            Console.Error.WriteLine(rounds_[^1]);
         }
 
         double Tps(List<double> seconds) => batch / Median(seconds);
@@ -86,6 +99,10 @@ internal static class StepRatios
             Emit($"**Ours / PyTorch: {Median(torch.Zip(step, (t, s) => t / s)):F2}x** (median of per-round ratios).");
         Emit($"Batch L0 of the last timed step: {l0:F1} of {m} ({100 * l0 / m:F2}%). Step time by phase: {trainer.Profile}.");
         Emit("");
+        Emit("Rounds (medians within each):");
+        Emit("");
+        foreach (var line in rounds_) Emit($"- {line}");
+        Emit("");
 
         if (Value(args, "--out") is { } outPath) File.WriteAllText(outPath, sb.ToString());
         return 0;
@@ -98,17 +115,11 @@ internal static class StepRatios
         _ => $"TopK, k = {o.K}",
     };
 
-    /// <summary>Median seconds of <paramref name="n"/> calls.</summary>
-    static double Time(int n, Action a)
+    static double Seconds(Action a)
     {
-        var t = new double[n];
-        for (int i = 0; i < n; i++)
-        {
-            long t0 = Stopwatch.GetTimestamp();
-            a();
-            t[i] = Stopwatch.GetElapsedTime(t0).TotalSeconds;
-        }
-        return Median(t);
+        long t0 = Stopwatch.GetTimestamp();
+        a();
+        return Stopwatch.GetElapsedTime(t0).TotalSeconds;
     }
 
     /// <summary>One timed dense step of the PyTorch peer (after its own warm-up step), in seconds.</summary>
