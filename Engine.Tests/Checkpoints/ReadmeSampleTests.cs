@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using GbaEngine.Checkpoints;
 using GbaEngine.Metrics;
 using GbaEngine.Synthetic;
@@ -41,26 +40,6 @@ public class ReadmeSampleTests
         ResumeTests.AssertSameRun(straight.Train(model.OpenStream(1), eval), result);
     }
 
-    static string SourcePath([CallerFilePath] string path = "") => path;
-
     [Fact]
-    public void TheReadmeShowsTheCodeThisFileRuns()
-    {
-        string thisFile = SourcePath();
-        var readme = File.ReadAllLines(Path.Combine(Path.GetDirectoryName(thisFile)!, "..", "..", "README.md"));
-        int heading = Array.FindIndex(readme, l => l.StartsWith("## Checkpoints and resume", StringComparison.Ordinal));
-        Assert.True(heading >= 0, "README has no 'Checkpoints and resume' section");
-        int open = Array.FindIndex(readme, heading, l => l.Trim() == "```csharp");
-        int close = Array.FindIndex(readme, open + 1, l => l.Trim() == "```");
-        var snippet = readme[(open + 1)..close].Select(l => l.Trim()).Where(l => l.Length > 0 && !l.StartsWith("//", StringComparison.Ordinal)).ToArray();
-        Assert.NotEmpty(snippet);
-        var source = File.ReadAllLines(thisFile).Select(l => l.Trim()).ToArray();
-        int at = 0;
-        foreach (var line in snippet)
-        {
-            int found = Array.IndexOf(source, line, at);
-            Assert.True(found >= 0, $"README line not in {Path.GetFileName(thisFile)} (after line {at}): {line}");
-            at = found + 1;
-        }
-    }
+    public void TheReadmeShowsTheCodeThisFileRuns() => ReadmeSamples.AssertBlockIsInThisFile("## Checkpoints and resume", skipComments: true);
 }

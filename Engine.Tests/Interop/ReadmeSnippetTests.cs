@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using GbaEngine.Inference;
 using GbaEngine.Interop;
 using GbaEngine.Kernels.Elementwise;
@@ -44,28 +43,6 @@ public class ReadmeSnippetTests
         finally { if (Directory.Exists(dir)) Directory.Delete(dir, true); }
     }
 
-    static string SourcePath([CallerFilePath] string path = "") => path;
-
     [Fact]
-    public void TheReadmeShowsTheCodeThisFileCompiles()
-    {
-        string thisFile = SourcePath();
-        var readme = File.ReadAllLines(Path.Combine(Path.GetDirectoryName(thisFile)!, "..", "..", "README.md"));
-        int heading = Array.FindIndex(readme, l => l.StartsWith("## Use a trained SAE from .NET", StringComparison.Ordinal));
-        Assert.True(heading >= 0, "README has no 'Use a trained SAE from .NET' section");
-        int open = Array.FindIndex(readme, heading, l => l.Trim() == "```csharp");
-        int close = Array.FindIndex(readme, open + 1, l => l.Trim() == "```");
-        var snippet = readme[(open + 1)..close].Select(l => l.Trim()).Where(l => l.Length > 0).ToArray();
-        Assert.NotEmpty(snippet);
-
-        // Every line of the README block appears here, in the same order.
-        var source = File.ReadAllLines(thisFile).Select(l => l.Trim()).ToArray();
-        int at = 0;
-        foreach (var line in snippet)
-        {
-            int found = Array.IndexOf(source, line, at);
-            Assert.True(found >= 0, $"README line not in {Path.GetFileName(thisFile)} (after line {at}): {line}");
-            at = found + 1;
-        }
-    }
+    public void TheReadmeShowsTheCodeThisFileCompiles() => ReadmeSamples.AssertBlockIsInThisFile("## Use a trained SAE from .NET", skipComments: false);
 }
