@@ -92,74 +92,6 @@ public static unsafe class RowGather
         }
     }
 
-    /// <summary>As <see cref="Accumulate"/> with two matrices sharing the row indices, interleaved:
-    /// for each j, first coefA[j]·A[index[j]] then coefB[j]·B[index[j]] (a tied SAE's weight gradient,
-    /// whose decoder and encoder paths land on the same row).</summary>
-    public static void Accumulate2(float* dst, int n, float* a, float* b, nint stride, ReadOnlySpan<int> index,
-        ReadOnlySpan<float> coefA, ReadOnlySpan<float> coefB, bool overwrite, KernelSet set)
-    {
-        if (coefA.Length < index.Length || coefB.Length < index.Length) throw new ArgumentException("RowGather: fewer coefficients than rows.");
-        int rows = index.Length, i = 0;
-        if (set == KernelSet.Avx512)
-        {
-            for (; i + 64 <= n; i += 64)
-            {
-                float* d = dst + i;
-                Vector512<float> s0, s1, s2, s3;
-                if (overwrite) s0 = s1 = s2 = s3 = Vector512<float>.Zero;
-                else { s0 = Vector512.Load(d); s1 = Vector512.Load(d + 16); s2 = Vector512.Load(d + 32); s3 = Vector512.Load(d + 48); }
-                for (int j = 0; j < rows; j++)
-                {
-                    var ca = Vector512.Create(coefA[j]);
-                    var cb = Vector512.Create(coefB[j]);
-                    nint off = index[j] * stride + i;
-                    float* ra = a + off, rb = b + off;
-                    s0 = Vector512.FusedMultiplyAdd(cb, Vector512.Load(rb), Vector512.FusedMultiplyAdd(ca, Vector512.Load(ra), s0));
-                    s1 = Vector512.FusedMultiplyAdd(cb, Vector512.Load(rb + 16), Vector512.FusedMultiplyAdd(ca, Vector512.Load(ra + 16), s1));
-                    s2 = Vector512.FusedMultiplyAdd(cb, Vector512.Load(rb + 32), Vector512.FusedMultiplyAdd(ca, Vector512.Load(ra + 32), s2));
-                    s3 = Vector512.FusedMultiplyAdd(cb, Vector512.Load(rb + 48), Vector512.FusedMultiplyAdd(ca, Vector512.Load(ra + 48), s3));
-                }
-                s0.Store(d); s1.Store(d + 16); s2.Store(d + 32); s3.Store(d + 48);
-            }
-            for (; i + 16 <= n; i += 16)
-            {
-                var s = overwrite ? Vector512<float>.Zero : Vector512.Load(dst + i);
-                for (int j = 0; j < rows; j++)
-                {
-                    nint off = index[j] * stride + i;
-                    s = Vector512.FusedMultiplyAdd(Vector512.Create(coefA[j]), Vector512.Load(a + off), s);
-                    s = Vector512.FusedMultiplyAdd(Vector512.Create(coefB[j]), Vector512.Load(b + off), s);
-                }
-                s.Store(dst + i);
-            }
-        }
-        if (set >= KernelSet.Avx2)
-        {
-            for (; i + 8 <= n; i += 8)
-            {
-                var s = overwrite ? Vector256<float>.Zero : Vector256.Load(dst + i);
-                for (int j = 0; j < rows; j++)
-                {
-                    nint off = index[j] * stride + i;
-                    s = Vector256.FusedMultiplyAdd(Vector256.Create(coefA[j]), Vector256.Load(a + off), s);
-                    s = Vector256.FusedMultiplyAdd(Vector256.Create(coefB[j]), Vector256.Load(b + off), s);
-                }
-                s.Store(dst + i);
-            }
-        }
-        for (; i < n; i++)
-        {
-            float s = overwrite ? 0f : dst[i];
-            for (int j = 0; j < rows; j++)
-            {
-                nint off = index[j] * stride + i;
-                s = MathF.FusedMultiplyAdd(coefA[j], a[off], s);
-                s = MathF.FusedMultiplyAdd(coefB[j], b[off], s);
-            }
-            dst[i] = s;
-        }
-    }
-
     /// <summary>result[j] = v[0..n) · A[index[j]][0..n). Four rows share each load of v. Every row is
     /// summed the same way (two vector accumulators over alternate chunks, then the tail), whether it
     /// falls in a block of four or is left over, so a row's dot does not depend on its neighbours in
@@ -290,21 +222,6 @@ public static unsafe class RowGatherReference
         {
             float s = overwrite ? 0f : dst[i];
             for (int j = 0; j < index.Length; j++) s = MathF.FusedMultiplyAdd(coef[j], a[index[j] * stride + i], s);
-            dst[i] = s;
-        }
-    }
-
-    public static void Accumulate2(float* dst, int n, float* a, float* b, nint stride, ReadOnlySpan<int> index,
-        ReadOnlySpan<float> coefA, ReadOnlySpan<float> coefB, bool overwrite)
-    {
-        for (int i = 0; i < n; i++)
-        {
-            float s = overwrite ? 0f : dst[i];
-            for (int j = 0; j < index.Length; j++)
-            {
-                s = MathF.FusedMultiplyAdd(coefA[j], a[index[j] * stride + i], s);
-                s = MathF.FusedMultiplyAdd(coefB[j], b[index[j] * stride + i], s);
-            }
             dst[i] = s;
         }
     }
