@@ -22,11 +22,15 @@ using static BenchmarkSupport;
 internal static unsafe class GemmRatios
 {
     sealed record Options(List<(int B, int D, int M)> Shapes, List<int> Threads, List<KernelSet> Kernels,
-        int Rounds, string? Out, bool Quick);
+        int Rounds, string? Out, bool Quick, string? JsonOut);
+
+    /// <summary>One row of the table, for --json-out (medians; ratios are medians of per-round ratios).</summary>
+    internal sealed record Row(int Threads, int B, int D, int M, string Kernel, double OursGflops, double? OpenBlasGflops,
+        double PeakGflops, double? OursOverOpenBlas, double OursOverPeak, double BestOverBestPeak);
 
     public const string Usage = """
-        --ratios [--quick] [--shapes BxDxM,...] [--threads 1,2] [--kernels avx512,avx2] [--rounds N] [--out file.md]
-          Times ours vs OpenBLAS vs the FMA peak interleaved; prints markdown (and writes it to --out).
+        --ratios [--quick] [--shapes BxDxM,...] [--threads 1,2] [--kernels avx512,avx2] [--rounds N] [--out file.md] [--json-out file.json]
+          Times ours vs OpenBLAS vs the FMA peak interleaved; prints markdown (and writes it to --out, the rows to --json-out).
           Default shapes: B=4096 x d in {512,768,1536} x M in {4096,16384,65536}; --quick: 4096x768x16384 only, 3 rounds.
         """;
 
@@ -41,6 +45,7 @@ internal static unsafe class GemmRatios
         }
 
         var blas = OpenBlas.Available;
+        var rows = new List<Row>();
         Emit($"## SGEMM: ours vs OpenBLAS vs FMA peak ({DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC)");
         Emit("");
         Emit($"- CPU: {CpuModel()} ({Environment.ProcessorCount} logical cores)");
@@ -97,6 +102,9 @@ internal static unsafe class GemmRatios
                     var ratioPeak = Median(ours[i].Zip(peaks, (u, p) => u.Wall / p.Wall));
                     var cpuBlas = blas ? Median(ours[i].Zip(theirs, (u, t) => u.Cpu / t.Cpu)) : double.NaN;
                     var cpuPeak = Median(ours[i].Zip(peaks, (u, p) => u.Cpu / p.Cpu));
+                    rows.Add(new Row(threads, b, d, m, contexts[i].Kernels.ToString().ToLowerInvariant(), Median(ours[i].Select(r => r.Wall)),
+                        blas ? Median(theirs.Select(r => r.Wall)) : null, Median(peaks.Select(r => r.Wall)), blas ? ratioBlas : null, ratioPeak,
+                        ours[i].Max(r => r.Wall) / peak512.Max(r => r.Wall)));
                     Emit($"| {b} x {d} x {m} | {contexts[i].Kernels} | {Median(ours[i].Select(r => r.Wall)):F1} | {F(Median(theirs.Select(r => r.Wall)))} | {Median(peaks.Select(r => r.Wall)):F1} | {F(ratioBlas, "F3")} | {ratioPeak:F3} | {ours[i].Max(r => r.Wall) / peak512.Max(r => r.Wall):F3} | {F(cpuBlas, "F3")} | {cpuPeak:F3} | {F(diff, "E1")} |");
                 }
             }
@@ -116,6 +124,18 @@ internal static unsafe class GemmRatios
             for (int r = 0; r < 3; r++) s.Add(Measure(2.0 * 256 * 256 * 1024, 1, () => Ours(scalar, 256, 256, 1024, x, w, c)).Wall);
             Emit($"Scalar reference kernel, 1 thread, 256 x 256 x 1024: {Median(s):F2} GFLOP/s.");
             Emit("");
+        }
+
+        if (o.JsonOut is { } jsonPath)
+        {
+            var json = new
+            {
+                openblas = blas ? new { path = OpenBlas.Path, core = OpenBlas.CoreName, coretype_env = Environment.GetEnvironmentVariable("OPENBLAS_CORETYPE") } : null,
+                rounds = o.Rounds,
+                rows,
+            };
+            File.WriteAllText(jsonPath, System.Text.Json.JsonSerializer.Serialize(json,
+                new System.Text.Json.JsonSerializerOptions { WriteIndented = true, PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower }));
         }
 
         if (o.Out is { } path)
@@ -181,6 +201,6 @@ internal static unsafe class GemmRatios
             ? k.Split(',').Select(KernelSelector.Parse).ToList()
             : KernelSelector.Supported.Where(x => x != KernelSet.Scalar).Reverse().ToList();
         var rounds = Value("--rounds") is { } r ? int.Parse(r, CultureInfo.InvariantCulture) : quick ? 3 : 5;
-        return new Options(shapes, threads, kernels, rounds, Value("--out"), quick);
+        return new Options(shapes, threads, kernels, rounds, Value("--out"), quick, Value("--json-out"));
     }
 }
