@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using GbaEngine.Activations;
 using GbaEngine.Benchmarks.Regression.Entries;
-using GbaEngine.Training;
 
 namespace GbaEngine.Benchmarks.Regression;
 
@@ -13,51 +12,60 @@ internal static class RegressionSuite
 {
     public const string Name = "regression";
 
-    /// <summary>Builds and warms up every entry; files go under <paramref name="directory"/>.</summary>
-    public static List<RegressionEntry> Build(int threads, string directory, TextWriter log)
+    /// <summary>Every entry name, in the suite's order.</summary>
+    public static readonly string[] Names =
+    [
+        "sgemm/512x256x8192", "sgemm/64x768x16384", "fused-encoder/gba-settled", "gba-step/settled", "gba-step/early",
+        "topk-step", "batchtopk-step", "sae-model/encode-batch", "loader/f32", "loader/f16", "loader/bf16",
+        "checkpoint/write", "checkpoint/read",
+    ];
+
+    /// <summary>Builds the entries <paramref name="include"/> selects (all by default), in the suite's order,
+    /// from the states and files <paramref name="files"/> holds;
+    /// checkpoints are written under <paramref name="scratch"/>.</summary>
+    public static List<RegressionEntry> Build(int threads, SuiteFiles files, string scratch, TextWriter log, Func<string, bool>? include = null)
     {
+        include ??= _ => true;
         var entries = new List<RegressionEntry>();
+        CheckpointWriteEntry? write = null;
         var clock = Stopwatch.StartNew();
-        void Done(string what) => log.WriteLine($"setup: {what} ({clock.Elapsed.TotalSeconds:F1} s)");
         try
         {
-            var spec = SuiteShape.Spec;
             var replay = SuiteShape.ReplayTokens();
-            WarmState Warm(TrainingMethod method, int steps)
+            var states = new Dictionary<SuiteFiles.State, WarmState>();
+            WarmState State(SuiteFiles.State s) => states.TryGetValue(s, out var w) ? w : states[s] = files.Load(s);
+            CheckpointWriteEntry Write() => write ??= new CheckpointWriteEntry(State(SuiteFiles.State.GbaSettled), Path.Combine(scratch, "checkpoints"));
+
+            foreach (var name in Names.Where(include))
             {
-                var s = new WarmState(SuiteShape.Options(method, threads), SuiteShape.Dim, spec, steps);
-                Done($"{method} trained {steps} steps, L0 {s.FirstL0:F1} -> {s.L0:F1}");
-                return s;
+                entries.Add(name switch
+                {
+                    // SGEMM at the suite's training shape and at the width of a production SAE (d = 768,
+                    // M = 16384) with an inference-sized batch.
+                    "sgemm/512x256x8192" => new SgemmEntry(SuiteShape.Batch, SuiteShape.Dim, SuiteShape.Neurons, threads),
+                    "sgemm/64x768x16384" => new SgemmEntry(64, 768, 16384, threads),
+                    "fused-encoder/gba-settled" => new FusedEncoderEntry(State(SuiteFiles.State.GbaSettled), replay, threads),
+                    "gba-step/settled" => new TrainingStepEntry(name, State(SuiteFiles.State.GbaSettled), replay, threads),
+                    "gba-step/early" => new TrainingStepEntry(name, State(SuiteFiles.State.GbaEarly), replay, threads),
+                    "topk-step" => new TrainingStepEntry(name, State(SuiteFiles.State.TopK), replay, threads),
+                    "batchtopk-step" => new TrainingStepEntry(name, State(SuiteFiles.State.BatchTopK), replay, threads),
+                    "sae-model/encode-batch" => new EncodeBatchEntry(State(SuiteFiles.State.GbaSettled), replay, threads),
+                    "loader/f32" => new LoaderEntry(ActivationDType.F32, files.LoaderFiles[ActivationDType.F32]),
+                    "loader/f16" => new LoaderEntry(ActivationDType.F16, files.LoaderFiles[ActivationDType.F16]),
+                    "loader/bf16" => new LoaderEntry(ActivationDType.BF16, files.LoaderFiles[ActivationDType.BF16]),
+                    "checkpoint/write" => Write(),
+                    "checkpoint/read" => new CheckpointReadEntry(Write().Written, Write().Bytes),
+                    _ => throw new InvalidOperationException($"No workload for entry '{name}'."),
+                });
+                if (entries[^1].Name != name) throw new InvalidOperationException($"Entry '{name}' calls itself '{entries[^1].Name}'.");
             }
-            var settled = Warm(TrainingMethod.Gba, SuiteShape.SettledSteps);
-            var early = Warm(TrainingMethod.Gba, SuiteShape.EarlySteps);
-            var topK = Warm(TrainingMethod.TopK, SuiteShape.BaselineSteps);
-            var batchTopK = Warm(TrainingMethod.BatchTopK, SuiteShape.BaselineSteps);
-
-            // SGEMM at the suite's training shape and at the width of a production SAE (d = 768,
-            // M = 16384) with an inference-sized batch.
-            entries.Add(new SgemmEntry(SuiteShape.Batch, SuiteShape.Dim, SuiteShape.Neurons, threads));
-            entries.Add(new SgemmEntry(64, 768, 16384, threads));
-            entries.Add(new FusedEncoderEntry(settled, replay, threads));
-            entries.Add(new TrainingStepEntry("gba-step/settled", settled, replay, threads));
-            entries.Add(new TrainingStepEntry("gba-step/early", early, replay, threads));
-            entries.Add(new TrainingStepEntry("topk-step", topK, replay, threads));
-            entries.Add(new TrainingStepEntry("batchtopk-step", batchTopK, replay, threads));
-            entries.Add(new EncodeBatchEntry(settled, replay, threads));
-            Done("compute entries");
-
-            var files = LoaderEntry.WriteFiles(directory);
-            foreach (var type in new[] { ActivationDType.F32, ActivationDType.F16, ActivationDType.BF16 })
-                entries.Add(new LoaderEntry(type, files[type]));
-            var write = new CheckpointWriteEntry(settled, Path.Combine(directory, "checkpoints"));
-            entries.Add(write);
-            entries.Add(new CheckpointReadEntry(write.Written, write.Bytes));
-            Done("loader files and checkpoint");
+            log.WriteLine($"setup: {entries.Count} entries built ({clock.Elapsed.TotalSeconds:F1} s)");
             return entries;
         }
         catch
         {
             foreach (var e in entries) e.Dispose();
+            write?.Dispose();
             throw;
         }
     }

@@ -19,6 +19,9 @@ internal sealed class SuiteRunner(SamplingDesign design, string clock, TextWrite
 {
     /// <summary>Most operations one sample may take (keeps tiny operations from a huge count).</summary>
     const int MaxOpsPerSample = 10_000;
+    /// <summary>Warm-up before calibration: the JIT's tier-up threshold in calls, and a cap in seconds for slow operations.</summary>
+    const int WarmUpCalls = 30;
+    const double WarmUpSeconds = 0.25;
 
     sealed class Plan(RegressionEntry entry)
     {
@@ -29,33 +32,39 @@ internal sealed class SuiteRunner(SamplingDesign design, string clock, TextWrite
         public List<Sample> Samples { get; } = [];
     }
 
-    /// <summary>Calibrates every entry, then samples them in interleaved rounds.</summary>
-    public List<(RegressionEntry Entry, List<Sample> Samples)> Run(IReadOnlyList<RegressionEntry> entries)
+    /// <summary>One launch's share of a run: its rounds (numbered from <paramref name="FirstRound"/>), the
+    /// fewest it takes whatever the time, and the wall second (on the launch's clock) after which no round may end.</summary>
+    public sealed record LaunchPlan(int Launch, int FirstRound, int Rounds, int MinRounds, double DeadlineSeconds);
+
+    /// <summary>Calibrates every entry, then samples them in interleaved rounds until the plan's rounds are
+    /// done or, past its minimum, the next round would end after its deadline.</summary>
+    public List<(RegressionEntry Entry, List<Sample> Samples)> Run(IReadOnlyList<RegressionEntry> entries, LaunchPlan plan, Stopwatch started)
     {
         var plans = entries.Select(e => new Plan(e)).ToList();
         foreach (var p in plans) Calibrate(p);
 
-        var clockStart = Stopwatch.StartNew();
-        int rounds = 0;
-        for (int r = 0; r < design.Rounds; r++)
+        double lastRound = 0;
+        for (int i = 0; i < plan.Rounds; i++)
         {
-            if (r >= design.MinRounds && design.BudgetSeconds > 0 && clockStart.Elapsed.TotalSeconds > design.BudgetSeconds)
+            int r = plan.FirstRound + i;
+            double now = started.Elapsed.TotalSeconds;
+            if (i >= plan.MinRounds && now + lastRound > plan.DeadlineSeconds)
             {
-                log.WriteLine($"budget of {design.BudgetSeconds:F0} s spent after {r} rounds: stopping there");
+                log.WriteLine($"launch {plan.Launch}: time is up after {i} rounds");
                 break;
             }
-            for (int i = 0; i < plans.Count; i++)
+            for (int j = 0; j < plans.Count; j++)
             {
-                var p = plans[(r + i) % plans.Count];
+                var p = plans[(r + j) % plans.Count];
                 if (p.WarmEachVisit)
                 {
                     p.Entry.Reset();
                     p.Entry.Run();
                 }
-                for (int k = 0; k < design.SamplesPerVisit; k++) p.Samples.Add(Measure(p, r));
+                for (int k = 0; k < design.SamplesPerVisit; k++) p.Samples.Add(Measure(p, r) with { Launch = plan.Launch });
             }
-            rounds++;
-            log.WriteLine($"round {rounds}/{design.Rounds} done at {clockStart.Elapsed.TotalSeconds:F0} s");
+            lastRound = started.Elapsed.TotalSeconds - now;
+            log.WriteLine($"launch {plan.Launch}: round {r + 1} done at {started.Elapsed.TotalSeconds:F0} s");
         }
         return plans.Select(p => (p.Entry, p.Samples)).ToList();
     }
@@ -63,13 +72,16 @@ internal sealed class SuiteRunner(SamplingDesign design, string clock, TextWrite
     void Calibrate(Plan p)
     {
         var e = p.Entry;
-        // Two untimed operations (JIT tiers, first touch of buffers), then one timed.
-        for (int i = 0; i < 2; i++)
+        // Untimed operations until the JIT has promoted what the entry calls (30 calls by default) or
+        // the entry has had WarmUpSeconds, at least two (first touch of buffers), then one timed.
+        var warm = Stopwatch.StartNew();
+        for (int i = 0; i < 2 || (i < WarmUpCalls && warm.Elapsed.TotalSeconds < WarmUpSeconds); i++)
         {
             e.Reset();
             e.Run();
         }
         e.Reset();
+        Collect();
         var one = Time(e, 1);
         double op = Clocks.Seconds(one, clock, e.Threads);
         p.OpsPerSample = (int)Math.Clamp(Math.Round(design.TargetSampleSeconds / Math.Max(op, 1e-9)), 1, MaxOpsPerSample);
@@ -80,10 +92,17 @@ internal sealed class SuiteRunner(SamplingDesign design, string clock, TextWrite
     Sample Measure(Plan p, int round)
     {
         p.Entry.Reset();
+        Collect();
         var s = Time(p.Entry, p.OpsPerSample) with { Round = round };
         double work = p.Entry.WorkPerOp * s.Ops;
         return s with { Value = work / Clocks.Seconds(s, clock, p.Entry.Threads) };
     }
+
+    /// <summary>A full blocking collection before every sample: each sample then pays only for the garbage
+    /// its own operations make, not for what earlier entries left (with the non-concurrent GC and
+    /// RetainVM of Engine.Benchmarks.csproj, that work runs on the allocating thread into memory the
+    /// process already has: a checkpoint read's CPU time varied 5x with the heap's history before).</summary>
+    static void Collect() => GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true);
 
     static Sample Time(RegressionEntry e, int ops)
     {

@@ -75,6 +75,11 @@ internal sealed unsafe class StepFixture : IDisposable
     public MemoryTokenStream Stream { get; }
     public SaeTrainer Trainer { get; }
     public string KernelName => _gemm.Kernels.ToString();
+    /// <summary>The normalised batch, its centred copy and its code from the last <see cref="FusedEncode"/>.</summary>
+    public AlignedArray Input => _x;
+    public AlignedArray Centred => _encoder.Xc;
+    public SparseCode Code => _code;
+    public WorkerPool Pool => _pool;
 
     /// <summary>The encoder's dense product alone: SGEMM with a no-op epilogue, no C stored.</summary>
     public void Product()

@@ -60,7 +60,13 @@ public sealed class SparseBackward : IDisposable
     {
     }
 
-    SparseBackward(SaeArchitecture arch, SaeParameters parameters, int batchCapacity, WorkerPool pool, bool ownsPool, int blockNeurons = 0)
+    /// <summary>As the pool constructor with blocks of <paramref name="blockBytes"/> of rows instead of
+    /// the default (benchmarks compare block sizes on the machine at hand).</summary>
+    internal static SparseBackward WithBlockBytes(SaeArchitecture arch, SaeParameters parameters, int batchCapacity, WorkerPool pool, long blockBytes) =>
+        new(arch, parameters, batchCapacity, pool, ownsPool: false, blockBytes: blockBytes);
+
+    SparseBackward(SaeArchitecture arch, SaeParameters parameters, int batchCapacity, WorkerPool pool, bool ownsPool, int blockNeurons = 0,
+        long blockBytes = BlockBytes)
     {
         _arch = arch;
         _p = parameters;
@@ -74,8 +80,8 @@ public sealed class SparseBackward : IDisposable
         // Neurons per block: the block's weight rows (decode), or weight and gradient rows (two for
         // tied, three untied), within most of a 2 MB L2, leaving room for the streamed token rows.
         long rowBytes = (long)parameters.Stride * sizeof(float);
-        _decodeBlock = blockNeurons > 0 ? blockNeurons : BlockNeurons(rowBytes);
-        _gradientBlock = blockNeurons > 0 ? blockNeurons : BlockNeurons(rowBytes * (parameters.Tied ? 2 : 3));
+        _decodeBlock = blockNeurons > 0 ? blockNeurons : BlockNeurons(blockBytes, rowBytes);
+        _gradientBlock = blockNeurons > 0 ? blockNeurons : BlockNeurons(blockBytes, rowBytes * (parameters.Tied ? 2 : 3));
         _scratch = new Scratch[_threads];
         for (int i = 0; i < _threads; i++) _scratch[i] = new Scratch(batchCapacity, arch.Neurons, _gradientBlock);
     }
@@ -84,7 +90,7 @@ public sealed class SparseBackward : IDisposable
     // pass 15% slower than 1.8 MB ones; decode was flat over that range.
     const long BlockBytes = 1_792 * 1024;
 
-    static int BlockNeurons(long bytesPerNeuron) => (int)Math.Clamp(BlockBytes / bytesPerNeuron, 16, 4096);
+    static int BlockNeurons(long blockBytes, long bytesPerNeuron) => (int)Math.Clamp(blockBytes / bytesPerNeuron, 16, 4096);
 
     /// <summary>[B × Stride] e_t = x̂_t - x_t of the last batch (normalised space).</summary>
     public AlignedArray Error { get; }

@@ -13,8 +13,9 @@ internal static class CompareCommand
     public const string Usage = """
         --compare BASE.json NEW.json [--threshold 5%] [--alpha 0.01] [--clock cpu|wall] [--round-medians]
           Pairs entries by name; per entry a Mann-Whitney U test of the new samples against the base ones
-          shifted by the threshold. Exit 1 when any entry is significantly slower than base by more than
-          the threshold, 0 otherwise; warns when the machine fingerprints differ.
+          shifted by the threshold.
+          Exit 1 when any entry is significantly slower than base by more than the threshold, 0 otherwise;
+          warns when the machine fingerprints differ.
         """;
 
     public static int Run(string[] args)
@@ -77,9 +78,9 @@ internal static class CompareCommand
         var slower = report.Regressions.Select(e => e.Name).ToList();
         int faster = report.Entries.Count(e => e.Verdict == Verdict.Faster);
         int same = report.Entries.Count(e => e.Verdict == Verdict.Same);
-        w.WriteLine(slower.Count > 0
-            ? $"REGRESSION: {slower.Count} slower ({string.Join(", ", slower)}), {faster} faster, {same} same."
-            : $"No regression: {faster} faster, {same} same.");
+        int undecided = report.Entries.Count(e => e.Verdict == Verdict.Inconclusive);
+        string rest = $"{faster} faster, {same} same{(undecided > 0 ? $", {undecided} with too few samples to tell" : "")}.";
+        w.WriteLine(slower.Count > 0 ? $"REGRESSION: {slower.Count} slower ({string.Join(", ", slower)}), {rest}" : $"No regression: {rest}");
     }
 
     static string P(double p) => p < 1e-4 ? "<1e-4" : p.ToString("F4", CultureInfo.InvariantCulture);

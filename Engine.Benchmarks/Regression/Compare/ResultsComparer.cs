@@ -106,18 +106,19 @@ internal static class ResultsComparer
     /// <summary>An entry's metric per sample on the chosen clock (or per round: the median of its samples).</summary>
     public static double[] Values(EntryResult e, ComparisonOptions o)
     {
-        double Value(Sample s)
+        if (!o.RoundMedians) return e.Samples.Select(s => Value(e, s, o.Clock)).ToArray();
+        return e.Samples.GroupBy(s => (s.Launch, s.Round)).Select(g => Median(g.Select(s => Value(e, s, o.Clock)).ToArray())).ToArray();
+    }
+
+    static double Value(EntryResult e, Sample s, string clock)
+    {
+        double seconds = Clocks.Seconds(s, clock, e.Threads);
+        return e.Metric switch
         {
-            double seconds = Clocks.Seconds(s, o.Clock, e.Threads);
-            return e.Metric switch
-            {
-                "throughput" => e.WorkPerOp * s.Ops / seconds,
-                "time" => seconds / s.Ops,
-                _ => throw new InvalidDataException($"{e.Name}: unknown metric '{e.Metric}' (expected throughput or time)."),
-            };
-        }
-        if (!o.RoundMedians) return e.Samples.Select(Value).ToArray();
-        return e.Samples.GroupBy(s => s.Round).Select(g => Median(g.Select(Value).ToArray())).ToArray();
+            "throughput" => e.WorkPerOp * s.Ops / seconds,
+            "time" => seconds / s.Ops,
+            _ => throw new InvalidDataException($"{e.Name}: unknown metric '{e.Metric}' (expected throughput or time)."),
+        };
     }
 
     static double Median(double[] v)

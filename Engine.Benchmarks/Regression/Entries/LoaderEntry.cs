@@ -40,8 +40,8 @@ internal sealed class LoaderEntry : RegressionEntry
 
     public override void Dispose() => _dataset.Dispose();
 
-    /// <summary>Writes the same seeded values as raw f32, f16 and bf16 files into <paramref name="directory"/>.</summary>
-    public static Dictionary<ActivationDType, string> WriteFiles(string directory)
+    /// <summary>Writes the same seeded values as raw f32, f16 and bf16 files to <paramref name="paths"/>.</summary>
+    public static void WriteFiles(IReadOnlyDictionary<ActivationDType, string> paths)
     {
         var rng = new Xoshiro256(11);
         var f32 = new byte[(long)Rows * Dim * 4];
@@ -56,15 +56,8 @@ internal sealed class LoaderEntry : RegressionEntry
             uint bits = BitConverter.SingleToUInt32Bits(v);
             BinaryPrimitives.WriteUInt16LittleEndian(bf16.AsSpan(i * 2), (ushort)((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16));
         }
-        var paths = new Dictionary<ActivationDType, string>
-        {
-            [ActivationDType.F32] = Path.Combine(directory, "acts.f32"),
-            [ActivationDType.F16] = Path.Combine(directory, "acts.f16"),
-            [ActivationDType.BF16] = Path.Combine(directory, "acts.bf16"),
-        };
         File.WriteAllBytes(paths[ActivationDType.F32], f32);
         File.WriteAllBytes(paths[ActivationDType.F16], f16);
         File.WriteAllBytes(paths[ActivationDType.BF16], bf16);
-        return paths;
     }
 }

@@ -58,8 +58,10 @@ internal sealed record EntryResult
 /// <summary>One timed sample: <see cref="Ops"/> operations back to back, on both clocks.</summary>
 internal sealed record Sample
 {
-    /// <summary>Round of the interleaved schedule this sample was taken in (0-based).</summary>
+    /// <summary>Round of the interleaved schedule this sample was taken in (0-based, counted over all launches).</summary>
     public required int Round { get; init; }
+    /// <summary>The process (launch) of the run that took it (0-based).</summary>
+    public int Launch { get; init; }
     public required int Ops { get; init; }
     public required double WallSeconds { get; init; }
     /// <summary>Process CPU time (user + system, all threads) spent during the sample.</summary>
@@ -71,11 +73,15 @@ internal sealed record Sample
 /// <summary>How samples were taken (see <see cref="SuiteRunner"/>).</summary>
 internal sealed record SamplingDesign
 {
+    /// <summary>Processes the rounds are spread over: state that is fixed for a process's life (where
+    /// its memory and the files' pages landed) then varies within a run as it does between runs.</summary>
+    public int Launches { get; init; } = 1;
+    /// <summary>Rounds in all launches together.</summary>
     public required int Rounds { get; init; }
     public required int SamplesPerVisit { get; init; }
     /// <summary>Target length of one sample, in seconds of the run's clock per thread.</summary>
     public required double TargetSampleSeconds { get; init; }
-    /// <summary>Measuring stops adding rounds after this many wall seconds (0: no limit), but never before <see cref="MinRounds"/>.</summary>
+    /// <summary>No round is started that would end after this many wall seconds from the start of the run (0: no limit), once <see cref="MinRounds"/> are done.</summary>
     public required double BudgetSeconds { get; init; }
     public required int MinRounds { get; init; }
     public required string Order { get; init; }
