@@ -26,7 +26,8 @@ internal static unsafe class GemmRatios
 
     /// <summary>One row of the table, for --json-out (medians; ratios are medians of per-round ratios).</summary>
     internal sealed record Row(int Threads, int B, int D, int M, string Kernel, double OursGflops, double? OpenBlasGflops,
-        double PeakGflops, double? OursOverOpenBlas, double OursOverPeak, double BestOverBestPeak);
+        double PeakGflops, double? OursOverOpenBlas, double OursOverPeak, double BestOverBestPeak,
+        double? OursOverOpenBlasCpu, double OursOverPeakCpu);
 
     public const string Usage = """
         --ratios [--quick] [--shapes BxDxM,...] [--threads 1,2] [--kernels avx512,avx2] [--rounds N] [--out file.md] [--json-out file.json]
@@ -104,7 +105,7 @@ internal static unsafe class GemmRatios
                     var cpuPeak = Median(ours[i].Zip(peaks, (u, p) => u.Cpu / p.Cpu));
                     rows.Add(new Row(threads, b, d, m, contexts[i].Kernels.ToString().ToLowerInvariant(), Median(ours[i].Select(r => r.Wall)),
                         blas ? Median(theirs.Select(r => r.Wall)) : null, Median(peaks.Select(r => r.Wall)), blas ? ratioBlas : null, ratioPeak,
-                        ours[i].Max(r => r.Wall) / peak512.Max(r => r.Wall)));
+                        ours[i].Max(r => r.Wall) / peak512.Max(r => r.Wall), blas ? cpuBlas : null, cpuPeak));
                     Emit($"| {b} x {d} x {m} | {contexts[i].Kernels} | {Median(ours[i].Select(r => r.Wall)):F1} | {F(Median(theirs.Select(r => r.Wall)))} | {Median(peaks.Select(r => r.Wall)):F1} | {F(ratioBlas, "F3")} | {ratioPeak:F3} | {ours[i].Max(r => r.Wall) / peak512.Max(r => r.Wall):F3} | {F(cpuBlas, "F3")} | {cpuPeak:F3} | {F(diff, "E1")} |");
                 }
             }

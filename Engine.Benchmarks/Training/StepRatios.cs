@@ -29,8 +29,10 @@ internal static class StepRatios
           The trainer first trains --warm-steps steps, past the early transient of L0 (see StepFixture).
         """;
 
-    /// <summary>One round's medians, in seconds per step (per probe for the peak, in GFLOP/s).</summary>
-    internal sealed record Round(double Product, double Fused, double Step, double PeakGflops, double? TorchDense, double? TorchSparse);
+    /// <summary>One round's medians, in seconds per step (the peak probe in GFLOP/s), on the wall clock and
+    /// on the CPU clock (process CPU seconds per thread: blind to time neighbours took).</summary>
+    internal sealed record Round(double Product, double Fused, double Step, double PeakGflops, double? TorchDense, double? TorchSparse,
+        double ProductCpu, double FusedCpu, double StepCpu, double PeakGflopsCpu, double? TorchDenseCpu, double? TorchSparseCpu);
 
     public static int Run(string[] args)
     {
@@ -77,24 +79,28 @@ internal static class StepRatios
             fx.Product();
             // Contenders alternate sample by sample (A B C A B C ...), so a drift in the machine's speed
             // within the round reaches each of them alike.
-            var (tp, tf, ts) = (new double[steps], new double[steps], new double[steps]);
+            var (tp, tf, ts) = (new (double, double)[steps], new (double, double)[steps], new (double, double)[steps]);
             for (int i = 0; i < steps; i++)
             {
-                tp[i] = Seconds(fx.Product);
-                tf[i] = Seconds(fx.FusedEncode);
-                ts[i] = Seconds(() => l0 = fx.Step());
+                tp[i] = Seconds(fx.Product, threads);
+                tf[i] = Seconds(fx.FusedEncode, threads);
+                ts[i] = Seconds(() => l0 = fx.Step(), threads);
             }
-            double peak = FmaPeak.Measure(512, threads, FmaPeak.IterationsFor(512, 0.15)).Gflops;
-            double? dense = null, sparse = null;
+            var cpu0 = Environment.CpuUsage.TotalTime;
+            var (peak, peakSeconds) = FmaPeak.Measure(512, threads, FmaPeak.IterationsFor(512, 0.15));
+            double peakCpu = peak * peakSeconds / ((Environment.CpuUsage.TotalTime - cpu0).TotalSeconds / threads);
+            (double Wall, double Cpu)? dense = null, sparse = null;
             if (peer is not null)
             {
-                dense = Peer(peer, "dense", d, m, batch, threads, l0Fraction).Seconds;
-                sparse = Peer(peer, "sparse", d, m, batch, threads, l0Fraction).Seconds;
+                dense = Peer(peer, "dense", d, m, batch, threads, l0Fraction);
+                sparse = Peer(peer, "sparse", d, m, batch, threads, l0Fraction);
             }
-            all.Add(new Round(Median(tp), Median(tf), Median(ts), peak, dense, sparse));
+            all.Add(new Round(Median(tp.Select(t => t.Item1)), Median(tf.Select(t => t.Item1)), Median(ts.Select(t => t.Item1)), peak, dense?.Wall, sparse?.Wall,
+                Median(tp.Select(t => t.Item2)), Median(tf.Select(t => t.Item2)), Median(ts.Select(t => t.Item2)), peakCpu, dense?.Cpu, sparse?.Cpu));
             var last = all[^1];
             roundLines.Add($"round {r + 1}/{rounds}: product {batch / last.Product:F0} tok/s, fused {batch / last.Fused:F0}, step {batch / last.Step:F0}, FMA peak {peak:F0} GFLOP/s" +
-                (dense is null ? "" : $", PyTorch dense {batch / dense:F0}, sparse {batch / sparse:F0}"));
+                (dense is null ? "" : $", PyTorch dense {batch / dense.Value.Wall:F0}, sparse {batch / sparse!.Value.Wall:F0}") +
+                $" (CPU clock: step {batch / last.StepCpu:F0} tok/s, peak {last.PeakGflopsCpu:F0} GFLOP/s)");
             Console.Error.WriteLine(roundLines[^1]);
         }
 
@@ -127,9 +133,24 @@ internal static class StepRatios
             ratios["ours_over_torch_dense"] = Median(all.Select(x => x.TorchDense!.Value / x.Step));
             ratios["ours_over_torch_sparse"] = Median(all.Select(x => x.TorchSparse!.Value / x.Step));
         }
+        // The same on the CPU clock: what the work costs when neighbours are not counted.
+        var ratiosCpu = new Dictionary<string, double>
+        {
+            ["step_over_limit"] = Median(all.Select(x => batch / x.StepCpu / (x.PeakGflopsCpu * 1e9 / (2.0 * d * m)))),
+            ["step_over_product"] = Median(all.Select(x => x.ProductCpu / x.StepCpu)),
+            ["fused_over_product"] = Median(all.Select(x => x.ProductCpu / x.FusedCpu)),
+            ["product_over_peak"] = Median(all.Select(x => flop / x.ProductCpu / 1e9 / x.PeakGflopsCpu)),
+        };
+        if (peer is not null)
+        {
+            ratiosCpu["ours_over_torch_dense"] = Median(all.Select(x => x.TorchDenseCpu!.Value / x.StepCpu));
+            ratiosCpu["ours_over_torch_sparse"] = Median(all.Select(x => x.TorchSparseCpu!.Value / x.StepCpu));
+        }
         Emit($"**Step / machine limit: {ratios["step_over_limit"]:F2}** (median of per-round ratios; the product alone reaches {ratios["product_over_peak"]:F2} of the peak).");
         if (peer is not null)
             Emit($"**Ours / PyTorch dense: {ratios["ours_over_torch_dense"]:F2}x; ours / PyTorch sparse: {ratios["ours_over_torch_sparse"]:F2}x** (medians of per-round ratios).");
+        Emit($"On the CPU clock (process CPU seconds per thread, which neighbours do not inflate by taking our cores): step / limit {ratiosCpu["step_over_limit"]:F2}, step / product {ratiosCpu["step_over_product"]:F2}" +
+            (peer is null ? "." : $", ours / PyTorch dense {ratiosCpu["ours_over_torch_dense"]:F2}x, ours / PyTorch sparse {ratiosCpu["ours_over_torch_sparse"]:F2}x."));
         Emit($"Batch L0 of the last timed step: {l0:F1} of {m} ({100 * l0 / m:F2}%). Step time by phase: {trainer.Profile}.");
         Emit("");
         Emit("Rounds (medians within each):");
@@ -161,6 +182,7 @@ internal static class StepRatios
                     torch_sparse = peer is null ? (double?)null : Tps(x => x.TorchSparse!.Value),
                 },
                 ratios,
+                ratios_cpu = ratiosCpu,
                 phases_ms_per_step = StepProfile.Phases.Select((name, i) => new { name, ms = 1e3 * profile.Seconds(i) / Math.Max(1, profile.Steps) }).ToArray(),
                 peer_check = check,
                 rounds = all,
@@ -177,11 +199,13 @@ internal static class StepRatios
         _ => $"TopK, k = {o.K}",
     };
 
-    static double Seconds(Action a)
+    /// <summary>Wall seconds, and process CPU seconds per thread, of one call.</summary>
+    static (double Wall, double Cpu) Seconds(Action a, int threads)
     {
+        var cpu0 = Environment.CpuUsage.TotalTime;
         long t0 = Stopwatch.GetTimestamp();
         a();
-        return Stopwatch.GetElapsedTime(t0).TotalSeconds;
+        return (Stopwatch.GetElapsedTime(t0).TotalSeconds, (Environment.CpuUsage.TotalTime - cpu0).TotalSeconds / threads);
     }
 
     /// <summary>The peers' own agreement check at a small batch: throws unless the sparse step reproduces the dense one.</summary>
@@ -193,11 +217,12 @@ internal static class StepRatios
             $"loss {r.GetProperty("loss").GetDouble():G6}, L0 {r.GetProperty("l0").GetDouble():F1}, parameters within {r.GetProperty("worst_parameter_difference").GetDouble():E1} of each other");
     }
 
-    /// <summary>One timed step of a PyTorch peer (after its own untimed step): seconds, and the L0 it ran at.</summary>
-    static (double Seconds, double L0) Peer(string script, string mode, int d, int m, int batch, int threads, double l0Fraction)
+    /// <summary>One timed step of a PyTorch peer (after its own untimed step): wall seconds and process CPU seconds per thread.</summary>
+    static (double Wall, double Cpu) Peer(string script, string mode, int d, int m, int batch, int threads, double l0Fraction)
     {
         using var json = RunPeer(script, ["--mode", mode, "--batch", $"{batch}", "--steps", "1"], d, m, threads, l0Fraction);
-        return (json.RootElement.GetProperty("step_seconds_median").GetDouble(), json.RootElement.GetProperty("l0").GetDouble());
+        var r = json.RootElement;
+        return (r.GetProperty("step_seconds_median").GetDouble(), r.GetProperty("step_cpu_seconds_median").GetDouble() / threads);
     }
 
     static JsonDocument RunPeer(string script, string[] args, int d, int m, int threads, double l0Fraction)

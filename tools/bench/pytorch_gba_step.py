@@ -23,7 +23,7 @@ z + b > 0 per neuron, max of z + b per neuron).
 
 b is set so that a fraction --l0-fraction of the pre-activations of the first batch fire (the L0 of the
 GBA trainer being compared; the dense peer's cost does not depend on it, the sparse peer's does).
-Reports tokens/s as JSON on stdout.
+Reports tokens/s and the step's wall and process CPU seconds as JSON on stdout.
 
 Run with Debian's torch (/usr/bin/python3, apt-get install python3-torch) and OPENBLAS_CORETYPE=SkylakeX
 where OpenBLAS misdetects the CPU (PyTorch's CPU GEMM goes through OpenBLAS there).
@@ -164,11 +164,12 @@ def main():
     state = State(d, m, args.seed, b_value)
     step = dense_step if args.mode == "dense" else sparse_step
     step(state, x_all[0])
-    times = []
+    times, cpu = [], []
     for s in range(1, args.steps + 1):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         loss, l0 = step(state, x_all[s])
         times.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
     med = statistics.median(times)
     print(json.dumps({
         "peer": f"pytorch-{args.mode}-gba-step",
@@ -178,6 +179,7 @@ def main():
         "l0": l0, "l0_fraction": l0 / m,
         "steps": args.steps,
         "step_seconds_median": med,
+        "step_cpu_seconds_median": statistics.median(cpu),
         "tokens_per_s": batch / med,
         "loss": loss,
         "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE", "unset"),

@@ -1,31 +1,40 @@
 #!/usr/bin/env bash
-# GEMM benchmark suite: our SGEMM vs OpenBLAS vs the FMA peak, side by side, written as markdown to
-# benchmarks/results/<cpu-model-slug>.md (plus the PyTorch GBA-step peer when its script is present).
+# The benchmark run behind the README's performance figures: our SGEMM vs OpenBLAS vs the FMA peak,
+# and the GBA training step (settled and early L0) vs the machine's limit and the PyTorch peers
+# (dense and sparse), all side by side in one run. Writes benchmarks/results/<cpu-model-slug>.md
+# (tables for people) and .json (the figures tools/bench/render-performance.py puts in README.md and
+# docs/performance.md, with --readme).
 #
 #   tools/bench/run-benchmarks.sh [--quick] [--shapes BxDxM,...] [--threads 1,2] [--kernels avx512,avx2]
-#                                 [--rounds N] [--bdn] [--no-install] [--no-torch]
-#   --quick       one shape (4096x768x16384), 3 rounds
+#                                 [--rounds N] [--bdn] [--no-install] [--no-torch] [--readme]
+#                                 [--record [--full-suite]]
+#   --quick       one SGEMM shape (4096x768x16384), 3 rounds
 #   --shapes      SAE shapes batch x d x M (default: 4096 x {512,768,1536} x {4096,16384,65536})
 #   --bdn         also run the BenchmarkDotNet classes (slow here; uses the same shapes, or 4096x768x16384)
 #   --no-install  do not apt-get OpenBLAS / python3-torch
-#   --no-torch    skip the PyTorch peer
-# Always also runs the training-step ratios (Engine.Benchmarks --step-ratios; STEP_ROUNDS=N sets rounds).
+#   --no-torch    skip the PyTorch peers
+#   --readme      regenerate README.md's and docs/performance.md's figures from this run's JSON
+#   --record      also run the regression suite (quick; --full-suite: full) and append the run to
+#                 benchmarks/history/regression.jsonl, redrawing benchmarks/history/*.svg
+# The training step runs at d=768, M=16384, batch 4096, 2 threads (STEP_ROUNDS=N sets its rounds).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
 invocation="tools/bench/run-benchmarks.sh $*"
 
-ratio_args=() install=1 torch=1 bdn=0 shapes="" threads="1,2"
+ratio_args=() install=1 torch=1 bdn=0 shapes="" readme=0 record=0 suite_mode=(--quick)
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --quick) ratio_args+=(--quick); shift ;;
     --shapes) shapes="$2"; ratio_args+=(--shapes "$2"); shift 2 ;;
-    --threads) threads="$2"; ratio_args+=(--threads "$2"); shift 2 ;;
-    --kernels|--rounds) ratio_args+=("$1" "$2"); shift 2 ;;
+    --threads|--kernels|--rounds) ratio_args+=("$1" "$2"); shift 2 ;;
     --bdn) bdn=1; shift ;;
     --no-install) install=0; shift ;;
     --no-torch) torch=0; shift ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    --readme) readme=1; shift ;;
+    --record) record=1; shift ;;
+    --full-suite) suite_mode=(); shift ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -37,54 +46,85 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
 }
 
-# OpenBLAS (Debian's pthread build). It misdetects this virtual Xeon as Prescott (5x slower):
-# force the SkylakeX kernels before the library loads; the tables record the core it reports.
+# OpenBLAS (Debian's pthread build, 0.3.21). Its CPU detection predates some of the CPUs this runs on
+# (it took a virtual Xeon for Prescott, 5x slower; it does not know Zen 5), and this machine's
+# environment sets OPENBLAS_CORETYPE=Haswell (AVX2: 94 GFLOP/s per core here against SkylakeX's 180).
+# The yardstick is the strongest OpenBLAS on the CPU: SkylakeX wherever there is AVX-512, else what the
+# environment says (GBA_OPENBLAS_CORETYPE overrides both); the tables record the core it reports. The
+# PyTorch peers inherit it (their GEMMs are OpenBLAS's).
 if ! ldconfig -p | grep -q 'libopenblas\.so\.0'; then apt_install libopenblas0-pthread; fi
-export OPENBLAS_CORETYPE="${OPENBLAS_CORETYPE:-SkylakeX}"
+if [[ -n "${GBA_OPENBLAS_CORETYPE:-}" ]]; then export OPENBLAS_CORETYPE="$GBA_OPENBLAS_CORETYPE"
+elif grep -qw avx512f /proc/cpuinfo; then export OPENBLAS_CORETYPE=SkylakeX
+else export OPENBLAS_CORETYPE="${OPENBLAS_CORETYPE:-Haswell}"; fi
 
 dotnet build Engine.Benchmarks -c Release -nologo -v q >/dev/null
 exe=(dotnet "$root/Engine.Benchmarks/bin/Release/net10.0/Engine.Benchmarks.dll")
 
 slug="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | tr 'A-Z' 'a-z' | sed -E 's/\([^)]*\)//g; s/[^a-z0-9]+/-/g; s/^-+//; s/-+$//')"
-out="benchmarks/results/${slug:-unknown-cpu}.md"
+out="benchmarks/results/${slug:-unknown-cpu}"
 mkdir -p benchmarks/results
-tmp="$(mktemp)"
-trap 'rm -f "$tmp"' EXIT
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+load_start="$(cut -d' ' -f1-3 /proc/loadavg)"
+started="$(date -u '+%Y-%m-%dT%H:%M:%SZ')"
 
 {
-  echo "# GEMM benchmarks: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+  echo "# Benchmarks: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
   echo
   echo "Generated by \`$invocation\` on $(date -u '+%Y-%m-%d %H:%M UTC'); $(nproc) cores;"
-  echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg) (this machine is shared: compare ratios, not absolutes)."
+  echo "load average at start: $load_start (this machine is shared: compare ratios, not absolutes)."
   echo "$(dotnet --version | sed 's/^/.NET SDK /'); OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE."
   echo
-} > "$tmp"
+} > "$tmp/report.md"
 
-"${exe[@]}" --ratios "${ratio_args[@]}" --out "$tmp.ratios"
-cat "$tmp.ratios" >> "$tmp"; rm -f "$tmp.ratios"
+"${exe[@]}" --ratios "${ratio_args[@]}" --out "$tmp/gemm.md" --json-out "$tmp/gemm.json"
+cat "$tmp/gemm.md" >> "$tmp/report.md"
 
 if [[ $bdn == 1 ]]; then
   GBA_GEMM_SHAPES="${shapes:-4096x768x16384}" "${exe[@]}" --filter '*SgemmBenchmarks*' '*SgemmScalarBenchmarks*' >/dev/null
   { echo; echo "## BenchmarkDotNet"; echo
-    for f in BenchmarkDotNet.Artifacts/results/*Sgemm*-report-github.md; do cat "$f"; echo; done; } >> "$tmp"
+    for f in BenchmarkDotNet.Artifacts/results/*Sgemm*-report-github.md; do cat "$f"; echo; done; } >> "$tmp/report.md"
 fi
 
-# The training step: product alone vs fused encoder vs whole step (vs the PyTorch peer's dense step,
-# interleaved round by round) at d=768, M=16384, batch 4096, 2 threads.
+# The training step at the settled L0 (64 warm-up steps, where a run spends nearly all its steps) and
+# early (7 warm-up steps, L0 ~2% of M), each against the product alone, the FMA peak and the peers.
 peer="tools/bench/pytorch_gba_step.py"
 step_args=(--step-ratios --threads 2 --rounds "${STEP_ROUNDS:-5}")
 if [[ $torch == 1 && -f $peer ]]; then
   if ! /usr/bin/python3 -c 'import torch' 2>/dev/null; then apt_install python3-torch; fi
-  if /usr/bin/python3 -c 'import torch' 2>/dev/null; then step_args+=(--peer "$peer"); else echo "PyTorch not available: peer skipped" >&2; fi
+  if /usr/bin/python3 -c 'import torch' 2>/dev/null; then step_args+=(--peer "$peer"); else echo "PyTorch not available: peers skipped" >&2; fi
 fi
-"${exe[@]}" "${step_args[@]}" --out "$tmp.step"
-cat "$tmp.step" >> "$tmp"; rm -f "$tmp.step"
+"${exe[@]}" "${step_args[@]}" --out "$tmp/settled.md" --json-out "$tmp/settled.json"
+"${exe[@]}" "${step_args[@]}" --warm-steps 7 --out "$tmp/early.md" --json-out "$tmp/early.json"
+cat "$tmp/settled.md" "$tmp/early.md" >> "$tmp/report.md"
 if [[ $bdn == 1 ]]; then
   "${exe[@]}" --filter '*TrainingStepBenchmarks*' >/dev/null
   { echo "## BenchmarkDotNet: training step (Allocated = bytes per operation)"; echo
-    cat BenchmarkDotNet.Artifacts/results/*TrainingStepBenchmarks-report-github.md; echo; } >> "$tmp"
+    cat BenchmarkDotNet.Artifacts/results/*TrainingStepBenchmarks-report-github.md; echo; } >> "$tmp/report.md"
 fi
 
-{ echo; echo "Load average at end: $(cut -d' ' -f1-3 /proc/loadavg)."; } >> "$tmp"
-cp "$tmp" "$out"
-echo "wrote $out"
+load_end="$(cut -d' ' -f1-3 /proc/loadavg)"
+{ echo; echo "Load average at end: $load_end."; } >> "$tmp/report.md"
+"${exe[@]}" --fingerprint > "$tmp/machine.json"
+# One JSON for the whole run: the figures README.md and docs/performance.md are rendered from.
+/usr/bin/python3 - "$tmp" "$out.json" "$invocation" "$started" "$load_start" "$load_end" <<'EOF'
+import json, os, sys
+tmp, out, command, started, load_start, load_end = sys.argv[1:]
+read = lambda name: json.load(open(os.path.join(tmp, name)))
+run = {"command": command, "created_utc": started, "machine": read("machine.json"),
+       "load": {"start": [float(v) for v in load_start.split()], "end": [float(v) for v in load_end.split()]},
+       "gemm": read("gemm.json"), "steps": {"settled": read("settled.json"), "early": read("early.json")}}
+with open(out + ".tmp", "w") as f:
+    json.dump(run, f, indent=1)
+os.replace(out + ".tmp", out)
+EOF
+cp "$tmp/report.md" "$out.md"
+echo "wrote $out.md and $out.json"
+
+if [[ $readme == 1 ]]; then /usr/bin/python3 tools/bench/render-performance.py "$out.json"; fi
+
+if [[ $record == 1 ]]; then
+  "${exe[@]}" --suite regression "${suite_mode[@]}" --json-out "$tmp/suite.json"
+  "${exe[@]}" --history-append "$tmp/suite.json" benchmarks/history/regression.jsonl
+  "${exe[@]}" --history-chart benchmarks/history/regression.jsonl benchmarks/history
+fi
