@@ -2,6 +2,7 @@ using System.Text.Json;
 using GbaEngine.Activations;
 using GbaEngine.Cli.Commands;
 using static GbaEngine.Tests.Activations.TestFiles;
+using GbaEngine.Formats;
 
 namespace GbaEngine.Tests.Activations;
 

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Text;
 using GbaEngine.Activations;
+using GbaEngine.Formats;
 
 namespace GbaEngine.Tests.Activations;
 

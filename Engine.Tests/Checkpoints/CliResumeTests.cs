@@ -4,6 +4,8 @@ using GbaEngine.Checkpoints;
 using GbaEngine.Cli;
 using GbaEngine.Synthetic;
 using GbaEngine.Tests.Activations;
+using GbaEngine.Formats;
+using GbaEngine.Streams;
 
 namespace GbaEngine.Tests.Checkpoints;
 

@@ -81,7 +81,7 @@ public class CliTests
             model.OpenStream(1).NextBatch(rows, 2000);
             var file = Path.Combine(dir, "acts.npy");
             File.WriteAllBytes(file, GbaEngine.Tests.Activations.TestFiles.Npy("<f2", [2000, 24],
-                GbaEngine.Tests.Activations.TestFiles.Encode(rows, GbaEngine.Activations.ActivationDType.F16)));
+                GbaEngine.Tests.Activations.TestFiles.Encode(rows, GbaEngine.Formats.ActivationDType.F16)));
             var outDir = Path.Combine(dir, "run");
             var (code, stdout, err) = Run(["train", "--data", file, "--d-sae", "64", "--batch", "64", "--steps", "40", "--init-tokens", "512",
                 "--buffer-tokens", "640", "--threads", "1", "--out", outDir, "--json"]);

@@ -31,7 +31,7 @@ public class EvalCommandTests : IDisposable
         model.OpenStream(1).NextBatch(x, rows);
         for (int i = 0; i < x.Length; i++) x[i] = x[i] * 5 + (i % d == 0 ? 2 : 0);    // a scale and an offset, as real activations have
         var file = Path.Combine(_dir, $"acts-{d}.npy");
-        File.WriteAllBytes(file, TestFiles.Npy("<f4", [rows, d], TestFiles.Encode(x, GbaEngine.Activations.ActivationDType.F32)));
+        File.WriteAllBytes(file, TestFiles.Npy("<f4", [rows, d], TestFiles.Encode(x, GbaEngine.Formats.ActivationDType.F32)));
         return file;
     }
 

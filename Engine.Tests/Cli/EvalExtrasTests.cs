@@ -3,6 +3,7 @@ using GbaEngine.Activations;
 using GbaEngine.Cli;
 using GbaEngine.Synthetic;
 using GbaEngine.Tests.Activations;
+using GbaEngine.Formats;
 
 namespace GbaEngine.Tests.Cli;
 

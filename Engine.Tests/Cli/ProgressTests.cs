@@ -1,5 +1,5 @@
 using GbaEngine.Cli;
-using GbaEngine.Metrics;
+using GbaEngine.Evaluation;
 using GbaEngine.Training;
 
 namespace GbaEngine.Tests.Cli;

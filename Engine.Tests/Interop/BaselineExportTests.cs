@@ -3,10 +3,11 @@ using System.Text;
 using System.Text.Json;
 using GbaEngine.Interop;
 using GbaEngine.Memory;
-using GbaEngine.Metrics;
+using GbaEngine.Evaluation;
 using GbaEngine.Model;
 using GbaEngine.Synthetic;
 using GbaEngine.Training;
+using GbaEngine.Encoders;
 
 namespace GbaEngine.Tests.Interop;
 
@@ -36,7 +37,7 @@ public class BaselineExportTests
         var dir = Path.Combine(Path.GetTempPath(), "gba-export-" + Guid.NewGuid().ToString("N"));
         try
         {
-            SaeLensExport.Write(dir, sae, o);
+            SaeLensExport.Write(dir, sae, o.Method.ToString().ToLowerInvariant());
             var t = Read(Path.Combine(dir, SaeLensExport.WeightsFile));
             using var cfg = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, SaeLensExport.ConfigFile)));
             string arch = cfg.RootElement.GetProperty("architecture").GetString()!;

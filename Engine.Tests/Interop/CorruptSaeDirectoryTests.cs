@@ -1,6 +1,9 @@
 using GbaEngine.Activations;
 using GbaEngine.Inference;
 using GbaEngine.Tests.Activations;
+using GbaEngine.Formats;
+using GbaEngine.Model;
+using GbaEngine.Interop;
 
 namespace GbaEngine.Tests.Interop;
 

@@ -29,7 +29,7 @@ public class ReadmeSnippetTests
     [Fact]
     public void TheSampleRunsOnAnExportedSae()
     {
-        var sae = EngineRoundTripTests.RandomSae(true, GateKind.JumpRelu, SparsityMode.Threshold, InputNormalization.DatasetScale, 3);
+        var sae = EngineRoundTripTests.RandomSae(true, SaeActivation.JumpRelu, SparsityMode.Threshold, InputNormalization.DatasetScale, 3);
         var rows = EngineRoundTripTests.RawTokens(40, sae.Dim, 4);
         var dir = Path.Combine(Path.GetTempPath(), "gba-readme-" + Guid.NewGuid().ToString("N"));
         try

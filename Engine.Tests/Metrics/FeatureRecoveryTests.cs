@@ -1,5 +1,6 @@
-using GbaEngine.Metrics;
+using GbaEngine.Evaluation;
 using GbaEngine.Synthetic;
+using GbaEngine.Rng;
 
 namespace GbaEngine.Tests.Metrics;
 

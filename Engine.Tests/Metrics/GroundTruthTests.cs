@@ -1,6 +1,7 @@
 using GbaEngine.Activations;
-using GbaEngine.Metrics;
+using GbaEngine.Evaluation;
 using GbaEngine.Tests.Activations;
+using GbaEngine.Formats;
 
 namespace GbaEngine.Tests.Metrics;
 

@@ -1,6 +1,6 @@
 using GbaEngine.Inference;
 using GbaEngine.Kernels.Elementwise;
-using GbaEngine.Metrics;
+using GbaEngine.Evaluation;
 using GbaEngine.Model;
 using GbaEngine.Tests.Interop;
 
@@ -14,11 +14,11 @@ namespace GbaEngine.Tests.Metrics;
 public class InferenceEvaluatorTests
 {
     [Theory]
-    [InlineData(true, GateKind.JumpRelu, SparsityMode.Threshold, InputNormalization.DatasetScale)]
-    [InlineData(false, GateKind.Relu, SparsityMode.Threshold, InputNormalization.DatasetScale)]
-    [InlineData(false, GateKind.JumpRelu, SparsityMode.TopK, InputNormalization.DatasetScale)]
-    [InlineData(true, GateKind.JumpRelu, SparsityMode.Threshold, InputNormalization.PerToken)]
-    public void AgreesWithTheTrainingEvaluator(bool tied, GateKind gate, SparsityMode sparsity, InputNormalization norm)
+    [InlineData(true, SaeActivation.JumpRelu, SparsityMode.Threshold, InputNormalization.DatasetScale)]
+    [InlineData(false, SaeActivation.Relu, SparsityMode.Threshold, InputNormalization.DatasetScale)]
+    [InlineData(false, SaeActivation.JumpRelu, SparsityMode.TopK, InputNormalization.DatasetScale)]
+    [InlineData(true, SaeActivation.JumpRelu, SparsityMode.Threshold, InputNormalization.PerToken)]
+    public void AgreesWithTheTrainingEvaluator(bool tied, SaeActivation gate, SparsityMode sparsity, InputNormalization norm)
     {
         const int d = 20, m = 48, rows = 5000;   // more than one 4,096-row chunk
         var sae = EngineRoundTripTests.RandomSae(tied, gate, sparsity, norm, seed: 21, d, m);
@@ -45,7 +45,7 @@ public class InferenceEvaluatorTests
     [Fact]
     public void ADimensionMismatchIsOneClearError()
     {
-        var model = SaeModel.FromAutoencoder(EngineRoundTripTests.RandomSae(true, GateKind.JumpRelu, SparsityMode.Threshold, InputNormalization.DatasetScale, 1));
+        var model = SaeModel.FromAutoencoder(EngineRoundTripTests.RandomSae(true, SaeActivation.JumpRelu, SparsityMode.Threshold, InputNormalization.DatasetScale, 1));
         var set = new EvaluationSet(new float[30], 3);
         var e = Assert.Throws<ArgumentException>(() => InferenceEvaluator.Evaluate(model, set));
         Assert.Contains("d = 3", e.Message);

@@ -7,6 +7,8 @@ using GbaEngine.Memory;
 using GbaEngine.Model;
 using GbaEngine.Synthetic;
 using GbaEngine.Training;
+using GbaEngine.Encoders;
+using GbaEngine.Rng;
 
 namespace GbaEngine.Tests.Training;
 
@@ -56,7 +58,7 @@ public class FusedEncoderTests
     static (SaeArchitecture, SaeParameters, AlignedArray) Problem(Case c)
     {
         bool topK = c.Gate == 2;
-        var arch = new SaeArchitecture(c.Dim, c.Neurons, c.Tied, c.Gate == 1 || topK ? GateKind.Relu : GateKind.JumpRelu,
+        var arch = new SaeArchitecture(c.Dim, c.Neurons, c.Tied, c.Gate == 1 || topK ? SaeActivation.Relu : SaeActivation.JumpRelu,
             topK ? SparsityMode.TopK : SparsityMode.Threshold, topK ? Math.Min(c.K, c.Neurons) : 0);
         var p = new SaeParameters(c.Dim, c.Neurons, c.Tied);
         var rng = new Xoshiro256(c.Seed);
@@ -101,7 +103,7 @@ public class FusedEncoderTests
             var zr = z.Span.Slice(t * m, m);
             int n = arch.Sparsity == SparsityMode.TopK
                 ? GateReference.TopK(zr, p.Bias, arch.K, count, maxY, idx, h)
-                : GateReference.Apply(zr, p.Bias, arch.Gate, count, maxY, idx, h);
+                : GateReference.Apply(zr, p.Bias, arch.Gate == SaeActivation.JumpRelu, count, maxY, idx, h);
             allIdx.AddRange(idx.AsSpan(0, n).ToArray());
             allH.AddRange(h.AsSpan(0, n).ToArray());
             rowStart.Add(allIdx.Count);

@@ -1,3 +1,5 @@
+using GbaEngine.Formats;
+using GbaEngine.Streams;
 namespace GbaEngine.Activations;
 
 /// <summary>
@@ -74,6 +76,13 @@ public sealed class ActivationDataset : IDisposable
     {
         if (TrainRows == 0) throw new InvalidOperationException($"No training rows: all {UsedRows} used rows are held out for evaluation.");
         return new ActivationStream(this, 0, TrainRows, options ?? new StreamOptions(), seed, startPosition);
+    }
+
+    /// <summary>Opens the training stream at the position, seed and options a checkpoint recorded.</summary>
+    public ActivationStream OpenStream(StreamState state)
+    {
+        if (state.Kind != StreamKind.Activations) throw new ArgumentException($"The checkpoint recorded a {state.Kind} stream, not an activation stream.", nameof(state));
+        return OpenStream(state.ShuffleSeed, state.Position, state.Options);
     }
 
     /// <summary>The held-out rows [TrainRows, UsedRows) in file order, looping; one pass is EvalRows rows.</summary>

@@ -1,4 +1,5 @@
 using GbaEngine.Kernels.Elementwise;
+using GbaEngine.Formats;
 
 namespace GbaEngine.Activations;
 

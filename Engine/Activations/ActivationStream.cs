@@ -1,6 +1,8 @@
 using GbaEngine.Kernels.Elementwise;
 using GbaEngine.Streams;
 using GbaEngine.Synthetic;
+using GbaEngine.Formats;
+using GbaEngine.Rng;
 
 namespace GbaEngine.Activations;
 
@@ -94,6 +96,12 @@ public sealed class ActivationStream : ITokenStream
 
     public ulong Seed => _seed;
     public StreamOptions Options => _options;
+
+    /// <summary>Seed, position and ordering options, for a checkpoint (the dataset re-derives the order from them).</summary>
+    public StreamState CaptureState() => new()
+    {
+        Kind = StreamKind.Activations, Position = Position, Description = Describe(), ShuffleSeed = _seed, Options = _options,
+    };
 
     public string Describe() =>
         $"activations: {_data.Describe()}; rows [{_begin}, {_begin + _length}) " +

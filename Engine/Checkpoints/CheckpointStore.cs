@@ -206,7 +206,7 @@ public sealed class CheckpointStore : ICheckpointSink
         var sr = new CheckpointJson.Reader(statePath);
         if (sr.String(state, "format") != CheckpointJson.Format) throw sr.Error($"not a {CheckpointJson.Format} file");
         if (sr.Int(state, "version") != TrainingCheckpoint.FormatVersion) throw sr.Error($"format version {sr.Int(state, "version")}, expected {TrainingCheckpoint.FormatVersion}");
-        var options = CheckpointJson.ReadOptions(sr.Object(state, "options"), sr);
+        var options = TrainerOptionsJson.Read(sr.Object(state, "options"), statePath);
         long parameterCount = sr.Long(state, "parameter_count");
         int neurons = options.Neurons;
         if (parameterCount < 0 || neurons < 1) throw sr.Error("parameter_count and neurons must be positive");

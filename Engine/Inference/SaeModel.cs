@@ -4,6 +4,8 @@ using GbaEngine.Kernels.Elementwise;
 using GbaEngine.Kernels.Gemm;
 using GbaEngine.Model;
 using GbaEngine.Threading;
+using GbaEngine.Encoders;
+using GbaEngine.Interop;
 
 namespace GbaEngine.Inference;
 
@@ -50,15 +52,22 @@ public sealed unsafe class SaeModel
     /// <param name="normalization">Per-token input normalisation, undone on the output.</param>
     public SaeModel(int dim, int features, ReadOnlySpan<float> encoder, ReadOnlySpan<float> encoderBias, ReadOnlySpan<float> decoder,
         ReadOnlySpan<float> decoderBias, SaeActivation activation, ReadOnlySpan<float> threshold = default, int k = 0,
-        bool applyDecoderBiasToInput = true, SaeInputNormalization normalization = SaeInputNormalization.None)
+        bool applyDecoderBiasToInput = true, InputNormalization normalization = InputNormalization.None)
         : this(dim, features, encoder.ToArray(), encoderBias.ToArray(), decoder.ToArray(), decoderBias.ToArray(), activation,
             activation == SaeActivation.JumpRelu ? threshold.ToArray() : [], k, applyDecoderBiasToInput, normalization, SaeLayout.InMemory, null)
     {
     }
 
+    /// <summary>Takes ownership of the weights' arrays (a loader's or the export's).</summary>
+    internal SaeModel(Interop.SaeWeights w)
+        : this(w.Dim, w.Features, w.Encoder, w.EncoderBias, w.Decoder, w.DecoderBias, w.Activation, w.Threshold, w.K,
+            w.ApplyDecoderBiasToInput, w.Normalization, w.Layout, w.Source)
+    {
+    }
+
     /// <summary>Takes ownership of the arrays (loaders build them once; no second copy of large matrices).</summary>
     internal SaeModel(int dim, int features, float[] encoder, float[] encoderBias, float[] decoder, float[] decoderBias,
-        SaeActivation activation, float[] threshold, int k, bool applyDecoderBiasToInput, SaeInputNormalization normalization,
+        SaeActivation activation, float[] threshold, int k, bool applyDecoderBiasToInput, InputNormalization normalization,
         SaeLayout layout, string? source)
     {
         if (dim < 1) throw new ArgumentOutOfRangeException(nameof(dim), dim, "Input width d must be positive.");
@@ -116,7 +125,7 @@ public sealed unsafe class SaeModel
     public bool ApplyDecoderBiasToInput { get; }
 
     /// <summary>Per-token input normalisation (undone on the output).</summary>
-    public SaeInputNormalization Normalization { get; }
+    public InputNormalization Normalization { get; }
 
     /// <summary>The layout it was loaded from.</summary>
     public SaeLayout Layout { get; }
@@ -144,7 +153,7 @@ public sealed unsafe class SaeModel
     /// <summary>Loads an SAE directory, detecting its layout: this engine's export (or a `gba train --out` run
     /// directory holding one in sae/), SAELens (cfg.json + sae_weights.safetensors) or sparsify (cfg.json +
     /// sae.safetensors). Throws <see cref="InvalidDataException"/> naming the file for anything wrong.</summary>
-    public static SaeModel Load(string directory) => Interop.SaeDirectory.Load(directory);
+    public static SaeModel Load(string directory) => new(Interop.SaeDirectory.Read(directory));
 
     /// <summary>
     /// The same SAE as an inference model, exactly as <see cref="Interop.SaeLensExport"/> writes it: the
@@ -155,10 +164,8 @@ public sealed unsafe class SaeModel
     public static SaeModel FromAutoencoder(SparseAutoencoder sae)
     {
         if (sae.Architecture.Sparsity == SparsityMode.MatchingPursuit)
-            throw new NotSupportedException("A matching-pursuit SAE has no one-pass encoder: run it with Training.MatchingPursuitEncoder.");
-        var t = Interop.SaeLensExport.Tensors(sae);
-        return new SaeModel(t.Dim, t.Features, t.Encoder, t.EncoderBias, t.Decoder, t.DecoderBias, t.Activation,
-            t.Threshold ?? [], t.K, applyDecoderBiasToInput: true, t.Normalization, SaeLayout.InMemory, null);
+            throw new NotSupportedException("A matching-pursuit SAE has no one-pass encoder: run it with MatchingPursuitEncoder.");
+        return new SaeModel(Interop.SaeLensExport.Tensors(sae));
     }
 
     // ---------------------------------------------------------------- encode
@@ -275,10 +282,10 @@ public sealed unsafe class SaeModel
         float scale = 1f, shift = 0f;
         switch (Normalization)
         {
-            case SaeInputNormalization.None:
+            case InputNormalization.None:
                 x[..d].CopyTo(dst);
                 break;
-            case SaeInputNormalization.ConstantNormRescale:
+            case InputNormalization.PerToken:
             {
                 double n2 = 0;
                 for (int j = 0; j < d; j++) n2 += (double)x[j] * x[j];
@@ -289,7 +296,7 @@ public sealed unsafe class SaeModel
                 scale = (float)(norm / Math.Sqrt(d));
                 break;
             }
-            case SaeInputNormalization.LayerNorm:
+            case InputNormalization.LayerNorm:
             {
                 double sum = 0;
                 for (int j = 0; j < d; j++) sum += x[j];
@@ -317,10 +324,10 @@ public sealed unsafe class SaeModel
             case SaeActivation.TopK:
                 return Gate.TopK(z, _bEnc, K, s.FireCount, s.MaxY, idx, val, s.HeapIndex, s.HeapValue, set);
             case SaeActivation.Relu:
-                return Gate.Apply(z, _bEnc, GateKind.Relu, s.FireCount, s.MaxY, idx, val, set);
+                return Gate.Apply(z, _bEnc, jumpRelu: false, s.FireCount, s.MaxY, idx, val, set);
             default:
                 if (_hasEncoderBias) Blas1.Axpy(1f, _bEnc, z, set);
-                return Gate.Apply(z, _negThreshold, GateKind.JumpRelu, s.FireCount, s.MaxY, idx, val, set);
+                return Gate.Apply(z, _negThreshold, jumpRelu: true, s.FireCount, s.MaxY, idx, val, set);
         }
     }
 
@@ -378,7 +385,7 @@ public sealed unsafe class SaeModel
         int d = Dim;
         _bDec.CopyTo(xhat);
         for (int r = 0; r < indices.Length; r++) Blas1.Axpy(values[r], _wDec.AsSpan(indices[r] * d, d), xhat, set);
-        if (Normalization != SaeInputNormalization.None)
+        if (Normalization != InputNormalization.None)
             for (int j = 0; j < d; j++) xhat[j] = xhat[j] * scale + shift;
     }
 

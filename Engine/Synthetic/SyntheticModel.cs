@@ -1,3 +1,4 @@
+using GbaEngine.Rng;
 namespace GbaEngine.Synthetic;
 
 /// <summary>

@@ -1,4 +1,5 @@
 using GbaEngine.Streams;
+using GbaEngine.Rng;
 
 namespace GbaEngine.Synthetic;
 
@@ -42,6 +43,16 @@ public sealed class SyntheticStream : ITokenStream
     {
         get => (_rng.State, Position);
         set { _rng.State = value.Rng; Position = value.Position; }
+    }
+
+    /// <summary>The generator state and position, for a checkpoint.</summary>
+    public StreamState CaptureState() => new() { Kind = StreamKind.Synthetic, Position = Position, Description = Describe(), Rng = _rng.State };
+
+    /// <summary>Moves this freshly opened stream of the same model to a state a checkpoint recorded.</summary>
+    public void Restore(StreamState state)
+    {
+        if (state.Kind != StreamKind.Synthetic) throw new ArgumentException($"The checkpoint recorded a {state.Kind} stream, not a synthetic one.", nameof(state));
+        State = (state.Rng, state.Position);
     }
 
     public void NextBatch(Span<float> destination, int rows)

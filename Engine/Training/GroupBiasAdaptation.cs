@@ -1,5 +1,6 @@
 using GbaEngine.Model;
 using GbaEngine.Synthetic;
+using GbaEngine.Rng;
 
 namespace GbaEngine.Training;
 
@@ -28,7 +29,11 @@ public sealed class GroupBiasAdaptation
         GammaPlus = gammaPlus;
         GammaMinus = gammaMinus;
         Epsilon = epsilon;
+        Assignment = new NeuronGroups(GroupOf, Tafs);
     }
+
+    /// <summary>The split as the model vocabulary names it (for evaluation and export).</summary>
+    public NeuronGroups Assignment { get; }
 
     /// <summary>p_k per group, group 0 the highest.</summary>
     public double[] Tafs { get; }

@@ -2,12 +2,14 @@ using System.Diagnostics;
 using GbaEngine.Checkpoints;
 using GbaEngine.Kernels.Elementwise;
 using GbaEngine.Memory;
-using GbaEngine.Metrics;
+using GbaEngine.Evaluation;
 using GbaEngine.Model;
 using GbaEngine.Streams;
 using GbaEngine.Synthetic;
 using GbaEngine.Threading;
 using GbaEngine.Training.Baselines;
+using GbaEngine.Encoders;
+using GbaEngine.Rng;
 
 namespace GbaEngine.Training;
 
@@ -113,7 +115,7 @@ public sealed partial class SaeTrainer : IDisposable
             if (_o.EvalEvery > 0 && _step % _o.EvalEvery == 0 && _step != totalSteps)
             {
                 _baseline?.Publish(Model);
-                var report = new EvaluationReport(_step, _tokens, Seconds(), Evaluator.Evaluate(Model, eval, Groups, _o.Threads));
+                var report = new EvaluationReport(_step, _tokens, Seconds(), Evaluator.Evaluate(Model, eval, Groups?.Assignment, _o.Threads));
                 _evaluations.Add(report);
                 observer?.OnEvaluation(report);
             }
@@ -130,7 +132,7 @@ public sealed partial class SaeTrainer : IDisposable
         else
         {
             double seconds = Seconds();
-            final = new EvaluationReport(totalSteps, _tokens, seconds, Evaluator.Evaluate(Model, eval, Groups, _o.Threads));
+            final = new EvaluationReport(totalSteps, _tokens, seconds, Evaluator.Evaluate(Model, eval, Groups?.Assignment, _o.Threads));
             _evaluations.Add(final);
             observer?.OnEvaluation(final);
             checkpoints?.Sink.Save(Capture(data, seconds, checkpoints.Application));

@@ -210,7 +210,7 @@ public sealed class SparseBackward : IDisposable
             var set = KernelSelector.Current;
             var p = b._p;
             int stride = p.Stride, block = b._gradientBlock;
-            bool reluBias = b._arch.EffectiveGate == GateKind.Relu;
+            bool reluBias = b._arch.EffectiveGate == SaeActivation.Relu;
             float* e = b.Error.Pointer, xcp = xc.Pointer;
             float* w = p.Data.Pointer + p.DecoderOffset;
             float* gd = grad.Data.Pointer + grad.DecoderOffset, ge = grad.Data.Pointer + grad.EncoderOffset;

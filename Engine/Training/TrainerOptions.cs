@@ -43,7 +43,7 @@ public sealed record TrainerOptions
     /// <summary>M, the number of neurons (dictionary size).</summary>
     public int Neurons { get; init; } = 2048;
     public bool Tied { get; init; } = true;
-    public GateKind Gate { get; init; } = GateKind.JumpRelu;
+    public SaeActivation Gate { get; init; } = SaeActivation.JumpRelu;
     /// <summary>k for TopK; BatchTopK's mean k per token (the batch keeps k·B).</summary>
     public int K { get; init; } = 3;
 
@@ -106,10 +106,10 @@ public sealed record TrainerOptions
 
     public SaeArchitecture Architecture(int dim) => Method switch
     {
-        TrainingMethod.TopK => new(dim, Neurons, Tied, GateKind.Relu, SparsityMode.TopK, K),
-        TrainingMethod.L1 or TrainingMethod.BatchTopK => new(dim, Neurons, Tied, GateKind.Relu),
-        TrainingMethod.JumpReluL0 => new(dim, Neurons, Tied, GateKind.JumpRelu),
-        TrainingMethod.Mp => new(dim, Neurons, Tied, GateKind.Relu, SparsityMode.MatchingPursuit, MpSteps),
+        TrainingMethod.TopK => new(dim, Neurons, Tied, SaeActivation.Relu, SparsityMode.TopK, K),
+        TrainingMethod.L1 or TrainingMethod.BatchTopK => new(dim, Neurons, Tied, SaeActivation.Relu),
+        TrainingMethod.JumpReluL0 => new(dim, Neurons, Tied, SaeActivation.JumpRelu),
+        TrainingMethod.Mp => new(dim, Neurons, Tied, SaeActivation.Relu, SparsityMode.MatchingPursuit, MpSteps),
         _ => new(dim, Neurons, Tied, Gate),
     };
 

@@ -1,4 +1,4 @@
-using GbaEngine.Metrics;
+using GbaEngine.Evaluation;
 
 namespace GbaEngine.Training;
 

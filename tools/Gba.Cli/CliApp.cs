@@ -1,4 +1,5 @@
 using GbaEngine.Cli.Commands;
+using GbaEngine.Formats;
 
 namespace GbaEngine.Cli;
 
@@ -47,7 +48,7 @@ public static class CliApp
             return Interrupted;
         }
         catch (Exception e) when (e is IOException or InvalidDataException or ArgumentException or UnauthorizedAccessException or FormatException
-                                   or Activations.ActivationFormatException or InvalidOperationException or NotSupportedException)
+                                   or ActivationFormatException or InvalidOperationException or NotSupportedException)
         {
             stderr.WriteLine($"gba {args[0]}: {e.Message}");
             return Failed;

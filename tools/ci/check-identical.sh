@@ -42,7 +42,8 @@ work=/tmp/gba-identity-work
 gba() { dotnet "$dll" "$@"; }
 
 # Hash a file; JSON/JSONL with every "seconds", "tokens_per_second" and "rows_per_second" key removed
-# (timings), checkpoint manifests (which hash the timed state.json) skipped.
+# (timings), a checkpoint's trainer options as a sorted set, checkpoint manifests (which hash the timed
+# state.json) skipped.
 manifest() {
   python3 - "$1" <<'PY'
 import hashlib, json, os, sys
@@ -52,11 +53,18 @@ def strip(v):
     if isinstance(v, dict): return {k: strip(x) for k, x in v.items() if k not in TIMED}
     if isinstance(v, list): return [strip(x) for x in v]
     return v
+DERIVED = {"steps", "trains_bias_by_gradient", "renormalizes_decoder"}
+def state(v):
+    # A checkpoint's trainer options are compared as a set of settings: the key order of state.json is
+    # not part of its contract, nor are the read-only values derived from the others.
+    if isinstance(v, dict) and isinstance(v.get("options"), dict):
+        v["options"] = {k: v["options"][k] for k in sorted(v["options"]) if k not in DERIVED}
+    return v
 def norm(path, data):
     name = os.path.basename(path)
     if name in ("summary.json", "state.json") or name.endswith(".jsonl") or name.endswith(".eval.json"):
         lines = [l for l in data.decode().splitlines() if l.strip()] if name.endswith(".jsonl") or name.endswith(".eval.json") else [data.decode()]
-        return "\n".join(json.dumps(strip(json.loads(l)), separators=(",", ":"), ensure_ascii=False) for l in lines).encode()
+        return "\n".join(json.dumps(state(strip(json.loads(l))), separators=(",", ":"), ensure_ascii=False) for l in lines).encode()
     return data
 for dirpath, dirs, files in sorted(os.walk(root)):
     dirs.sort()

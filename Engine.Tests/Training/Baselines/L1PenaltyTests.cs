@@ -5,6 +5,7 @@ using GbaEngine.Threading;
 using GbaEngine.Training;
 using GbaEngine.Training.Baselines;
 using static GbaEngine.Tests.Training.Baselines.BaselineProblem;
+using GbaEngine.Encoders;
 
 namespace GbaEngine.Tests.Training.Baselines;
 
@@ -15,7 +16,7 @@ public class L1PenaltyTests
     const int D = 5, M = 7, N = 6;
     const double Lambda = 0.3;
 
-    static SaeArchitecture Arch(bool tied) => new(D, M, tied, GateKind.Relu);
+    static SaeArchitecture Arch(bool tied) => new(D, M, tied, SaeActivation.Relu);
 
     /// <summary>Every |y| keeps a margin from 0, so the active set survives a 1e-6 perturbation.</summary>
     static (SaeParameters, float[]) Problem(bool tied, ulong seed) =>

@@ -1,5 +1,6 @@
 using GbaEngine.Memory;
 using GbaEngine.Model;
+using GbaEngine.Encoders;
 
 namespace GbaEngine.Training.Baselines;
 

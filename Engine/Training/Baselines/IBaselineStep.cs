@@ -1,6 +1,7 @@
 using GbaEngine.Memory;
 using GbaEngine.Model;
 using GbaEngine.Threading;
+using GbaEngine.Encoders;
 
 namespace GbaEngine.Training.Baselines;
 

@@ -2,6 +2,7 @@ using GbaEngine.Kernels;
 using GbaEngine.Kernels.Elementwise;
 using GbaEngine.Memory;
 using GbaEngine.Model;
+using GbaEngine.Encoders;
 
 namespace GbaEngine.Training.Baselines;
 

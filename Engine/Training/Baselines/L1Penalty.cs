@@ -3,6 +3,7 @@ using GbaEngine.Kernels.Elementwise;
 using GbaEngine.Memory;
 using GbaEngine.Model;
 using GbaEngine.Threading;
+using GbaEngine.Encoders;
 
 namespace GbaEngine.Training.Baselines;
 

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
 using GbaEngine.Cli.Runs;
-using GbaEngine.Metrics;
+using GbaEngine.Evaluation;
 
 namespace GbaEngine.Cli.Commands;
 

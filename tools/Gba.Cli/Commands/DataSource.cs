@@ -2,9 +2,10 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using GbaEngine.Activations;
 using GbaEngine.Checkpoints;
-using GbaEngine.Metrics;
+using GbaEngine.Evaluation;
 using GbaEngine.Streams;
 using GbaEngine.Synthetic;
+using GbaEngine.Formats;
 
 namespace GbaEngine.Cli.Commands;
 
@@ -115,11 +116,11 @@ public sealed class DataSource : IDisposable
     /// <summary>Moves the training stream to where a checkpoint recorded it (synthetic: generator state; files: re-opened at the position).</summary>
     public void RestoreTrainStream(StreamState state)
     {
-        if (Train is SyntheticStream s) state.RestoreInto(s);
+        if (Train is SyntheticStream s) s.Restore(state);
         else if (_owner is ActivationDataset dataset)
         {
             var old = Train;
-            Train = state.Open(dataset);
+            Train = dataset.OpenStream(state);
             old.Dispose();
         }
     }

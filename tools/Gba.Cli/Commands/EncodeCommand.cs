@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json.Nodes;
 using GbaEngine.Activations;
-using GbaEngine.Cli.IO;
+using GbaEngine.Formats;
 using GbaEngine.Inference;
 
 namespace GbaEngine.Cli.Commands;

@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json.Nodes;
 using GbaEngine.Cli.Config;
 using GbaEngine.Cli.Sweeps;
+using GbaEngine.Formats;
 
 namespace GbaEngine.Cli.Commands;
 

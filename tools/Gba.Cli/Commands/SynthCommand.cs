@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using GbaEngine.Cli.Config;
-using GbaEngine.Cli.IO;
+using GbaEngine.Formats;
 using GbaEngine.Synthetic;
 
 namespace GbaEngine.Cli.Commands;

@@ -4,10 +4,11 @@ using System.Text.Json.Nodes;
 using GbaEngine.Cli.Config;
 using GbaEngine.Cli.Runs;
 using GbaEngine.Kernels.Elementwise;
-using GbaEngine.Metrics;
+using GbaEngine.Evaluation;
 using GbaEngine.Model;
 using GbaEngine.Synthetic;
 using GbaEngine.Training;
+using GbaEngine.Encoders;
 
 namespace GbaEngine.Cli.Commands;
 
@@ -148,7 +149,7 @@ public static class TrainCommand
         {
             RunArtefacts.Write(outDir, result, eval, options, text, data.EvalRows?.FirstRow ?? 0);
             if (result.Final.BestCosines != null) RecoveryFile.Write(outDir, result.Final, eval.FeatureFrequencies);
-            Interop.SaeLensExport.Write(Path.Combine(outDir, "sae"), result.Model, options, result.Groups,
+            Interop.SaeLensExport.Write(Path.Combine(outDir, "sae"), result.Model, options.Method.ToString().ToLowerInvariant(), result.Groups?.Assignment,
                 new Dictionary<string, string?> { ["dataset"] = describe, ["model_name"] = o.String("--model-name"), ["hook_name"] = o.String("--hook-name") });
             // summary.json last: its presence marks a finished run (sweep summaries rely on it).
             RunConfig.WriteAtomically(Path.Combine(outDir, "summary.json"), summary);
@@ -173,7 +174,7 @@ public static class TrainCommand
             Method = method,
             Neurons = o.Int("--d-sae", DemoDefaults.Neurons),
             Tied = !o.Flag("--untied"),
-            Gate = o.Enum("--gate", GateKind.JumpRelu),
+            Gate = o.Enum("--gate", SaeActivation.JumpRelu),
             K = o.Int("--k", 3),
             MpSteps = o.Int("--mp-steps", 3),
             Groups = o.Int("--groups", demo ? DemoDefaults.Groups : paper.Groups),

@@ -1,8 +1,9 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
-using GbaEngine.Metrics;
+using GbaEngine.Evaluation;
 using GbaEngine.Model;
 using GbaEngine.Synthetic;
+using GbaEngine.Rng;
 
 namespace GbaEngine.Cli.Experiments;
 

@@ -2,11 +2,13 @@ using System.Globalization;
 using System.Text.Json.Nodes;
 using GbaEngine.Activations;
 using GbaEngine.Memory;
-using GbaEngine.Metrics;
+using GbaEngine.Evaluation;
 using GbaEngine.Model;
 using GbaEngine.Streams;
 using GbaEngine.Synthetic;
 using GbaEngine.Training;
+using GbaEngine.Encoders;
+using GbaEngine.Rng;
 
 namespace GbaEngine.Cli.Experiments;
 

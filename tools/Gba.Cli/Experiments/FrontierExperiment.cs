@@ -1,7 +1,8 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
-using GbaEngine.Metrics;
+using GbaEngine.Evaluation;
 using GbaEngine.Training;
+using GbaEngine.Encoders;
 
 namespace GbaEngine.Cli.Experiments;
 

@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
-using GbaEngine.Metrics;
+using GbaEngine.Evaluation;
 using GbaEngine.Synthetic;
 
 namespace GbaEngine.Cli.Experiments;

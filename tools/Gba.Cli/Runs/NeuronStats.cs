@@ -1,7 +1,8 @@
 using GbaEngine.Memory;
-using GbaEngine.Metrics;
+using GbaEngine.Evaluation;
 using GbaEngine.Model;
 using GbaEngine.Training;
+using GbaEngine.Encoders;
 
 namespace GbaEngine.Cli.Runs;
 

@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using GbaEngine.Cli.Commands;
 using GbaEngine.Cli.Config;
 using GbaEngine.Training;
+using GbaEngine.Formats;
 
 namespace GbaEngine.Cli.Sweeps;
 
@@ -61,7 +62,7 @@ public static class LocalSweep
         {
             shared = dataPaths.Count > 0 ? DataSource.Files(dataPaths, first.Options, first.Trainer.Seed) : DataSource.Synthetic(first.Options, first.Trainer.Seed);
         }
-        catch (Exception e) when (e is IOException or InvalidDataException or ArgumentException or Activations.ActivationFormatException or UsageException)
+        catch (Exception e) when (e is IOException or InvalidDataException or ArgumentException or ActivationFormatException or UsageException)
         {
             return runs.Select(r => Fail(plan, r, e.Message)).ToArray();
         }
