@@ -38,6 +38,31 @@ public class MatchingPursuitCliTests
         finally { if (Directory.Exists(dir)) Directory.Delete(dir, true); }
     }
 
+    /// <summary>
+    /// Regression (issue 12): neurons.json of an MP run came from the threshold encoder, so its
+    /// frequencies summed to ~64 while the run's L0 was about 2. Every neuron statistic now runs the
+    /// model's own encoder: the frequencies sum to the evaluated L0 (each code entry is one firing).
+    /// </summary>
+    [Fact]
+    public void MpNeuronFrequenciesSumToTheEvaluatedL0()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "gba-mp-neurons-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var (code, stdout, err) = Run([.. Tiny.Split(' '), "--method", "mp", "--mp-steps", "3", "--out", dir, "--json"]);
+            Assert.True(code == 0, err);
+            using var summary = JsonDocument.Parse(stdout.TrimEnd().Split('\n')[^1]);
+            double l0 = summary.RootElement.GetProperty("l0").GetDouble();
+            Assert.InRange(l0, 1, 3);
+            using var neurons = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "neurons.json")));
+            Assert.Equal(512, neurons.RootElement.GetProperty("eval_tokens").GetInt32());
+            double sum = neurons.RootElement.GetProperty("frequency").EnumerateArray().Sum(f => f.GetDouble());
+            // Frequencies are stored as float32: equal to the L0 up to their rounding.
+            Assert.Equal(l0, sum, 4);
+        }
+        finally { if (Directory.Exists(dir)) Directory.Delete(dir, true); }
+    }
+
     [Theory]
     [InlineData("--method mp --untied", 1, "--untied")]
     [InlineData("--method mp --mp-steps 0", 1, "--mp-steps")]

@@ -25,7 +25,7 @@ public class InferenceEvaluatorTests
         var set = new EvaluationSet(EngineRoundTripTests.RawTokens(rows, d, 22), d);
         var engine = Evaluator.Evaluate(sae, set, null, threads: 1);
         var model = SaeModel.FromAutoencoder(sae);
-        var mine = InferenceEvaluator.Evaluate(model, set, threads: 1);
+        var mine = Evaluator.Evaluate(model, set, threads: 1);
 
         Assert.Equal(engine.Tokens, mine.Tokens);
         Assert.Equal(engine.Fvu, mine.Fvu, 1e-4 * engine.Fvu);
@@ -36,7 +36,7 @@ public class InferenceEvaluatorTests
         Assert.Equal(engine.DeadFraction, mine.DeadFraction);
         Assert.InRange(engine.L0, 1, m - 1);
 
-        var threaded = InferenceEvaluator.Evaluate(model, set, threads: 3);
+        var threaded = Evaluator.Evaluate(model, set, threads: 3);
         Assert.Equal(mine.Fvu, threaded.Fvu);
         Assert.Equal(mine.L0, threaded.L0);
         Assert.Equal(mine.FrequencyHistogram, threaded.FrequencyHistogram);
@@ -47,7 +47,7 @@ public class InferenceEvaluatorTests
     {
         var model = SaeModel.FromAutoencoder(EngineRoundTripTests.RandomSae(true, SaeActivation.JumpRelu, SparsityMode.Threshold, InputNormalization.DatasetScale, 1));
         var set = new EvaluationSet(new float[30], 3);
-        var e = Assert.Throws<ArgumentException>(() => InferenceEvaluator.Evaluate(model, set));
+        var e = Assert.Throws<ArgumentException>(() => Evaluator.Evaluate(model, set));
         Assert.Contains("d = 3", e.Message);
         Assert.Contains("d_in = 20", e.Message);
     }

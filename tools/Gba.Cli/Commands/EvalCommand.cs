@@ -72,7 +72,7 @@ public static class EvalCommand
         long rows = dataset.EvalRows;
 
         var clock = Stopwatch.StartNew();
-        var m = InferenceEvaluator.Evaluate(model, () => dataset.OpenEvalStream(), rows, threads);
+        var m = Evaluator.Evaluate(model, () => dataset.OpenEvalStream(), rows, threads);
         double seconds = clock.Elapsed.TotalSeconds;
         if (o.String("--ground-truth") is { } truthPath)
         {
