@@ -166,6 +166,9 @@ sealed class TempDir : IDisposable
 
     public string Sub(string name) => Directory.CreateDirectory(System.IO.Path.Combine(Path, name)).FullName;
 
+    /// <summary>The path of <paramref name="name"/> inside the directory (not created).</summary>
+    public string this[string name] => System.IO.Path.Combine(Path, name);
+
     public void Dispose()
     {
         try { Directory.Delete(Path, recursive: true); }

@@ -15,6 +15,7 @@ namespace GbaEngine.Tests.Checkpoints;
 /// uninterrupted 2N-step run ends: parameters, AdamW moments, GBA statistics, stream state and every
 /// evaluation. N = 37 with a GBA buffer of 10 steps, so the resume lands mid-buffer.
 /// </summary>
+[Trait("Category", "Kernels")]
 public class ResumeTests
 {
     const int N = 37;

@@ -16,6 +16,7 @@ namespace GbaEngine.Tests.Interop;
 /// L1 as "standard" (ReLU with b_enc = b), JumpReLU-L0 as "jumprelu" (threshold = −b), BatchTopK as
 /// "jumprelu" with b_enc = b and its inference threshold on every neuron.
 /// </summary>
+[Trait("Category", "Kernels")]
 public class BaselineExportTests
 {
     [Theory]

@@ -9,6 +9,7 @@ namespace GbaEngine.Tests.Interop;
 /// gives bit for bit what the same calls give one after another (no shared mutable scratch), and a
 /// batch split over worker threads equals the single-threaded batch.
 /// </summary>
+[Trait("Category", "Kernels")]
 public class ConcurrentInferenceTests
 {
     static void AssertSame(SparseFeatureBatch expected, SparseFeatureBatch actual)

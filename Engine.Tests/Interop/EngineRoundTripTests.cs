@@ -14,6 +14,7 @@ namespace GbaEngine.Tests.Interop;
 /// (normalise, <see cref="BatchEncoder"/>, <see cref="SparseDecoder"/>, back to the original scale),
 /// within fp32 rounding, for tied/untied × JumpReLU/ReLU/TopK and both input normalisations.
 /// </summary>
+[Trait("Category", "Kernels")]
 public class EngineRoundTripTests
 {
     public static TheoryData<bool, SaeActivation, SparsityMode, InputNormalization> Cases => new()

@@ -6,6 +6,7 @@ using GbaEngine.Model;
 namespace GbaEngine.Tests.Interop;
 
 /// <summary>cfg.json of the SAELens export holds the fields spec/formats.md lists and SAELens' loader reads.</summary>
+[Trait("Category", "Kernels")]
 public class ExportConfigTests
 {
     [Theory]

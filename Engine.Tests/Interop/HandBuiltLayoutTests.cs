@@ -12,6 +12,7 @@ namespace GbaEngine.Tests.Interop;
 /// documentation, not from our exporter), with d = 3, M = 4 and values chosen so every step is exact
 /// in fp32; the expected features and reconstructions are worked out by hand in the comments.
 /// </summary>
+[Trait("Category", "Kernels")]
 public class HandBuiltLayoutTests : IDisposable
 {
     readonly string _root = Path.Combine(Path.GetTempPath(), "gba-handbuilt-" + Guid.NewGuid().ToString("N"));

@@ -15,6 +15,7 @@ namespace GbaEngine.Tests.Interop;
 /// The SAELens export read back by an independent safetensors parser and evaluated with SAELens'
 /// own formulas on raw activations, against the engine's reconstruction.
 /// </summary>
+[Trait("Category", "Kernels")]
 public class SaeLensExportTests
 {
     static Dictionary<string, (long[] Shape, float[] Data)> ReadSafetensors(string path)

@@ -12,6 +12,7 @@ namespace GbaEngine.Tests.Kernels;
 /// denormals included), never writes past the input's length, and works in place; the sum driver keeps
 /// Dot's pinned summation order.
 /// </summary>
+[Trait("Category", "Kernels")]
 public class ElementwiseDriverTests
 {
     /// <summary>

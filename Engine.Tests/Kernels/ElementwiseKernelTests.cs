@@ -6,6 +6,7 @@ using GbaEngine.Model;
 namespace GbaEngine.Tests.Kernels;
 
 /// <summary>Every element-wise SIMD kernel against its scalar twin, for every kernel set.</summary>
+[Trait("Category", "Kernels")]
 public class ElementwiseKernelTests
 {
     [Fact]

@@ -18,6 +18,7 @@ namespace GbaEngine.Tests.Training;
 /// Z bits, so the code and the statistics must agree exactly, for every thread count (which changes
 /// how Z is split into lanes: by neurons, or by tokens when there are too few neurons).
 /// </summary>
+[Trait("Category", "Kernels")]
 public class FusedEncoderTests
 {
     public record Case(int Rows, int Dim, int Neurons, bool Tied, int Gate, int K, bool Quantized, ulong Seed);

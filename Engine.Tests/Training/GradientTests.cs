@@ -14,6 +14,7 @@ namespace GbaEngine.Tests.Training;
 /// Gradients two ways: the float64 reference against central finite differences (every parameter),
 /// and the engine's sparse float32 backward against the float64 reference.
 /// </summary>
+[Trait("Category", "Kernels")]
 public class GradientTests
 {
     public static TheoryData<bool, SaeActivation, int> Forms() => new()

@@ -11,6 +11,7 @@ using GbaEngine.Rng;
 namespace GbaEngine.Tests.Training;
 
 /// <summary>MP-SAE: the pursuit against a float64 reference, its invariants, its chain gradients and training.</summary>
+[Trait("Category", "Kernels")]
 public class MatchingPursuitTests
 {
     const int D = 5, M = 7, N = 6;

@@ -4,6 +4,7 @@ using GbaEngine.Training;
 
 namespace GbaEngine.Tests.Training;
 
+[Trait("Category", "Kernels")]
 public class TrainerTests
 {
     static (TrainingResult Result, SaeTrainer Trainer) Run(TrainerOptions o, SyntheticSpec spec, ulong seed = 1)

@@ -1,4 +1,5 @@
 using GbaEngine.Cli.Commands;
+using GbaEngine.Cli.Options;
 using GbaEngine.Formats;
 
 namespace GbaEngine.Cli;
@@ -88,6 +89,3 @@ public static class CliApp
 
         """;
 }
-
-/// <summary>A command-line mistake: reported as one line with exit code 2.</summary>
-public sealed class UsageException(string message) : Exception(message);

@@ -19,6 +19,7 @@ namespace GbaEngine.Tests.Training.Baselines;
 /// float32 y, same tie rule) whatever the provisional threshold, keeps exactly k·B entries, and its
 /// gradients and the inference threshold match the float64 reference.
 /// </summary>
+[Trait("Category", "Kernels")]
 public class BatchTopKTests
 {
     public record Case(int Rows, int Dim, int Neurons, bool Tied, int K, bool Quantized, int Threads, int Rescale, ulong Seed);

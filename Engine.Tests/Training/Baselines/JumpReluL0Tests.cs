@@ -19,6 +19,7 @@ namespace GbaEngine.Tests.Training.Baselines;
 /// exact derivative of); every other gradient is JumpReLU's own; the window the encoder emits holds
 /// every entry within ε/2 of the threshold and the active code is the plain encoder's.
 /// </summary>
+[Trait("Category", "Kernels")]
 public class JumpReluL0Tests
 {
     const int D = 5, M = 7, N = 6;

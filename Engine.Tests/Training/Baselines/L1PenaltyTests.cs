@@ -11,6 +11,7 @@ namespace GbaEngine.Tests.Training.Baselines;
 
 /// <summary>L1 (ReLU, loss + λ·Σ|a_m|‖w_m‖h_m): the float64 reference against finite differences, and
 /// the engine's sparse float32 step (SparseBackward + L1Penalty) against the reference.</summary>
+[Trait("Category", "Kernels")]
 public class L1PenaltyTests
 {
     const int D = 5, M = 7, N = 6;

@@ -3,6 +3,8 @@ using System.Text.Json.Nodes;
 using GbaEngine.Cli.Runs;
 using GbaEngine.Evaluation;
 
+using GbaEngine.Cli.Options;
+
 namespace GbaEngine.Cli.Commands;
 
 /// <summary>

@@ -5,6 +5,8 @@ using GbaEngine.Activations;
 using GbaEngine.Formats;
 using GbaEngine.Inference;
 
+using GbaEngine.Cli.Options;
+
 namespace GbaEngine.Cli.Commands;
 
 /// <summary>

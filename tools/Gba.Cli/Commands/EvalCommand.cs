@@ -8,6 +8,8 @@ using GbaEngine.Encoders;
 using GbaEngine.Model;
 using GbaEngine.Interop;
 
+using GbaEngine.Cli.Options;
+
 namespace GbaEngine.Cli.Commands;
 
 /// <summary>
