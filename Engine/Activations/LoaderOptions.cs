@@ -4,7 +4,9 @@ namespace GbaEngine.Activations;
 /// <summary>What NaN/inf rows do: stop with an error naming file and row, or be skipped and counted.</summary>
 public enum NonFiniteRows
 {
+    /// <summary>A NaN/Inf row is an error naming the file and row.</summary>
     Error,
+    /// <summary>NaN/Inf rows are skipped and counted.</summary>
     Skip,
 }
 
@@ -27,6 +29,7 @@ public sealed record LoaderOptions
     public double EvalFraction { get; init; }
     /// <summary>Hold out exactly this many rows for evaluation (overrides EvalFraction).</summary>
     public long? EvalRows { get; init; }
+    /// <summary>What to do with NaN/Inf rows.</summary>
     public NonFiniteRows NonFinite { get; init; } = NonFiniteRows.Error;
 
     internal void Validate()

@@ -28,6 +28,7 @@ public sealed class CheckpointStore : ICheckpointSink
     const long MaxJsonBytes = 256L << 20;
     static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
 
+    /// <summary>A store of checkpoint directories under <paramref name="directory"/>, keeping the newest <paramref name="keep"/>.</summary>
     public CheckpointStore(string directory, int keep = 3)
     {
         if (keep < 1) throw new ArgumentOutOfRangeException(nameof(keep), keep, "Keep at least one checkpoint.");

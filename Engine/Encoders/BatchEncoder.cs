@@ -14,7 +14,7 @@ namespace GbaEngine.Encoders;
 /// writes its own lane; the lanes are merged in order, so the code and statistics are bitwise the
 /// same for every thread count and every run. Steady-state calls allocate nothing.
 /// </summary>
-public sealed unsafe class BatchEncoder : IDisposable
+internal sealed unsafe class BatchEncoder : IDisposable
 {
     readonly SaeArchitecture _arch;
     readonly SaeParameters _p;

@@ -67,6 +67,7 @@ public sealed class ChunkedEncoder : IDisposable
         }
     }
 
+    /// <summary>Releases the encoder's threads.</summary>
     public void Dispose()
     {
         _encoder?.Dispose();

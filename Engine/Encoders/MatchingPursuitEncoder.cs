@@ -53,6 +53,7 @@ public sealed unsafe class MatchingPursuitEncoder : IDisposable
         Steps = arch.Sparsity == SparsityMode.MatchingPursuit ? arch.K : 1;
     }
 
+    /// <summary>Most tokens one call encodes.</summary>
     public int BatchCapacity { get; }
 
     /// <summary>T, the most pursuit steps per token.</summary>
@@ -69,7 +70,7 @@ public sealed unsafe class MatchingPursuitEncoder : IDisposable
     public bool StopOnRepeat { get; set; }
 
     /// <summary>[B × Stride] the final residuals r_T of the last batch (x̂ − x = −r_T).</summary>
-    public AlignedArray Residual { get; }
+    internal AlignedArray Residual { get; }
 
     /// <summary>Steps token t took in the last batch.</summary>
     public int StepsTaken(int token) => _taken[token];
@@ -83,7 +84,7 @@ public sealed unsafe class MatchingPursuitEncoder : IDisposable
 
     /// <summary>Encodes rows of X [rows × Stride] (already normalised): fills the code (z per atom,
     /// ascending atoms), the residuals and the trace; adds firings (atom chosen) and max z to stats.</summary>
-    public void Encode(AlignedArray x, int rows, SparseCode code, FiringStatistics? stats)
+    internal void Encode(AlignedArray x, int rows, SparseCode code, FiringStatistics? stats)
     {
         if (rows > BatchCapacity) throw new ArgumentException($"Batch of {rows} rows exceeds capacity {BatchCapacity}.");
         int stride = _p.Stride, d = _p.Dim, m = _p.Neurons, steps = Steps;
@@ -203,5 +204,6 @@ public sealed unsafe class MatchingPursuitEncoder : IDisposable
         return new SparseAutoencoder(sae.Architecture with { K = steps }, sae.Parameters, sae.Normalization, sae.InputScale);
     }
 
+    /// <summary>Releases the SGEMM context.</summary>
     public void Dispose() => _gemm.Dispose();
 }

@@ -10,6 +10,7 @@ public sealed record ConsistencyRow(string Subset, int Neurons, double Above06, 
 /// </summary>
 public static class Consistency
 {
+    /// <summary>MCS of A against B: for all of A's neurons and its top 0.3% / 0.05% by <paramref name="maxActivationA"/>, the fraction whose best decoder cosine with B exceeds 0.6, 0.7, 0.8 and 0.9.</summary>
     public static IReadOnlyList<ConsistencyRow> Compare(ReadOnlySpan<float> decoderA, int mA, ReadOnlySpan<float> decoderB, int mB,
         int d, int strideA, int strideB, ReadOnlySpan<float> maxActivationA, int threads = 1)
     {

@@ -8,6 +8,7 @@ namespace GbaEngine.Evaluation;
 /// </summary>
 public sealed class EvaluationSet
 {
+    /// <summary>A set of tokens [count × dim] (original scale), with the true features [n × dim] and their frequencies if known.</summary>
     public EvaluationSet(float[] tokens, int dim, float[]? groundTruth = null, double[]? featureFrequencies = null)
     {
         if (dim < 1 || tokens.Length % dim != 0) throw new ArgumentException("Evaluation tokens are not a whole number of rows.");
@@ -18,11 +19,15 @@ public sealed class EvaluationSet
         FeatureFrequencies = featureFrequencies;
     }
 
+    /// <summary>[Count × Dim] tokens, original scale.</summary>
     public float[] Tokens { get; }
+    /// <summary>Row width d.</summary>
     public int Dim { get; }
+    /// <summary>Number of tokens.</summary>
     public int Count => Tokens.Length / Dim;
     /// <summary>[n × d] true features, if known.</summary>
     public float[]? GroundTruth { get; }
+    /// <summary>Frequency of every true feature, if known.</summary>
     public double[]? FeatureFrequencies { get; }
 
     /// <summary>Reads <paramref name="count"/> tokens from a stream into a new set.</summary>

@@ -3,22 +3,31 @@ namespace GbaEngine.Formats;
 /// <summary>Element types the loader reads; everything is delivered as fp32.</summary>
 public enum ActivationDType
 {
+    /// <summary>32-bit float.</summary>
     F32,
+    /// <summary>IEEE half.</summary>
     F16,
+    /// <summary>bfloat16.</summary>
     BF16,
+    /// <summary>64-bit float (converted to 32-bit on read).</summary>
     F64,
 }
 
 /// <summary>How each file's bytes are laid out.</summary>
 public enum ShardFormat
 {
+    /// <summary>NumPy .npy.</summary>
     Npy,
+    /// <summary>.safetensors.</summary>
     Safetensors,
+    /// <summary>Raw little-endian rows (dtype and d given by the caller).</summary>
     Raw,
 }
 
+/// <summary>Names and sizes of the element types.</summary>
 public static class ActivationDTypes
 {
+    /// <summary>Bytes per element.</summary>
     public static int ByteSize(this ActivationDType t) => t switch
     {
         ActivationDType.F32 => 4,

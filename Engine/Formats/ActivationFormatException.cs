@@ -8,6 +8,7 @@ namespace GbaEngine.Formats;
 /// </summary>
 public sealed class ActivationFormatException : Exception
 {
+    /// <summary>An error in <paramref name="path"/>; the message is prefixed with it.</summary>
     public ActivationFormatException(string path, string message, Exception? inner = null)
         : base($"{path}: {message}", inner)
     {

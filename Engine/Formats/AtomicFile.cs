@@ -4,6 +4,7 @@ namespace GbaEngine.Formats;
 /// <summary>Whole-file writes through a temporary sibling and a rename: a reader sees the old file or the new one, never half of one.</summary>
 public static class AtomicFile
 {
+    /// <summary>Writes <paramref name="text"/> (UTF-8, no BOM) to a temporary sibling and renames it into place.</summary>
     public static void WriteAllText(string path, string text) => Write(path, s =>
     {
         using var w = new StreamWriter(s, new System.Text.UTF8Encoding(false), leaveOpen: true);

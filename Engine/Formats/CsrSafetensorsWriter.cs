@@ -23,6 +23,7 @@ public sealed class CsrSafetensorsWriter : IDisposable
     readonly int _columns;
     long _nnz;
 
+    /// <summary>Starts a file of rows × <paramref name="columns"/> (spill files beside it until <see cref="Complete"/>).</summary>
     public CsrSafetensorsWriter(string path, int columns)
     {
         _path = Path.GetFullPath(path);
@@ -35,7 +36,9 @@ public sealed class CsrSafetensorsWriter : IDisposable
         _values = new FileStream(_valuesSpill, FileMode.Create, FileAccess.ReadWrite, FileShare.None, 1 << 20);
     }
 
+    /// <summary>Rows appended so far.</summary>
     public long Rows => _indptr.Count - 1;
+    /// <summary>Non-zeros appended so far.</summary>
     public long NonZeros => _nnz;
 
     /// <summary>Appends one row: its column indices (ascending, in [0, columns)) and values.</summary>

@@ -13,7 +13,14 @@ namespace GbaEngine.Formats;
 /// </summary>
 public static class NpyWriter
 {
-    public enum Element { F32, F16 }
+    /// <summary>Element type of the written array.</summary>
+    public enum Element
+    {
+        /// <summary>32-bit float ('&lt;f4').</summary>
+        F32,
+        /// <summary>IEEE half ('&lt;f2').</summary>
+        F16,
+    }
 
     /// <summary>The .npy header for shape [rows, cols].</summary>
     public static byte[] Header(long rows, long cols, Element element)

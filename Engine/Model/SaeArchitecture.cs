@@ -31,6 +31,7 @@ public sealed record SaeArchitecture(int Dim, int Neurons, bool Tied = true, Sae
     /// </summary>
     public float ReluThreshold { get; init; }
 
+    /// <summary>Throws an <see cref="ArgumentException"/> for an inconsistent architecture.</summary>
     public void Validate()
     {
         if (Dim <= 0) throw new ArgumentException($"Input width d must be positive (got {Dim}).");

@@ -10,6 +10,7 @@ namespace GbaEngine.Model;
 /// </summary>
 public sealed class SparseAutoencoder
 {
+    /// <summary>A model of <paramref name="architecture"/> over <paramref name="parameters"/> (not copied).</summary>
     public SparseAutoencoder(SaeArchitecture architecture, SaeParameters parameters, InputNormalization normalization, float inputScale)
     {
         architecture.Validate();
@@ -23,7 +24,9 @@ public sealed class SparseAutoencoder
 
     /// <summary>The form; training replaces it only to publish BatchTopK's inference threshold.</summary>
     public SaeArchitecture Architecture { get; private set; }
+    /// <summary>The flat parameter buffer (trained in place).</summary>
     public SaeParameters Parameters { get; }
+    /// <summary>How inputs are normalised.</summary>
     public InputNormalization Normalization { get; }
     /// <summary>The dataset-level factor s (x̃ = s·x) when Normalization is DatasetScale.</summary>
     public float InputScale { get; internal set; }
@@ -36,7 +39,9 @@ public sealed class SparseAutoencoder
         Architecture = arch;
     }
 
+    /// <summary>Input width d.</summary>
     public int Dim => Architecture.Dim;
+    /// <summary>Number of neurons M.</summary>
     public int Neurons => Architecture.Neurons;
 
     /// <summary>Writes the normalised token into dst (length ≥ d) and returns the factor to map errors back (1/s or ‖x‖).</summary>
@@ -74,7 +79,7 @@ public sealed class SparseAutoencoder
 
     /// <summary>As <see cref="NormalizeBatch(ReadOnlySpan{float}, int, Span{float}, Span{float})"/>
     /// over the pool's threads (fixed token ranges; each token's result is the same either way).</summary>
-    public void NormalizeBatch(float[] raw, int rows, Memory.AlignedArray batch, float[] factors, Threading.WorkerPool pool)
+    internal void NormalizeBatch(float[] raw, int rows, Memory.AlignedArray batch, float[] factors, Threading.WorkerPool pool)
     {
         if ((long)raw.Length < (long)rows * Dim || batch.Length < (long)rows * Parameters.Stride || factors.Length < rows)
             throw new ArgumentException("NormalizeBatch: a buffer is shorter than the batch.");
@@ -99,7 +104,7 @@ public sealed class SparseAutoencoder
     }
 
     /// <summary>As <see cref="NormalizeDecoderRows(int)"/> on an existing pool (no allocation).</summary>
-    public void NormalizeDecoderRows(Threading.WorkerPool pool) => pool.For(Neurons, new NormalizeRowsJob(Parameters), granule: 16);
+    internal void NormalizeDecoderRows(Threading.WorkerPool pool) => pool.For(Neurons, new NormalizeRowsJob(Parameters), granule: 16);
 
     readonly struct NormalizeRowsJob(SaeParameters p) : Threading.IRangeJob
     {

@@ -11,6 +11,7 @@ public struct Xoshiro256
 {
     ulong _s0, _s1, _s2, _s3;
 
+    /// <summary>A generator seeded through SplitMix64 from <paramref name="seed"/>.</summary>
     public Xoshiro256(ulong seed)
     {
         _s0 = SplitMix(ref seed); _s1 = SplitMix(ref seed); _s2 = SplitMix(ref seed); _s3 = SplitMix(ref seed);
@@ -19,6 +20,7 @@ public struct Xoshiro256
     /// <summary>An independent stream for a purpose (data, init, eval) derived from one user seed.</summary>
     public static Xoshiro256 Derive(ulong seed, ulong stream) => new(seed ^ (0x9E3779B97F4A7C15UL * (stream + 1)));
 
+    /// <summary>The four state words (checkpoints restore them).</summary>
     public (ulong, ulong, ulong, ulong) State
     {
         readonly get => (_s0, _s1, _s2, _s3);
@@ -33,6 +35,7 @@ public struct Xoshiro256
         return z ^ (z >> 31);
     }
 
+    /// <summary>The next 64 random bits.</summary>
     public ulong NextUInt64()
     {
         ulong result = BitOperations.RotateLeft(_s1 * 5, 7) * 9;

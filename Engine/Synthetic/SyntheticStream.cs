@@ -27,10 +27,14 @@ public sealed class SyntheticStream : ITokenStream
         _blocks = BuildBlocks(model.Frequencies);
     }
 
+    /// <summary>Row width d.</summary>
     public int Dim => _model.Spec.Dim;
+    /// <summary>Tokens drawn so far.</summary>
     public long Position { get; private set; }
+    /// <summary>The model the tokens come from.</summary>
     public SyntheticModel Model => _model;
 
+    /// <summary>The generator's settings and seed, for logs and checkpoints.</summary>
     public string Describe()
     {
         var s = _model.Spec;
@@ -55,6 +59,7 @@ public sealed class SyntheticStream : ITokenStream
         State = (state.Rng, state.Position);
     }
 
+    /// <summary>Draws the next rows.</summary>
     public void NextBatch(Span<float> destination, int rows)
     {
         int d = Dim;
@@ -142,5 +147,6 @@ public sealed class SyntheticStream : ITokenStream
         return blocks.ToArray();
     }
 
+    /// <summary>Nothing to release.</summary>
     public void Dispose() { }
 }

@@ -25,5 +25,6 @@ public sealed record CheckpointSchedule(ICheckpointSink Sink, long EverySteps = 
     /// <summary>Extra data the application wants inside every checkpoint (see <see cref="TrainingCheckpoint.Application"/>).</summary>
     public System.Text.Json.Nodes.JsonObject? Application { get; init; }
 
+    /// <summary>Whether a checkpoint is due after step <paramref name="step"/>.</summary>
     public bool IsDue(long step) => EverySteps > 0 && step % EverySteps == 0;
 }

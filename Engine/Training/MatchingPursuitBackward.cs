@@ -17,7 +17,7 @@ namespace GbaEngine.Training;
 /// (their gradients are zero). Tokens run over fixed ranges, each range summing into its own
 /// gradient buffer, reduced in range order: deterministic for a given thread count.
 /// </summary>
-public sealed class MatchingPursuitBackward
+internal sealed class MatchingPursuitBackward
 {
     readonly SaeParameters _p;
     readonly int _threads;

@@ -43,6 +43,7 @@ public sealed partial class SaeTrainer : IDisposable
     double _secondsBefore;             // training seconds before this process (resumed runs)
     List<EvaluationReport> _evaluations = [];
 
+    /// <summary>A trainer for data of width <paramref name="dim"/> (validates the options; allocates every buffer once).</summary>
     public SaeTrainer(TrainerOptions options, int dim)
     {
         options.Validate();
@@ -72,8 +73,11 @@ public sealed partial class SaeTrainer : IDisposable
             options.GammaPlus, options.GammaMinus, options.DeadEpsilon);
     }
 
+    /// <summary>The model being trained (its parameters change with every step).</summary>
     public SparseAutoencoder Model { get; }
+    /// <summary>GBA's groups and bias rule (null for the baselines).</summary>
     public GroupBiasAdaptation? Groups { get; }
+    /// <summary>The options it trains with.</summary>
     public TrainerOptions Options => _o;
     /// <summary>Steps taken so far (the step number of the last <see cref="TrainStep"/>).</summary>
     public long Step => _step;
@@ -267,6 +271,7 @@ public sealed partial class SaeTrainer : IDisposable
         return new StepOutcome(loss, _code.L0, null);
     }
 
+    /// <summary>Stops the worker threads.</summary>
     public void Dispose()
     {
         _mp?.Dispose();

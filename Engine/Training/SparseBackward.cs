@@ -28,7 +28,7 @@ namespace GbaEngine.Training;
 /// partial sums (deterministic per thread count). Both passes need each token's entries in ascending
 /// neuron order, as the encoders emit them; Decode sorts any token whose entries are not, in place.
 /// </summary>
-public sealed class SparseBackward : IDisposable
+internal sealed class SparseBackward : IDisposable
 {
     readonly SaeArchitecture _arch;
     readonly SaeParameters _p;

@@ -13,7 +13,7 @@ namespace GbaEngine.Kernels.Elementwise;
 /// Apply runs on <see cref="ElementwiseDriver.Select{TOp}"/>; the TopK scan keeps its own loops (its
 /// vector pre-filter compares against a threshold that moves as the selection fills).
 /// </summary>
-public static class Gate
+internal static class Gate
 {
     /// <summary>Gates one token row; returns the number of active neurons written to idx/h.</summary>
     /// <param name="jumpRelu">True: emit z (JumpReLU, the bias is a pure firing threshold); false: emit y = z + b (ReLU).</param>
@@ -226,7 +226,7 @@ internal ref struct TopKSelector
 }
 
 /// <summary>Scalar twin of <see cref="Gate"/>.</summary>
-public static class GateReference
+internal static class GateReference
 {
     public static int Apply(ReadOnlySpan<float> z, ReadOnlySpan<float> b, bool jumpRelu,
         Span<int> fireCount, Span<float> maxY, Span<int> idx, Span<float> h)

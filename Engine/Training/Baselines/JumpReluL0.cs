@@ -20,7 +20,7 @@ namespace GbaEngine.Training.Baselines;
 /// fires on, into active (y &gt; 0) and window (|y| &lt; ε/2) entries. θ is kept ≥ 0 (b ≤ 0) after each step,
 /// so the gate never emits negative values.
 /// </summary>
-public sealed class JumpReluL0 : IBaselineStep
+internal sealed class JumpReluL0 : IBaselineStep
 {
     readonly SaeParameters _p;
     readonly SparseCode _emitted = new();

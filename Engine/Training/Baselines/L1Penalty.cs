@@ -20,7 +20,7 @@ namespace GbaEngine.Training.Baselines;
 ///   ∂/∂a_m = λ/B·sign(a_m)·‖w_m‖·Σ_t h_tm
 /// Neuron-parallel over the code's columns, each row summed in token order: deterministic.
 /// </summary>
-public sealed class L1Penalty : IBaselineStep
+internal sealed class L1Penalty : IBaselineStep
 {
     readonly SaeParameters _p;
     readonly WorkerPool _pool;
