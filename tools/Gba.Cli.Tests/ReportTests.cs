@@ -6,6 +6,8 @@ using static GbaEngine.Cli.Tests.CliHarness;
 
 using GbaEngine.Tests.Activations;
 
+using GbaEngine.Charts;
+
 namespace GbaEngine.Cli.Tests;
 
 /// <summary>`gba report`: one self-contained HTML file whose plots are well-formed SVG.</summary>
@@ -112,6 +114,17 @@ public partial class ReportTests
         Assert.DoesNotContain(empty.Descendants(), e => e.Name.LocalName == "rect" && e.Elements().Any());   // no bars (bars carry a <title>)
         var strip = XElement.Parse(Svg.GroupStrip(new PlotSpec("s", "g", "v", LogY: true), ["a", "b"], [[], [0.1, 0.2, 0.0]], [0.5, 0.05]));
         Assert.Equal(2, strip.Descendants().Count(e => e.Name.LocalName == "circle"));   // 0.0 is off a log axis
+    }
+
+    [Fact]
+    public void BarsAndReferenceLinesOfTheExperimentChartsAreWellFormed()
+    {
+        var bars = XElement.Parse(Svg.Bars(new PlotSpec("b & c", "", "fraction", YRange: (0, 1)), ["GBA", "TopK <k>"],
+            [("FRR@0.8", [1.0, 0.5]), ("dead", [double.NaN, 0.2])]));
+        Assert.Equal(3, bars.Descendants().Count(e => e.Name.LocalName == "rect" && e.Elements().Any()));   // NaN left out
+        var lines = XElement.Parse(Svg.LinePlot(new PlotSpec("r", "p / f", "FRR", LogX: true, YRange: (0, 1)),
+            [Series.From("FRR", [(0.5, 0.1), (2, 0.9), (8, 1.0)])], verticalLines: [(1, "p = f"), (4, "4f")]));
+        Assert.Contains("p = f", lines.Descendants().Where(e => e.Name.LocalName == "text").Select(e => e.Value));
     }
 
     [Fact]

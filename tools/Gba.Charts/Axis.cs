@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace GbaEngine.Cli.Report;
+namespace GbaEngine.Charts;
 
 /// <summary>
 /// One plot axis: maps data values to pixels (linear or log10) and chooses tick positions and

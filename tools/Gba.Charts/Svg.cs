@@ -2,18 +2,24 @@ using System.Globalization;
 using System.Security;
 using System.Text;
 
-namespace GbaEngine.Cli.Report;
+namespace GbaEngine.Charts;
 
 /// <summary>A line (or marker) series of a plot.</summary>
-public sealed record Series(string Name, double[] X, double[] Y, string? Color = null, bool Dashed = false, bool Markers = false, bool Line = true);
+public sealed record Series(string Name, double[] X, double[] Y, string? Color = null, bool Dashed = false, bool Markers = false, bool Line = true)
+{
+    /// <summary>A series from (x, y) points.</summary>
+    public static Series From(string name, IReadOnlyList<(double X, double Y)> points, bool dashed = false, bool markers = true) =>
+        new(name, points.Select(p => p.X).ToArray(), points.Select(p => p.Y).ToArray(), Dashed: dashed, Markers: markers);
+}
 
-/// <summary>Size, title and axis labels of a plot.</summary>
-public sealed record PlotSpec(string Title, string XLabel, string YLabel, bool LogY = false, bool LogX = false, int Width = 600, int Height = 340);
+/// <summary>Size, title and axis labels of a plot; <see cref="YRange"/> fixes the y axis (e.g. 0..1 for rates).</summary>
+public sealed record PlotSpec(string Title, string XLabel, string YLabel, bool LogY = false, bool LogX = false, int Width = 600, int Height = 340,
+    (double Min, double Max)? YRange = null);
 
 /// <summary>
-/// Self-contained SVG plots (no scripts, no external assets) for the HTML report: line plots with a
-/// log-y option, histograms, and per-group box-and-strip plots, each with axes, ticks, labels and a
-/// legend. Output is well-formed XML (text is escaped) so it can be embedded inline or saved as .svg.
+/// Self-contained SVG plots (no scripts, no external assets), the one chart module of the tools (the HTML
+/// report, the experiment reports, benchmark history): line plots with log axes and reference lines,
+/// histograms, grouped bars and per-group box-and-strip plots, each with axes, ticks, labels and a legend. Output is well-formed XML (text is escaped) so it can be embedded inline or saved as .svg.
 /// </summary>
 public static class Svg
 {
@@ -23,12 +29,15 @@ public static class Svg
 
     const double Left = 64, Right = 16, Top = 30, Bottom = 46;
 
-    public static string LinePlot(PlotSpec spec, IReadOnlyList<Series> series, IReadOnlyList<(double Y, string Label)>? horizontalLines = null)
+    /// <summary>Lines (and markers) of every series, with optional dotted reference lines across (y) or up (x).</summary>
+    public static string LinePlot(PlotSpec spec, IReadOnlyList<Series> series, IReadOnlyList<(double Y, string Label)>? horizontalLines = null,
+        IReadOnlyList<(double X, string Label)>? verticalLines = null)
     {
         var xs = series.SelectMany(s => s.X.Zip(s.Y).Where(p => double.IsFinite(p.Second) && (!spec.LogY || p.Second > 0)).Select(p => p.First))
             .Where(v => double.IsFinite(v) && (!spec.LogX || v > 0)).ToList();
         var ys = series.SelectMany(s => s.Y).Where(v => double.IsFinite(v) && (!spec.LogY || v > 0)).ToList();
         if (horizontalLines != null) ys.AddRange(horizontalLines.Select(h => h.Y).Where(v => double.IsFinite(v) && (!spec.LogY || v > 0)));
+        if (verticalLines != null) xs.AddRange(verticalLines.Select(v => v.X).Where(v => double.IsFinite(v) && (!spec.LogX || v > 0)));
         var (x, y) = Axes(spec, xs, ys);
         var sb = Begin(spec, x, y);
         var occupied = new List<(double, double)>();
@@ -39,6 +48,14 @@ public static class Svg
                 double py = y.Map(hy);
                 sb.Append(Inv($"<line x1=\"{x.PixelFrom:F1}\" y1=\"{py:F1}\" x2=\"{x.PixelTo:F1}\" y2=\"{py:F1}\" stroke=\"#999\" stroke-dasharray=\"2 3\"/>"));
                 sb.Append(Inv($"<text x=\"{x.PixelTo - 2:F1}\" y=\"{py - 3:F1}\" text-anchor=\"end\" font-size=\"10\" fill=\"#666\">{Esc(label)}</text>"));
+            }
+        if (verticalLines != null)
+            foreach (var (vx, label) in verticalLines)
+            {
+                if (!x.Accepts(vx)) continue;
+                double px = x.Map(vx);
+                sb.Append(Inv($"<line x1=\"{px:F1}\" y1=\"{y.PixelFrom:F1}\" x2=\"{px:F1}\" y2=\"{y.PixelTo:F1}\" stroke=\"#999\" stroke-dasharray=\"2 3\"/>"));
+                sb.Append(Inv($"<text x=\"{px + 3:F1}\" y=\"{y.PixelTo + 11:F1}\" font-size=\"10\" fill=\"#666\">{Esc(label)}</text>"));
             }
         for (int i = 0; i < series.Count; i++)
         {
@@ -61,6 +78,31 @@ public static class Svg
                 foreach (var p in pts) sb.Append(Inv($"<circle cx=\"{p.X:F1}\" cy=\"{p.Y:F1}\" r=\"2.6\" fill=\"{color}\"/>"));
         }
         Legend(sb, spec, series.Select((s, i) => (s.Name, s.Color ?? Palette[i % Palette.Length], s.Dashed)).ToList(), occupied);
+        return End(sb);
+    }
+
+    /// <summary>Grouped bars: one group per category, one bar per series (NaN values are left out).</summary>
+    public static string Bars(PlotSpec spec, IReadOnlyList<string> categories, IReadOnlyList<(string Name, double[] Values)> series)
+    {
+        int n = categories.Count;
+        var values = series.SelectMany(s => s.Values).Where(double.IsFinite).Append(0).ToList();
+        var x = new Axis(-0.5, n - 0.5, false, Left, spec.Width - Right, pad: false);
+        var y = spec.YRange is { } r ? new Axis(r.Min, r.Max, false, spec.Height - Bottom, Top, pad: false)
+            : new Axis(Math.Min(0, values.Min()), values.Max(), false, spec.Height - Bottom, Top);
+        var sb = Begin(spec, x, y, categories);
+        double slot = (x.PixelTo - x.PixelFrom) / Math.Max(1, n), bar = slot * 0.8 / Math.Max(1, series.Count);
+        var occupied = new List<(double, double)>();
+        for (int c = 0; c < n; c++)
+            for (int s = 0; s < series.Count; s++)
+            {
+                double v = c < series[s].Values.Length ? series[s].Values[c] : double.NaN;
+                if (!double.IsFinite(v)) continue;
+                double px = x.Map(c) - slot * 0.4 + s * bar;
+                double top = y.Map(Math.Clamp(v, y.Min, y.Max)), bottom = y.Map(Math.Max(y.Min, 0));
+                for (double py = Math.Min(top, bottom); py <= Math.Max(top, bottom); py += 4) occupied.Add((px + bar / 2, py));
+                sb.Append(Inv($"<rect x=\"{px:F1}\" y=\"{Math.Min(top, bottom):F1}\" width=\"{bar * 0.9:F1}\" height=\"{Math.Abs(bottom - top):F1}\" fill=\"{Palette[s % Palette.Length]}\"><title>{Esc(Inv($"{series[s].Name}, {categories[c]}: {v:G4}"))}</title></rect>"));
+            }
+        Legend(sb, spec, series.Select((s, i) => (s.Name, Palette[i % Palette.Length], false)).ToList(), occupied);
         return End(sb);
     }
 
@@ -153,7 +195,8 @@ public static class Svg
         double y0 = ys.Count == 0 ? (spec.LogY ? 1 : 0) : ys.Min(), y1 = ys.Count == 0 ? (spec.LogY ? 10 : 1) : ys.Max();
         if (zeroY && !spec.LogY) y0 = Math.Min(0, y0);
         var x = new Axis(x0, x1, spec.LogX, Left, spec.Width - Right, padX);
-        var y = new Axis(y0, y1, spec.LogY, spec.Height - Bottom, Top, !zeroY);
+        var y = spec.YRange is { } r ? new Axis(r.Min, r.Max, spec.LogY, spec.Height - Bottom, Top, pad: false)
+            : new Axis(y0, y1, spec.LogY, spec.Height - Bottom, Top, !zeroY);
         return (x, y);
     }
 
