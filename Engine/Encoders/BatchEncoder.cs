@@ -1,3 +1,4 @@
+using GbaEngine.Kernels;
 using GbaEngine.Kernels.Elementwise;
 using GbaEngine.Kernels.Gemm;
 using GbaEngine.Memory;
@@ -30,18 +31,18 @@ internal sealed unsafe class BatchEncoder : IDisposable
     readonly float[][] _mergeValue;
 
     /// <summary>An encoder with its own <paramref name="threads"/> worker threads.</summary>
-    public BatchEncoder(SaeArchitecture arch, SaeParameters parameters, int batchCapacity, int threads)
-        : this(arch, parameters, batchCapacity, new WorkerPool(Math.Max(1, threads)), ownsPool: true)
+    public BatchEncoder(SaeArchitecture arch, SaeParameters parameters, int batchCapacity, int threads, KernelSet? kernels = null)
+        : this(arch, parameters, batchCapacity, new WorkerPool(Math.Max(1, threads)), ownsPool: true, kernels)
     {
     }
 
     /// <summary>An encoder running on the caller's pool (shared with the rest of a training step).</summary>
-    public BatchEncoder(SaeArchitecture arch, SaeParameters parameters, int batchCapacity, WorkerPool pool)
-        : this(arch, parameters, batchCapacity, pool, ownsPool: false)
+    public BatchEncoder(SaeArchitecture arch, SaeParameters parameters, int batchCapacity, WorkerPool pool, KernelSet? kernels = null)
+        : this(arch, parameters, batchCapacity, pool, ownsPool: false, kernels)
     {
     }
 
-    BatchEncoder(SaeArchitecture arch, SaeParameters parameters, int batchCapacity, WorkerPool pool, bool ownsPool)
+    BatchEncoder(SaeArchitecture arch, SaeParameters parameters, int batchCapacity, WorkerPool pool, bool ownsPool, KernelSet? kernels)
     {
         arch.Validate();
         ArgumentOutOfRangeException.ThrowIfLessThan(batchCapacity, 1);
@@ -49,7 +50,7 @@ internal sealed unsafe class BatchEncoder : IDisposable
         _p = parameters;
         _pool = pool;
         _ownsPool = ownsPool;
-        _gemm = new SgemmContext(pool);
+        _gemm = new SgemmContext(pool, kernels);
         _k = arch.Sparsity == SparsityMode.TopK ? arch.K : 0;
         _lanes = new EncoderLane[pool.Threads];
         for (int i = 0; i < _lanes.Length; i++) _lanes[i] = new EncoderLane(arch.Neurons, batchCapacity, _k);

@@ -44,9 +44,9 @@ public sealed class ChunkedEncoder : IDisposable
         _sae = sae;
         _chunkRows = chunkRows;
         if (sae.Architecture.Sparsity == SparsityMode.MatchingPursuit)
-            _pursuit = new MatchingPursuitEncoder(sae.Architecture, sae.Parameters, chunkRows, threads);
+            _pursuit = new MatchingPursuitEncoder(sae.Architecture, sae.Parameters, chunkRows, threads, sae.Kernels);
         else
-            _encoder = new BatchEncoder(sae.Architecture, sae.Parameters, chunkRows, threads);
+            _encoder = new BatchEncoder(sae.Architecture, sae.Parameters, chunkRows, threads, sae.Kernels);
         _x = new AlignedArray((long)chunkRows * sae.Parameters.Stride);
         _factors = new float[chunkRows];
     }

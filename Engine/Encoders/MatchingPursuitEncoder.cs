@@ -22,6 +22,7 @@ namespace GbaEngine.Encoders;
 public sealed unsafe class MatchingPursuitEncoder : IDisposable
 {
     readonly SaeParameters _p;
+    readonly Kernels.KernelSet _set;
     readonly int _threads;
     readonly int _mPad;
     readonly SgemmContext _gemm;
@@ -35,14 +36,16 @@ public sealed unsafe class MatchingPursuitEncoder : IDisposable
     int _traceSteps;
 
     /// <param name="arch">A tied architecture; its K is the default number of steps.</param>
-    public MatchingPursuitEncoder(SaeArchitecture arch, SaeParameters parameters, int batchCapacity, int threads)
+    /// <param name="kernels">The kernel set (default: <see cref="Kernels.KernelSelector.Current"/>).</param>
+    public MatchingPursuitEncoder(SaeArchitecture arch, SaeParameters parameters, int batchCapacity, int threads, Kernels.KernelSet? kernels = null)
     {
+        _set = kernels ?? Kernels.KernelSelector.Current;
         arch.Validate();
         if (!parameters.Tied) throw new ArgumentException("Matching pursuit needs a tied dictionary.");
         _p = parameters;
         _threads = Math.Max(1, threads);
         _mPad = AlignedArray.PadToLine(parameters.Neurons);
-        _gemm = new SgemmContext(_threads);
+        _gemm = new SgemmContext(_threads, _set);
         _corr = new AlignedArray((long)batchCapacity * _mPad);
         Residual = new AlignedArray((long)batchCapacity * parameters.Stride);
         _active = new bool[batchCapacity];
@@ -94,7 +97,7 @@ public sealed unsafe class MatchingPursuitEncoder : IDisposable
             _coeffs = new float[BatchCapacity * steps];
         }
         _traceSteps = steps;
-        var set = Kernels.KernelSelector.Current;
+        var set = _set;
         float thr2 = ResidualThreshold * ResidualThreshold;
         FixedPartition.Run(rows, _threads, (_, s, e) =>
         {
@@ -201,7 +204,7 @@ public sealed unsafe class MatchingPursuitEncoder : IDisposable
     {
         if (sae.Architecture.Sparsity != SparsityMode.MatchingPursuit)
             throw new ArgumentException($"Only a matching-pursuit SAE has a step count (this one is {sae.Architecture.Sparsity}).");
-        return new SparseAutoencoder(sae.Architecture with { K = steps }, sae.Parameters, sae.Normalization, sae.InputScale);
+        return new SparseAutoencoder(sae.Architecture with { K = steps }, sae.Parameters, sae.Normalization, sae.InputScale, sae.Kernels);
     }
 
     /// <summary>Releases the SGEMM context.</summary>

@@ -121,7 +121,7 @@ public static class Evaluator
             sums.Active += code.Count;
             for (int t = 0; t < rows; t++)
             {
-                SparseDecoder.Reconstruct(sae.Parameters, code.Indices(t), code.Values(t), _xhat);
+                SparseDecoder.Reconstruct(sae.Parameters, code.Indices(t), code.Values(t), _xhat, sae.Kernels);
                 var xt = normalized.Slice(t * stride, d);
                 double e2 = 0;
                 for (int j = 0; j < d; j++)

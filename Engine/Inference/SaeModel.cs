@@ -37,6 +37,7 @@ public sealed unsafe class SaeModel
     readonly bool _hasEncoderBias;
     readonly int _chunkRows;
     readonly ConcurrentBag<Scratch> _pool = new();
+    KernelSet _kernels = KernelSelector.Current;
 
     /// <summary>Builds a model from weights in the layout above (all arrays are copied).</summary>
     /// <param name="dim">Input width d (SAELens d_in).</param>
@@ -133,6 +134,20 @@ public sealed unsafe class SaeModel
     /// <summary>The directory it was loaded from, or null.</summary>
     public string? Source { get; }
 
+    /// <summary>The kernel set its encoder and decoder run on (default: <see cref="KernelSelector.Current"/>).</summary>
+    public KernelSet Kernels => _kernels;
+
+    /// <summary>The same model (sharing its weights) running on another kernel set.</summary>
+    public SaeModel WithKernels(KernelSet kernels)
+    {
+        if (!KernelSelector.IsSupported(kernels))
+            throw new PlatformNotSupportedException($"Kernel set {kernels} is not supported by this CPU (best available: {KernelSelector.Best}).");
+        return new SaeModel(Dim, Features, _wEnc, _bEnc, _wDec, _bDec, Activation, _threshold, K, ApplyDecoderBiasToInput, Normalization, Layout, Source)
+        {
+            _kernels = kernels,
+        };
+    }
+
     /// <summary>Feature m's encoder direction [d].</summary>
     public ReadOnlySpan<float> EncoderRow(int m) => _wEnc.AsSpan(CheckFeature(m) * Dim, Dim);
 
@@ -180,7 +195,7 @@ public sealed unsafe class SaeModel
             var (scale, shift) = Prepare(x[..Dim], s.Row);
             var z = s.PreActivations(1).AsSpan(0, Features);
             var row = s.Row.AsSpan(0, Dim);
-            var set = KernelSelector.Current;
+            var set = _kernels;
             for (int m = 0; m < Features; m++) z[m] = Blas1.Dot(_wEnc.AsSpan(m * Dim, Dim), row, set);
             int n = GateRow(z, s, s.Index, s.Value, set);
             return new SparseFeatures(s.Index.AsSpan(0, n).ToArray(), s.Value.AsSpan(0, n).ToArray(), scale, shift);
@@ -246,7 +261,7 @@ public sealed unsafe class SaeModel
     void EncodeRange(nint source, int start, int end, SparseFeatureBatch dst, Scratch s)
     {
         int d = Dim, m = Features;
-        var set = KernelSelector.Current;
+        var set = _kernels;
         var xs = new ReadOnlySpan<float>((float*)source, end * d);
         int perToken = Activation == SaeActivation.TopK ? K : m;
         for (int c0 = start; c0 < end; c0 += _chunkRows)
@@ -355,7 +370,7 @@ public sealed unsafe class SaeModel
         if (xhat.Length < Dim) throw new ArgumentException($"xhat holds {xhat.Length} floats: expected at least d = {Dim}.", nameof(xhat));
         foreach (int i in indices)
             if ((uint)i >= (uint)Features) throw new ArgumentOutOfRangeException(nameof(indices), i, $"Feature index outside [0, {Features}).");
-        DecodeRow(indices, values, outputScale, outputShift, xhat[..Dim], KernelSelector.Current);
+        DecodeRow(indices, values, outputScale, outputShift, xhat[..Dim], _kernels);
     }
 
     /// <summary>Decodes every token of a batch into xhat [Tokens × d].</summary>
@@ -372,7 +387,7 @@ public sealed unsafe class SaeModel
             nint target = (nint)px;
             FixedPartition.Run(rows, Math.Min(threads, Math.Max(1, rows / 16)), (_, start, end) =>
             {
-                var set = KernelSelector.Current;
+                var set = _kernels;
                 var dst = new Span<float>((float*)target, rows * d);
                 for (int t = start; t < end; t++)
                     DecodeRow(features.Indices(t), features.Values(t), features.OutputScale(t), features.OutputShift(t), dst.Slice(t * d, d), set);
@@ -426,7 +441,7 @@ public sealed unsafe class SaeModel
         public readonly float[] Scales = new float[2 * model._chunkRows];
         public readonly SparseFeatureBatch Part = new();
 
-        public SgemmContext Gemm => _gemm ??= new SgemmContext(1);
+        public SgemmContext Gemm => _gemm ??= new SgemmContext(1, model._kernels);
 
         public float[] PreActivations(int rows) => Grow(ref _z, (long)rows * _m);
 

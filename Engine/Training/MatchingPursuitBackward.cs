@@ -1,3 +1,4 @@
+using GbaEngine.Kernels;
 using GbaEngine.Kernels.Elementwise;
 using GbaEngine.Memory;
 using GbaEngine.Model;
@@ -26,6 +27,9 @@ internal sealed class MatchingPursuitBackward
     readonly AlignedArray _scratch;    // [threads × 2 × Stride]: g and r per range
     readonly double[] _lossParts;
 
+    /// <summary>The kernel set it runs (the trainer sets its own; default: the process's).</summary>
+    internal KernelSet Kernels { get; set; } = KernelSelector.Current;
+
     public MatchingPursuitBackward(SaeParameters parameters, int threads)
     {
         _p = parameters;
@@ -40,7 +44,7 @@ internal sealed class MatchingPursuitBackward
     public double Loss(MatchingPursuitEncoder encoder, int rows)
     {
         int stride = _p.Stride;
-        var set = Kernels.KernelSelector.Current;
+        var set = Kernels;
         Array.Clear(_lossParts);
         FixedPartition.Run(rows, _threads, (part, s, e) =>
         {
@@ -61,7 +65,7 @@ internal sealed class MatchingPursuitBackward
     {
         int stride = _p.Stride, m = _p.Neurons;
         long rowsPerPart = (long)m * stride;
-        var set = Kernels.KernelSelector.Current;
+        var set = Kernels;
         float invB = rows == 0 ? 0 : 1f / rows;
         FixedPartition.Run(rows, _threads, (part, s, e) =>
         {

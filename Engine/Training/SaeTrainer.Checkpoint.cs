@@ -63,7 +63,7 @@ public sealed partial class SaeTrainer
         GroupOf = Groups?.GroupOf ?? [],
         Stream = data.CaptureState(),
         Evaluations = [.. _evaluations],
-        Kernels = Kernels.KernelSelector.Current.ToString().ToLowerInvariant(),
+        Kernels = Model.Kernels.ToString().ToLowerInvariant(),
         BaselineState = _baseline?.CaptureState(),
         Application = application,
     };

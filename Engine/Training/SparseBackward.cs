@@ -41,6 +41,9 @@ internal sealed class SparseBackward : IDisposable
     readonly Scratch[] _scratch;          // per part: a token's coefficients and dots, per-token cursors, a block's sums
     readonly int _decodeBlock, _gradientBlock;
 
+    /// <summary>The kernel set it runs (the trainer sets its own; default: the process's).</summary>
+    internal KernelSet Kernels { get; set; } = KernelSelector.Current;
+
     /// <summary>A backward pass with its own <paramref name="threads"/> worker threads.</summary>
     public SparseBackward(SaeArchitecture arch, SaeParameters parameters, int batchCapacity, int threads)
         : this(arch, parameters, batchCapacity, new WorkerPool(Math.Max(1, threads)), ownsPool: true)
@@ -104,7 +107,7 @@ internal sealed class SparseBackward : IDisposable
     /// <summary>Fills grad (same layout as the parameters) from the last Decode; Xc from the encoder.</summary>
     public void Gradients(AlignedArray xc, int rows, SparseCode code, SaeParameters grad)
     {
-        var set = KernelSelector.Current;
+        var set = Kernels;
         int stride = _p.Stride;
         float invB = 1f / rows;
         _pool.For(_arch.Neurons, new NeuronJob(this, xc, rows, code, grad, invB), granule: 16);
@@ -130,7 +133,7 @@ internal sealed class SparseBackward : IDisposable
     {
         public void Run(int part, int start, int end)
         {
-            var set = KernelSelector.Current;
+            var set = b.Kernels;
             var p = b._p;
             int stride = p.Stride, neurons = b._arch.Neurons, block = b._decodeBlock;
             float* e = b.Error.Pointer;
@@ -207,7 +210,7 @@ internal sealed class SparseBackward : IDisposable
     {
         public void Run(int part, int start, int end)
         {
-            var set = KernelSelector.Current;
+            var set = b.Kernels;
             var p = b._p;
             int stride = p.Stride, block = b._gradientBlock;
             bool reluBias = b._arch.EffectiveGate == SaeActivation.Relu;

@@ -107,6 +107,13 @@ public sealed record TrainerOptions
     public InputNormalization Normalization { get; init; } = InputNormalization.DatasetScale;
     /// <summary>Tokens read first to estimate the input scale, b_pre and (quantile start) the biases.</summary>
     public int InitTokens { get; init; } = 25_600;
+    /// <summary>The kernel set the trainer and its model run on; null: <see cref="Kernels.KernelSelector.Current"/>
+    /// (GBA_KERNELS, else the best this CPU has). Results are bitwise reproducible only on the same set. Not part
+    /// of the options' JSON: a run records the set it used on its own (config.json, a checkpoint's "kernels"),
+    /// and a resumed run may change it.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public Kernels.KernelSet? Kernels { get; init; }
+
     /// <summary>Evaluate every this many steps (0: only at the end).</summary>
     public int EvalEvery { get; init; } = 500;
 

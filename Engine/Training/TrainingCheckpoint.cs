@@ -52,7 +52,7 @@ public sealed class TrainingCheckpoint
     public required StreamState Stream { get; init; }
     /// <summary>Evaluations so far, oldest first (the final one too once the run has finished).</summary>
     public required IReadOnlyList<EvaluationReport> Evaluations { get; init; }
-    /// <summary>The kernel set the run used (<see cref="Kernels.KernelSelector.Current"/>); results are bitwise reproducible only on the same set.</summary>
+    /// <summary>The kernel set the run used (<see cref="Model.SparseAutoencoder.Kernels"/>); results are bitwise reproducible only on the same set.</summary>
     public required string Kernels { get; init; }
     /// <summary>A baseline method's state between steps beyond the parameters (BatchTopK: its running threshold), or null.</summary>
     public JsonObject? BaselineState { get; init; }

@@ -69,4 +69,25 @@ public class ScalarKernelSetTests
         var listing = Listings(KernelSelector.Best.ToString().ToLowerInvariant(), "gba").Single(l => l.Key.Contains(kernel, StringComparison.Ordinal));
         Assert.Matches(Wide, listing.Value);
     }
+
+    /// <summary>
+    /// The kernel set is an option of the trainer and its model, not a process-wide switch: `--kernels scalar`
+    /// in this process (whose default set is the best) trains bit for bit what a process started with
+    /// GBA_KERNELS=scalar trains, and leaves the process default alone.
+    /// </summary>
+    [Fact]
+    public void KernelsOptionTrainsLikeTheEnvironmentDefaultAndChangesNoGlobal()
+    {
+        string[] args = ["train", "--features", "32", "--dim", "24", "--sparsity", "2", "--d-sae", "96", "--batch", "64", "--steps", "20",
+            "--init-tokens", "256", "--eval-tokens", "512", "--threads", "2", "--quiet", "--json"];
+        var before = KernelSelector.Current;
+        var (code, stdout, err) = CliHarness.Run([.. args, "--kernels", "scalar"]);
+        Assert.True(code == 0, err);
+        Assert.Equal(before, KernelSelector.Current);
+        var (childCode, childOut, childErr) = CliHarness.Exec(args, new Dictionary<string, string> { ["GBA_KERNELS"] = "scalar" });
+        Assert.True(childCode == 0, childErr);
+        static string Untimed(string json) => Regex.Replace(CliHarness.LastLine(json), "\"(seconds|tokens_per_second)\":[^,}]*,?", "");
+        Assert.Equal(Untimed(childOut), Untimed(stdout));
+        Assert.Contains("\"kernels\":\"scalar\"", stdout);
+    }
 }

@@ -29,6 +29,9 @@ internal sealed class JumpReluL0 : IBaselineStep
     int[] _windowNeuron = new int[1024];
     int _window;
 
+    /// <summary>The kernel set it runs (the trainer sets its own; default: the process's).</summary>
+    internal KernelSet Kernels { get; set; } = KernelSelector.Current;
+
     public JumpReluL0(SaeParameters parameters, double lambda, double bandwidth, double initialThreshold)
     {
         if (!(bandwidth > 0)) throw new ArgumentException($"The STE bandwidth must be positive (got {bandwidth}).");
@@ -99,7 +102,7 @@ internal sealed class JumpReluL0 : IBaselineStep
     public double Add(AlignedArray error, int rows, SparseCode code, SaeParameters grad)
     {
         if (rows == 0) return 0;
-        var set = KernelSelector.Current;
+        var set = Kernels;
         int stride = _p.Stride;
         var err = error.Span;
         var b = _p.Bias;

@@ -71,7 +71,7 @@ static class TrainCheckpoints
         var nowData = Without(data.Config, "files");
         if (!JsonNode.DeepEquals(savedData, nowData))
             throw new InvalidDataException($"{r.Loaded.Directory}: the checkpoint was trained on {savedData?.ToJsonString()}, this run reads {nowData?.ToJsonString()}.");
-        string kernels = Kernels.KernelSelector.Current.ToString().ToLowerInvariant();
+        string kernels = trainer.Model.Kernels.ToString().ToLowerInvariant();
         if (c.Kernels != kernels || c.Options.Threads != options.Threads)
             stderr.WriteLine($"gba {command}: warning: the checkpoint ran with kernels {c.Kernels} on {c.Options.Threads} threads, this run uses {kernels} on {options.Threads}: " +
                              "the result will match an uninterrupted run only up to rounding");

@@ -72,7 +72,6 @@ public static class TrainCommand
         // Paths after --data (a shell glob expands to several) are data files too.
         var dataPaths = o.Strings("--data").Concat(o.Positional).ToList();
         if (o.Positional.Count > 0 && o.Strings("--data").Count == 0) throw new UsageException($"unexpected argument '{o.Positional[0]}'");
-        if (o.String("--kernels") is { } k) Kernels.KernelSelector.Force(Kernels.KernelSelector.Parse(k));
 
         var options = TrainOptions.Trainer(o, demo: command == "demo");
         options.Validate();
@@ -100,7 +99,7 @@ public static class TrainCommand
         if (resume != null) TrainCheckpoints.Continue(resume, command, trainer, data, stderr, JsonlLog.Line);
         using var signals = new InterruptSignals(command, stderr);
         stderr.WriteLine($"gba {command}: {TrainOptions.MethodName(options.Method).ToUpperInvariant()} M={options.Neurons} on {train.Describe()}; " +
-                         $"{options.Steps} steps of {options.BatchSize} tokens, {options.Threads} threads, kernels {Kernels.KernelSelector.Current}");
+                         $"{options.Steps} steps of {options.BatchSize} tokens, {options.Threads} threads, kernels {trainer.Model.Kernels}");
         using var log = outDir is null ? null : new StreamWriter(Path.Combine(outDir, "metrics.jsonl"), append: resume != null);
         // Appended on resume: steps logged after the last checkpoint appear twice, and readers keep the later line.
         using var lossLog = outDir is null ? null : new StreamWriter(Path.Combine(outDir, LossLog.FileName), append: resume != null);
@@ -180,7 +179,7 @@ public static class TrainCommand
             ["d_sae"] = o.Neurons,
             ["threads"] = o.Threads,
             ["seed"] = o.Seed,
-            ["kernels"] = Kernels.KernelSelector.Current.ToString().ToLowerInvariant(),
+            ["kernels"] = (o.Kernels ?? Kernels.KernelSelector.Current).ToString().ToLowerInvariant(),
         };
     }
 
@@ -215,7 +214,7 @@ public static class TrainCommand
             ["options"] = effective,
             ["trainer"] = TrainerOptionsJson.Write(o),
             ["data"] = dataConfig.DeepClone(),
-            ["kernels"] = Kernels.KernelSelector.Current.ToString().ToLowerInvariant(),
+            ["kernels"] = (o.Kernels ?? Kernels.KernelSelector.Current).ToString().ToLowerInvariant(),
         };
         RunConfig.WriteAtomically(path, cfg);
     }

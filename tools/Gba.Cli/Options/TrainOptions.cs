@@ -121,7 +121,10 @@ public static class TrainOptions
         Trainer("normalize", "Budget", "datasetscale|pertoken", "input normalisation",
             (o, _, t) => t with { Normalization = o.Enum("--normalize", InputNormalization.DatasetScale) }, t => t.Normalization.ToString().ToLowerInvariant()),
         Trainer("eval-every", "Budget", "STEPS", "evaluate every STEPS steps (0: only at the end)", (o, _, t) => t with { EvalEvery = o.Int("--eval-every", 500) }, t => t.EvalEvery),
-        Run("kernels", "Budget", "scalar|avx2|avx512", "kernel set (default: GBA_KERNELS, else the best this CPU has)"),
+        new("kernels", OptionKind.Value, OptionScope.Run, "Budget", "scalar|avx2|avx512", "kernel set (default: GBA_KERNELS, else the best this CPU has)")
+        {
+            Bind = (o, _, t) => t with { Kernels = o.String("--kernels") is { } k ? Kernels.KernelSelector.Parse(k) : null },
+        },
         // Each baseline's own settings (other methods ignore them, so their config.json leaves them out).
         Trainer("l1", "Method", "LAMBDA", "L1: penalty LAMBDA*sum |a_m|*||w_m||*h_m (decoder not renormalised)",
             (o, _, t) => t with { L1Coefficient = o.Double("--l1", Paper.L1Coefficient) }, t => t.L1Coefficient, TrainingMethod.L1),
