@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using GbaEngine.Activations;
 using GbaEngine.Benchmarks.Regression.Entries;
+using GbaEngine.Formats;
 
 namespace GbaEngine.Benchmarks.Regression;
 

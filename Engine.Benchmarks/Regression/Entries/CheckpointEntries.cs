@@ -1,4 +1,5 @@
 using GbaEngine.Checkpoints;
+using GbaEngine.Training;
 
 namespace GbaEngine.Benchmarks.Regression.Entries;
 

@@ -1,4 +1,5 @@
 using System.Globalization;
+using GbaEngine.Encoders;
 using GbaEngine.Inference;
 using GbaEngine.Memory;
 using GbaEngine.Model;

@@ -1,6 +1,8 @@
 using System.Buffers.Binary;
 using GbaEngine.Activations;
-using GbaEngine.Synthetic;
+using GbaEngine.Formats;
+using GbaEngine.Rng;
+using GbaEngine.Streams;
 
 namespace GbaEngine.Benchmarks.Regression.Entries;
 

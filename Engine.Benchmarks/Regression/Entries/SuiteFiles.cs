@@ -1,4 +1,5 @@
 using GbaEngine.Activations;
+using GbaEngine.Formats;
 using GbaEngine.Training;
 
 namespace GbaEngine.Benchmarks.Regression.Entries;

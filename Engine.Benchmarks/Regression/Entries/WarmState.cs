@@ -1,7 +1,7 @@
 using System.Text.Json.Nodes;
 using GbaEngine.Checkpoints;
+using GbaEngine.Evaluation;
 using GbaEngine.Kernels;
-using GbaEngine.Metrics;
 using GbaEngine.Synthetic;
 using GbaEngine.Training;
 
