@@ -36,6 +36,8 @@ static class CheckpointJson
         ["dead_epsilon"] = Num(o.DeadEpsilon),
         ["buffer_tokens"] = o.BufferTokens,
         ["bias_init"] = Name(o.BiasInit),
+        ["bias_rule"] = Name(o.BiasRule),
+        ["pre_bias"] = Name(o.PreBias),
         ["batch_size"] = o.BatchSize,
         ["tokens"] = o.Tokens,
         ["learning_rate"] = Num(o.LearningRate),
@@ -73,6 +75,9 @@ static class CheckpointJson
         DeadEpsilon = r.Double(j, "dead_epsilon"),
         BufferTokens = r.Long(j, "buffer_tokens"),
         BiasInit = r.Enum<BiasInitialization>(j, "bias_init"),
+        // Checkpoints from before these options trained with the paper's rule and a trained b_pre.
+        BiasRule = j["bias_rule"] is null ? BiasRule.Paper : r.Enum<BiasRule>(j, "bias_rule"),
+        PreBias = j["pre_bias"] is null ? PreBiasMode.Trained : r.Enum<PreBiasMode>(j, "pre_bias"),
         BatchSize = r.Int(j, "batch_size"),
         Tokens = r.Long(j, "tokens"),
         LearningRate = r.Double(j, "learning_rate"),

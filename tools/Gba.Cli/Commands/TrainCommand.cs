@@ -21,7 +21,7 @@ public static class TrainCommand
     internal static readonly HashSet<string> ValueOptions =
     [
         "--method", "--d-sae", "--batch", "--steps", "--tokens", "--lr", "--weight-decay", "--seed", "--threads",
-        "--groups", "--htf", "--ltf", "--taf", "--k", "--gate", "--bias-init", "--buffer-tokens", "--init-tokens",
+        "--groups", "--htf", "--ltf", "--taf", "--k", "--gate", "--bias-init", "--bias-rule", "--pre-bias", "--buffer-tokens", "--init-tokens",
         "--normalize", "--eval-every", "--eval-tokens", "--features", "--dim", "--sparsity", "--profile", "--exponent",
         "--noise", "--magnitude-min", "--magnitude-max", "--out", "--kernels",
         "--data", "--dtype", "--tensor", "--row-limit", "--model-name", "--hook-name", "--resume", "--checkpoint-every", "--keep-checkpoints",
@@ -124,11 +124,13 @@ public static class TrainCommand
         using var signals = new InterruptSignals(command, stderr);
         stderr.WriteLine($"gba {command}: {MethodName(options.Method).ToUpperInvariant()} M={options.Neurons} on {train.Describe()}; " +
                          $"{options.Steps} steps of {options.BatchSize} tokens, {options.Threads} threads, kernels {Kernels.KernelSelector.Current}");
+        if (options.BudgetWarning() is { } warning) stderr.WriteLine($"gba {command}: warning: {warning}");
         using var log = outDir is null ? null : new StreamWriter(Path.Combine(outDir, "metrics.jsonl"), append: resume != null);
         // Appended on resume: steps logged after the last checkpoint appear twice, and readers keep the later line.
         using var lossLog = outDir is null ? null : new StreamWriter(Path.Combine(outDir, LossLog.FileName), append: resume != null);
+        using var biasLog = outDir is null || trainer.Groups is null ? null : new StreamWriter(Path.Combine(outDir, BiasLog.FileName), append: resume != null);
         var observers = new ObserverList(new ProgressDisplay(stderr, !Console.IsErrorRedirected && ReferenceEquals(stderr, Console.Error), o.Flag("--quiet")),
-            log is null ? null : new JsonlLog(log), lossLog is null ? null : new LossLog(lossLog));
+            log is null ? null : new JsonlLog(log), lossLog is null ? null : new LossLog(lossLog), biasLog is null ? null : new BiasLog(biasLog));
         if (outDir != null)
         {
             var effective = ConfigSources.Effective(options, data.Options);
@@ -180,7 +182,9 @@ public static class TrainCommand
             Htf = o.Double("--htf", demo ? DemoDefaults.Htf : paper.Htf),
             Ltf = o.Double("--ltf", demo ? DemoDefaults.Ltf : paper.Ltf),
             Taf = o.Double("--taf", 0.012),
-            BiasInit = o.Enum("--bias-init", BiasInitialization.Quantile),
+            BiasInit = o.Enum("--bias-init", paper.BiasInit),
+            BiasRule = o.Enum("--bias-rule", paper.BiasRule),
+            PreBias = o.Enum("--pre-bias", paper.PreBias),
             BufferTokens = o.Long("--buffer-tokens", 25_600),
             InitTokens = o.Int("--init-tokens", 25_600),
             BatchSize = batch,
@@ -189,7 +193,7 @@ public static class TrainCommand
             WeightDecay = o.Double("--weight-decay", 0),
             Seed = o.ULong("--seed", 1),
             Threads = o.Int("--threads", Environment.ProcessorCount),
-            Normalization = o.Enum("--normalize", InputNormalization.DatasetScale),
+            Normalization = o.Enum("--normalize", paper.Normalization),
             EvalEvery = o.Int("--eval-every", 500),
             L1Coefficient = o.Double("--l1", paper.L1Coefficient),
             L1Warmup = o.Double("--l1-warmup", paper.L1Warmup),
@@ -323,7 +327,7 @@ public static class TrainCommand
         readonly ITrainingObserver[] _all = observers.OfType<ITrainingObserver>().ToArray();
         public void OnStep(in StepReport r) { foreach (var o in _all) o.OnStep(r); }
         public void OnEvaluation(EvaluationReport r) { foreach (var o in _all) o.OnEvaluation(r); }
-        public void OnBiasUpdate(long step, BiasUpdateSummary s) { foreach (var o in _all) o.OnBiasUpdate(step, s); }
+        public void OnBiasUpdate(BiasUpdateReport r) { foreach (var o in _all) o.OnBiasUpdate(r); }
     }
 
     static string Help(string command) => command == "demo"
@@ -340,7 +344,8 @@ public static class TrainCommand
 
     const string Options = """
         Method:      --method gba|ba|topk|l1|batchtopk|jumprelu-l0|mp   --d-sae M   --gate jumprelu|relu   --untied
-                     GBA: --groups K --htf P --ltf P   BA: --taf P   both: --bias-init quantile|zero --buffer-tokens N
+                     GBA: --groups K --htf P --ltf P   BA: --taf P   both: --bias-init edge|quantile|zero --bias-rule edge|paper --buffer-tokens N
+                     --pre-bias trained|frozen|none (centring bias b_pre: trained by AdamW, fixed at the data mean, or absent)
                      TopK: --k K (per token)   BatchTopK: --k K (mean per token; the batch keeps k*B) --threshold-decay X
                      L1: --l1 LAMBDA (penalty LAMBDA*sum |a_m|*||w_m||*h_m, decoder not renormalised) --l1-warmup FRACTION
                      JumpReLU-L0: --l0-coefficient LAMBDA --ste-bandwidth EPS --threshold-init THETA   --init-tokens N

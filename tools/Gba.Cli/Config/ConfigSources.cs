@@ -15,7 +15,7 @@ public static class ConfigSources
     public static readonly IReadOnlySet<string> Configurable = new HashSet<string>
     {
         "--method", "--d-sae", "--batch", "--steps", "--tokens", "--lr", "--weight-decay", "--seed", "--threads",
-        "--groups", "--htf", "--ltf", "--taf", "--k", "--gate", "--bias-init", "--buffer-tokens", "--init-tokens",
+        "--groups", "--htf", "--ltf", "--taf", "--k", "--gate", "--bias-init", "--bias-rule", "--pre-bias", "--buffer-tokens", "--init-tokens",
         "--normalize", "--eval-every", "--eval-tokens", "--features", "--dim", "--sparsity", "--profile", "--exponent",
         "--noise", "--magnitude-min", "--magnitude-max", "--kernels", "--data", "--dtype", "--tensor", "--row-limit",
         "--untied", "--skip-nonfinite", "--token-text", "--ground-truth", "--data-seed", "--model-name", "--hook-name",
@@ -69,6 +69,8 @@ public static class ConfigSources
             ["ltf"] = t.Ltf,
             ["taf"] = t.Taf,
             ["bias_init"] = t.BiasInit.ToString().ToLowerInvariant(),
+            ["bias_rule"] = t.BiasRule.ToString().ToLowerInvariant(),
+            ["pre_bias"] = t.PreBias.ToString().ToLowerInvariant(),
             ["buffer_tokens"] = t.BufferTokens,
             ["init_tokens"] = t.InitTokens,
             ["batch"] = t.BatchSize,
