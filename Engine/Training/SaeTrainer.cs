@@ -141,7 +141,7 @@ public sealed partial class SaeTrainer : IDisposable
             _tokens += _o.BatchSize;
             observer?.OnStep(new StepReport(_step, totalSteps, _tokens, totalSteps * _o.BatchSize, outcome.Loss, outcome.L0, Seconds()));
             if (outcome.BiasUpdate is { } summary) observer?.OnBiasUpdate(summary);
-            if (_o.EvalEvery > 0 && _step % _o.EvalEvery == 0 && _step != totalSteps)
+            if (_step != totalSteps && _o.IsEvaluationStep(_step))
             {
                 _baseline?.Publish(Model);
                 var report = new EvaluationReport(_step, _tokens, Seconds(), Evaluator.Evaluate(Model, eval, Groups?.Assignment, _o.Threads));

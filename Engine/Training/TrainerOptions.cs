@@ -146,6 +146,22 @@ public sealed record TrainerOptions
     /// <summary>Evaluate every this many steps (0: only at the end).</summary>
     public int EvalEvery { get; init; } = 500;
 
+    /// <summary>Also evaluate at this many log-spaced steps, from 1/256 of the budget to its end (0: none), so that a
+    /// learning curve shows early progress as well as late.</summary>
+    public int EvalPoints { get; init; }
+
+    /// <summary>Whether the trainer evaluates after <paramref name="step"/> (the last step always is).</summary>
+    public bool IsEvaluationStep(long step)
+    {
+        if (step == Steps || (EvalEvery > 0 && step % EvalEvery == 0)) return true;
+        for (int i = 0; i < EvalPoints; i++)
+            if (LogPoint(i) == step) return true;
+        return false;
+    }
+
+    long LogPoint(int i) => EvalPoints == 1 ? Steps
+        : Math.Max(1, (long)Math.Round(Steps * Math.Pow(256, (double)(i - (EvalPoints - 1)) / (EvalPoints - 1))));
+
     /// <summary>Steps the budget takes: ceil(Tokens / BatchSize).</summary>
     public long Steps => (Tokens + BatchSize - 1) / BatchSize;
 
@@ -204,6 +220,7 @@ public sealed record TrainerOptions
         if (!(LearningRate > 0)) throw new ArgumentException($"--lr must be positive (got {LearningRate}).");
         if (!(WeightDecay >= 0)) throw new ArgumentException($"--weight-decay must be non-negative (got {WeightDecay}).");
         if (Threads < 1) throw new ArgumentException($"--threads must be at least 1 (got {Threads}).");
+        if (EvalPoints < 0) throw new ArgumentException($"EvalPoints must be non-negative (got {EvalPoints}).");
         if (InitTokens < 1) throw new ArgumentException($"--init-tokens must be positive (got {InitTokens}).");
         if (BufferTokens < 1) throw new ArgumentException($"--buffer-tokens must be positive (got {BufferTokens}).");
         if (Method is TrainingMethod.TopK or TrainingMethod.BatchTopK && (K < 1 || K > Neurons)) throw new ArgumentException($"--k must be in 1..M (got {K}).");

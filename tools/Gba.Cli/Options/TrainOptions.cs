@@ -124,7 +124,9 @@ public static class TrainOptions
         Trainer("threads", "Budget", "T", "worker threads (default: all cores)", (o, _, t) => t with { Threads = o.Int("--threads", Environment.ProcessorCount) }, t => t.Threads),
         Trainer("normalize", "Budget", "pertoken|datasetscale", "input normalisation (pertoken: every token to unit norm)",
             (o, _, t) => t with { Normalization = o.Enum("--normalize", Paper.Normalization) }, t => t.Normalization.ToString().ToLowerInvariant()),
-        Trainer("eval-every", "Budget", "STEPS", "evaluate every STEPS steps (0: only at the end)", (o, _, t) => t with { EvalEvery = o.Int("--eval-every", 500) }, t => t.EvalEvery),
+        Trainer("eval-every", "Budget", "STEPS", "evaluate every STEPS steps (0: only at the end)", (o, _, t) => t with { EvalEvery = o.Int("--eval-every", Paper.EvalEvery) }, t => t.EvalEvery),
+        Trainer("eval-points", "Budget", "N", "also evaluate at N log-spaced steps (a learning curve in metrics.jsonl)",
+            (o, _, t) => t with { EvalPoints = o.Int("--eval-points", Paper.EvalPoints) }, t => t.EvalPoints),
         new("kernels", OptionKind.Value, OptionScope.Run, "Budget", "scalar|avx2|avx512", "kernel set (default: GBA_KERNELS, else the best this CPU has)")
         {
             Bind = (o, _, t) => t with { Kernels = o.String("--kernels") is { } k ? Kernels.KernelSelector.Parse(k) : null },
