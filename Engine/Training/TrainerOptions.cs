@@ -166,6 +166,7 @@ public sealed record TrainerOptions
     public long Steps => (Tokens + BatchSize - 1) / BatchSize;
 
     /// <summary>Bias updates the run will make (GBA and BA; 0 for the other methods).</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
     public long BiasUpdates => TargetFrequencies().Length == 0 ? 0 : Steps * BatchSize / BufferTokens;
 
     /// <summary>
@@ -173,6 +174,7 @@ public sealed record TrainerOptions
     /// about 100 from the edge start, where neurons begin sparse and learn at once; about 1,000 from the quantile or
     /// zero start, which must first bring dense neurons down by at most γ₋·r per update (the paper trains ~4,000).
     /// </summary>
+    [System.Text.Json.Serialization.JsonIgnore]
     public long RecommendedBiasUpdates => BiasInit == BiasInitialization.Edge ? 100 : 1000;
 
     /// <summary>A warning when the budget gives the bias rule fewer updates than <see cref="RecommendedBiasUpdates"/>,

@@ -147,28 +147,6 @@ public static class ExperimentRuns
         return (FeatureRecovery.Rate(best, 0.8), FeatureRecovery.Rate(best, 0.9));
     }
 
-    /// <summary>Each neuron's largest activation f = a·h over a set (what the paper ranks neurons by for MCS).</summary>
-    public static float[] MaxActivations(SparseAutoencoder sae, EvaluationSet set, int threads)
-    {
-        var max = new float[sae.Neurons];
-        using var encoder = new ChunkedEncoder(sae, threads);
-        // MP does not use the output scale a (its code is the pursuit coefficient itself).
-        encoder.Encode(set.Tokens, set.Count, new MaxCollector(max, sae.Architecture.Sparsity == SparsityMode.MatchingPursuit ? null : sae.Parameters.Scale.ToArray()));
-        return max;
-    }
-
-    sealed class MaxCollector(float[] max, float[]? scale) : IEncodedChunkVisitor
-    {
-        public void Visit(int first, int rows, ReadOnlySpan<float> normalized, ReadOnlySpan<float> factors, SparseCode code)
-        {
-            for (int r = 0; r < code.Count; r++)
-            {
-                int k = code.Index[r];
-                max[k] = MathF.Max(max[k], (scale is null ? 1f : scale[k]) * code.H[r]);
-            }
-        }
-    }
-
     /// <summary>The final metrics of a run as JSON (for NAME.json).</summary>
     public static JsonObject Metrics(TrainingResult r, string method, string setting)
     {

@@ -28,6 +28,13 @@ public sealed class RecoveryExperiment : IExperiment
         });
     }
 
+    /// <summary>The paper-literal start: b = 0, every neuron firing on about half the tokens at first.</summary>
+    public static MethodSpec GbaZeroStart(int groups, double htf, double ltf)
+    {
+        var gba = Methods.Gba(groups, htf, ltf);
+        return new(gba.Name, gba.Setting + ", zero start (paper-literal)", o => gba.Configure(o) with { BiasInit = BiasInitialization.Zero });
+    }
+
     public ExperimentReport Run(ExperimentContext ctx)
     {
         var spec = ctx.Pick(new SyntheticSpec(Features: 128, Dim: 32, Sparsity: 3), new SyntheticSpec(Features: 512, Dim: 64, Sparsity: 3));
@@ -38,7 +45,8 @@ public sealed class RecoveryExperiment : IExperiment
         var defaults = new TrainerOptions();
         // L1's λ = 0.3: on this model 0.1 leaves L0 near 40 (calibration at the small size).
         var hints = new MethodHints(K: spec.Sparsity, BaTaf: 3 * f, Groups: defaults.Groups, Htf: defaults.Htf, Ltf: defaults.Ltf, L1: 0.3);
-        var methods = Methods.All(hints).Prepend(GbaEarlierDefaults(defaults.Groups, defaults.Htf, defaults.Ltf)).ToArray();
+        var methods = Methods.All(hints).Prepend(GbaZeroStart(defaults.Groups, defaults.Htf, defaults.Ltf))
+            .Prepend(GbaEarlierDefaults(defaults.Groups, defaults.Htf, defaults.Ltf)).ToArray();
         var o = ExperimentRuns.Base(ctx, neurons, 1, batch, lr: defaults.LearningRate, initTokens: ctx.Pick(8192, 25_600));
 
         var report = new ExperimentReport(Name, Title);
@@ -67,10 +75,10 @@ public sealed class RecoveryExperiment : IExperiment
         report.Data["methods"] = new JsonArray(all.Select(r => (JsonNode)r.ToJson()).ToArray());
 
         report.Plot("curves", Svg.LinePlot(new PlotSpec("FRR@0.9 against tokens, uniform model", "tokens", "FRR@0.9 (median over seeds)", LogX: true,
-                Width: 700, Height: 420, YRange: (0, 1)), all.Select((r, i) => r.MedianCurve(m => m.Frr09, dashed: i == 0)).ToArray()),
+                Width: 700, Height: 420, YRange: (0, 1)), all.Select((r, i) => r.MedianCurve(m => m.Frr09, dashed: i < 2)).ToArray()),
             "Learning curves: median FRR@0.9 over seeds per method");
         report.Plot("frr", Svg.Bars(new PlotSpec("Feature recovery at the end of the budget, uniform model", "", "fraction (median)", Width: 700, Height: 400, YRange: (0, 1)),
-            all.Select((r, i) => i == 0 ? "GBA (earlier defaults)" : r.Method.Name).ToArray(),
+            all.Select((r, i) => i == 0 ? "GBA (earlier defaults)" : i == 1 ? "GBA (zero start)" : r.Method.Name).ToArray(),
             [("FRR@0.8", all.Select(r => r.Final(m => m.Frr08).Median).ToArray()),
              ("FRR@0.9", all.Select(r => r.Final(m => m.Frr09).Median).ToArray()),
              ("dead fraction", all.Select(r => r.Final(m => m.DeadFraction).Median).ToArray())]),
