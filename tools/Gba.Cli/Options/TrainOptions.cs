@@ -205,7 +205,7 @@ public static class TrainOptions
     /// <summary>A reader of these options over <paramref name="args"/>.</summary>
     public static OptionReader Reader(IReadOnlyList<string> args) => new(args, ValueOptions, Flags, Repeatable);
 
-    /// <summary>The trainer settings the options give (demo: the demo's tuned defaults where not given).</summary>
+    /// <summary>The trainer settings the options give (train and demo share the defaults; the demo differs only in its data).</summary>
     public static TrainerOptions Trainer(OptionReader o, bool demo)
     {
         var t = new TrainerOptions();
