@@ -20,7 +20,7 @@ public static class ExperimentCommand
     public static readonly IReadOnlyList<IExperiment> All =
     [
         new PromiseExperiment(), new RecoveryExperiment(), new ResonanceExperiment(), new FrequencyAwarenessExperiment(),
-        new HeterogeneousExperiment(), new ConsistencyExperiment(), new FrontierExperiment(),
+        new HeterogeneousExperiment(), new ConsistencyExperiment(), new FrontierExperiment(), new AblationExperiment(),
     ];
 
     public static int Run(IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr)
@@ -77,6 +77,7 @@ public static class ExperimentCommand
           frequency      the n=128, d=42 mixture (half the tokens s=3, half s=20): TopK k=20/30/50 vs GBA
           heterogeneous  a power-law frequency profile: FRR by frequency decile per method
           consistency    MCS across 3 seeds on real activations (all neurons, top 0.3% / 0.05% by max activation)
+          ablation       what makes GBA recover: the defaults against one change at a time (start, normalisation, rule, b_pre)
           frontier       FVU against fraction active on real activations (GBA once; TopK, BA swept; MP at several T)
 
         Options:
