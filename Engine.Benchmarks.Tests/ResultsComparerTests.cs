@@ -100,6 +100,24 @@ public class ResultsComparerTests
     }
 
     [Fact]
+    public void QuickSuitesFewestSamplesCanReachTheDefaultAlpha()
+    {
+        // --quick guarantees 2 rounds in each of 3 launches: 6 samples per entry and side.
+        Assert.True(MannWhitney.SmallestP(6, 6) < ComparisonOptions.DefaultAlpha);
+        Assert.Equal(Verdict.Slower, Single(Noisy(100, 0.02, 6, 1), Noisy(50, 0.02, 6, 2), Default).Verdict);
+    }
+
+    [Fact]
+    public void WorkloadIsWarnedOnlyBeyondATenthOfAPercent()
+    {
+        var e = Entry("checkpoint/read", Noisy(100, 0.02, 10, 1));
+        var baseline = Run([e with { WorkPerOp = 25_501_934 }]);
+        Assert.Empty(ResultsComparer.Compare(baseline, Run([e with { WorkPerOp = 25_501_936 }]), Default).Warnings);
+        Assert.Contains(ResultsComparer.Compare(baseline, Run([e with { WorkPerOp = 25_800_000 }]), Default).Warnings,
+            w => w.Contains("checkpoint/read: the workload differs"));
+    }
+
+    [Fact]
     public void IsaAndKernelDifferencesAreWarned()
     {
         var other = Machine() with { IsaFlags = ["avx2", "fma"] };

@@ -13,8 +13,9 @@ if (args.Length > 0 && args[0] == "--sparse-blocks") return GbaEngine.Benchmarks
 // The fixed regression suite, as JSON: dotnet run -c Release --project Engine.Benchmarks -- --suite regression --quick --json-out run.json
 // Two suite results against each other, the regression gate: ... -- --compare base.json new.json --threshold 5%
 // One line per recorded run into a history file: ... -- --history-append run.json benchmarks/history/regression.jsonl
+// Each entry's throughput over the recorded runs, as SVG: ... -- --history-chart benchmarks/history/regression.jsonl benchmarks/history
 // Bad input is one line on stderr and exit code 2 (1 is the gate's "regression").
-if (args.Length > 0 && args[0] is "--suite" or "--suite-launch" or "--compare" or "--history-append")
+if (args.Length > 0 && args[0] is "--suite" or "--suite-launch" or "--compare" or "--history-append" or "--history-chart")
 {
     try
     {
@@ -23,7 +24,8 @@ if (args.Length > 0 && args[0] is "--suite" or "--suite-launch" or "--compare" o
             "--suite" => GbaEngine.Benchmarks.Regression.RegressionCommand.Run(args),
             "--suite-launch" => GbaEngine.Benchmarks.Regression.RegressionCommand.RunLaunch(args),   // one launch, started by --suite
             "--compare" => GbaEngine.Benchmarks.Regression.Compare.CompareCommand.Run(args),
-            _ => GbaEngine.Benchmarks.Regression.HistoryCommand.Append(args),
+            "--history-append" => GbaEngine.Benchmarks.Regression.HistoryCommand.Append(args),
+            _ => GbaEngine.Benchmarks.Regression.HistoryCommand.Chart(args),
         };
     }
     catch (Exception e) when (e is ArgumentException or InvalidDataException or FileNotFoundException or InvalidOperationException)

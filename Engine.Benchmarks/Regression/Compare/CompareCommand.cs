@@ -11,7 +11,7 @@ using static BenchmarkSupport;
 internal static class CompareCommand
 {
     public const string Usage = """
-        --compare BASE.json NEW.json [--threshold 5%] [--alpha 0.01] [--clock cpu|wall] [--round-medians]
+        --compare BASE.json NEW.json [--threshold 5%] [--alpha 0.005] [--clock cpu|wall] [--round-medians]
           Pairs entries by name; per entry a Mann-Whitney U test of the new samples against the base ones
           shifted by the threshold.
           Exit 1 when any entry is significantly slower than base by more than the threshold, 0 otherwise;
@@ -26,7 +26,7 @@ internal static class CompareCommand
         var current = ResultsFile.Read(args[2]);
         var options = new ComparisonOptions(
             Threshold: ParseThreshold(Value(args, "--threshold") ?? "5%"),
-            Alpha: ParseFraction(Value(args, "--alpha") ?? "0.01", "--alpha"),
+            Alpha: ParseFraction(Value(args, "--alpha") ?? ComparisonOptions.DefaultAlpha.ToString(CultureInfo.InvariantCulture), "--alpha"),
             Clock: Clocks.Parse(Value(args, "--clock") ?? Clocks.Cpu, "--clock"),
             RoundMedians: args.Contains("--round-medians"));
         var report = ResultsComparer.Compare(baseline, current, options);
