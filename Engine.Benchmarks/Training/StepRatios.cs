@@ -214,7 +214,7 @@ internal static class StepRatios
         using var json = RunPeer(script, ["--mode", "check", "--batch", "512", "--steps", "2"], d, m, threads, l0Fraction);
         var r = json.RootElement;
         return string.Create(CultureInfo.InvariantCulture,
-            $"loss {r.GetProperty("loss").GetDouble():G6}, L0 {r.GetProperty("l0").GetDouble():F1}, parameters within {r.GetProperty("worst_parameter_difference").GetDouble():E1} of each other");
+            $"loss {r.GetProperty("loss").GetDouble():G6}, L0 {r.GetProperty("l0").GetDouble():F1}, gradients within {r.GetProperty("worst_gradient_difference").GetDouble():E1} of each other (relative to the largest)");
     }
 
     /// <summary>One timed step of a PyTorch peer (after its own untimed step): wall seconds and process CPU seconds per thread.</summary>

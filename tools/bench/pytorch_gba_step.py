@@ -19,7 +19,11 @@ z + b > 0 per neuron, max of z + b per neuron).
       e = (xhat - x) / B;  g = e[t] . W[n];  grad a[n] += g z;  dz = g a[n]
       grad W[n] += f e[t] + dz xc[t];  grad b_pre = sum_t e_t - W^T (sum over entries of dz per neuron)
 --mode check: both from the same state on the same batches for a few steps; fails (exit 1) unless the
-    losses agree to 1e-5 relative and the parameters to 1e-4 (float32, two summation orders).
+    L0s are equal, the losses agree to 1e-5 relative and every gradient to 1e-4 of its tensor's largest
+    entry (float32, two summation orders). Gradients, not updated parameters: AdamW's first steps move
+    each parameter by about lr * g / |g|, so a gradient entry near zero whose sign differs between two
+    summation orders moves its parameter by up to 2 lr either way. After each step the sparse peer takes
+    the dense peer's parameters and optimizer state, so every step is checked from one state.
 
 b is set so that a fraction --l0-fraction of the pre-activations of the first batch fire (the L0 of the
 GBA trainer being compared; the dense peer's cost does not depend on it, the sparse peer's does).
@@ -56,9 +60,13 @@ class State:
         self.opt = torch.optim.AdamW([self.w, self.a, self.b_pre], lr=1e-3, weight_decay=0.0)
         self.fire_count = torch.zeros(m, dtype=torch.int64)
         self.max_pre = torch.full((m,), float("-inf"))
+        self.keep_grads = False  # --mode check: keep the step's gradients for comparison
+        self.grads = None
 
     def finish(self, pre_max, fired):
         """AdamW, renormalised rows, GBA statistics: the same in both peers."""
+        if self.keep_grads:
+            self.grads = [p.grad.clone() for p in (self.w, self.a, self.b_pre)]
         self.opt.step()
         with torch.no_grad():
             self.w.div_(self.w.norm(dim=1, keepdim=True))
@@ -144,6 +152,7 @@ def main():
 
     if args.mode == "check":
         dense, sparse = State(d, m, args.seed, b_value), State(d, m, args.seed, b_value)
+        dense.keep_grads = sparse.keep_grads = True
         worst = 0.0
         for s in range(args.steps + 1):
             ld, l0d = dense_step(dense, x_all[s])
@@ -151,14 +160,20 @@ def main():
             if l0d != l0s or abs(ld - ls) > 1e-5 * abs(ld):
                 print(f"step {s}: dense loss {ld} (L0 {l0d}), sparse loss {ls} (L0 {l0s})", file=sys.stderr)
                 sys.exit(1)
-            for p, q in ((dense.w, sparse.w), (dense.a, sparse.a), (dense.b_pre, sparse.b_pre)):
+            for name, p, q in zip(("W", "a", "b_pre"), dense.grads, sparse.grads):
                 diff = ((p - q).abs().max() / p.abs().max().clamp_min(1e-30)).item()
                 worst = max(worst, diff)
                 if diff > 1e-4:
-                    print(f"step {s}: parameters differ by {diff} (relative to their largest)", file=sys.stderr)
+                    print(f"step {s}: gradients of {name} differ by {diff} (relative to their largest)", file=sys.stderr)
                     sys.exit(1)
+            with torch.no_grad():
+                for p, q in ((dense.w, sparse.w), (dense.a, sparse.a), (dense.b_pre, sparse.b_pre)):
+                    q.copy_(p)
+                sparse.max_pre.copy_(dense.max_pre)
+                sparse.fire_count.copy_(dense.fire_count)
+            sparse.opt.load_state_dict(dense.opt.state_dict())
         print(json.dumps({"check": "sparse peer == dense peer", "steps": args.steps + 1, "loss": ld, "l0": l0d,
-                          "worst_parameter_difference": worst}))
+                          "worst_gradient_difference": worst}))
         return
 
     state = State(d, m, args.seed, b_value)
