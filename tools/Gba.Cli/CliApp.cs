@@ -31,6 +31,7 @@ public static class CliApp
                 "sweep" => SweepCommand.Run(rest, stdout, stderr),
                 "eval" => EvalCommand.Run(rest, stdout, stderr),
                 "encode" => EncodeCommand.Run(rest, stdout, stderr),
+                "harvest" => HarvestCommand.Run(rest, stdout, stderr),
                 "experiment" => ExperimentCommand.Run(rest, stdout, stderr),
                 "--version" => Version(stdout),
                 _ => Unknown(args[0], stderr),
@@ -79,8 +80,10 @@ public static class CliApp
           report   one self-contained HTML report with SVG plots of a run directory
           compare  MCS consistency between the SAEs of two or more runs
           sweep    expand a grid of runs (gba train --sweep FILE --index I runs one), run or summarize them
-          eval     MSE, FVU, L0 and dead fraction of a trained SAE (this engine's, SAELens, sparsify) on activation files
+          eval     MSE, FVU, L0 and dead fraction of a trained SAE (this engine's, SAELens, sparsify) on activation files;
+                   with --model M.onnx: loss recovered and KL with the SAE spliced into the model
           encode   activations -> sparse feature codes (one safetensors file in CSR form) through a trained SAE
+          harvest  activations from an ONNX model (ONNX Runtime): --list its hooks, or write them as shards for train
           experiment  reproduce the paper's claims (recovery, resonance, frequency, heterogeneous, consistency, frontier)
 
         Run 'gba <command> --help' for a command's options.

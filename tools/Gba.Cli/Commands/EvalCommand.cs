@@ -26,6 +26,7 @@ public static class EvalCommand
         gba eval: reconstruction metrics of a trained SAE on activation files
 
         Usage: gba eval --sae DIR --data PATH... [--json] [--eval-tokens N] [--threads N]
+               gba eval --sae DIR --model M.onnx --hook NAME ...   loss recovered in the model (gba eval --model --help)
 
           --sae DIR          an SAE directory: this engine's export (or a `gba train --out` run directory),
                              SAELens (cfg.json + sae_weights.safetensors) or sparsify (cfg.json + sae.safetensors)
@@ -46,6 +47,7 @@ public static class EvalCommand
 
     public static int Run(IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr)
     {
+        if (args.Contains("--model")) return LossRecoveredCommand.Run(args, stdout, stderr);
         var o = new OptionReader(args, ValueOptions, Flags, Repeatable);
         if (o.Flag("--help") || o.Flag("-h")) { stdout.Write(Help); return CliApp.Ok; }
         var paths = o.Strings("--data").Concat(o.Positional).ToList();
