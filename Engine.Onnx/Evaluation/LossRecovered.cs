@@ -69,7 +69,22 @@ public static class SpliceEvaluator
         if (vocabulary is { } v) tokens.CheckVocabulary(checked((int)v), modelPath);
 
         using var clean = new TokenModelSession(modelPath, graph.WithOutputs([logits, hook]), threads);
-        using var cut = new TokenModelSession(modelPath, graph.Splice(hook, TensorProto.Types.DataType.Float, [logits]), threads, [hook]);
+        TokenModelSession? cut = null;
+        try
+        {
+            return Run(clean, () => cut ??= new TokenModelSession(modelPath, graph.Splice(hook, TensorProto.Types.DataType.Float, [logits]), threads, [hook]),
+                modelPath, hook, logits, tokens, sae, ablation, batch, threads, progress, cancel, clock);
+        }
+        finally
+        {
+            cut?.Dispose();
+        }
+    }
+
+    static LossRecoveredResult Run(TokenModelSession clean, Func<TokenModelSession> openCut, string modelPath, string hook, string logits,
+        TokenSequences tokens, SaeModel? sae, Ablation ablation, int batch, int threads, IProgress<long>? progress, CancellationToken cancel,
+        System.Diagnostics.Stopwatch clock)
+    {
         int T = tokens.Length;
         float[]? mean = ablation == Ablation.Mean ? HookMean(clean, tokens, batch, hook, modelPath) : null;
 
@@ -84,6 +99,10 @@ public static class SpliceEvaluator
             int rows = Math.Min(batch, tokens.Rows - first);
             var ids = tokens.Ids.AsSpan(first * T, rows * T);
             using var c = clean.Run(ids, rows, T);
+            // The cut model takes the reconstruction as float32; a float16 or bfloat16 hook would need its own feed.
+            if (c.ElementType(1) != Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Float)
+                throw new NotSupportedException($"{modelPath}: hook '{hook}' is {c.ElementType(1).ToString().ToLowerInvariant()}: splicing supports float32 hooks only.");
+            var cut = openCut();
             var hookValues = c.Floats(1);
             int d = HookWidth(c.Shape(1), rows, T, hook, modelPath);
             if (sae is not null && sae.Dim != d)

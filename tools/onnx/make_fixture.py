@@ -4,7 +4,7 @@ exported by torch.onnx.export, plus torch's own references (token ids from a rea
 tokenizer, hidden states at every hook, logits, and the losses `gba eval --model` reports).
 
     /usr/bin/python3 tools/onnx/make_fixture.py            # rewrites tools/onnx/fixture/ (committed)
-    /usr/bin/python3 tools/onnx/make_fixture.py --size large --out DIR   # d=512, 6 blocks, for throughput
+    /usr/bin/python3 tools/onnx/make_fixture.py --size large --out DIR   # d=512, 6 blocks, for throughput (not committed)
 
 Needs Debian's python3-torch, python3-numpy, python3-sentencepiece and python3-onnx (apt-get install -y).
 The tokenizer is trained on text rebuilt from ../shared/data/use-lite-moby-resid1-40k.tokens.tsv (Moby-Dick,
@@ -264,8 +264,11 @@ def main():
     ap.add_argument("--vocab", type=int, default=320)
     ap.add_argument("--docs", type=int, default=400, help="lines of text kept as docs.txt")
     ap.add_argument("--seed", type=int, default=1234)
+    ap.add_argument("--save-torch", action="store_true", help="also save SIZE.pt (weights and hook names) for tools/onnx/throughput.sh")
     ap.add_argument("--train-steps", type=int, default=400, help="AdamW steps on the text before export (tiny only)")
     args = ap.parse_args()
+    if args.size != "tiny" and args.out == ap.get_default("out"):
+        ap.error(f"--size {args.size} needs --out DIR: only the tiny model is committed")
     torch.set_num_threads(1)
     out = os.path.abspath(args.out)
     os.makedirs(out, exist_ok=True)
@@ -282,6 +285,9 @@ def main():
     cfg = SIZES[args.size]
     path = os.path.join(out, f"{args.size}.onnx")
     export(model, path, torch.zeros(2, 8, dtype=torch.long))
+    if args.save_torch:
+        torch.save({"state_dict": model.state_dict(), "size": args.size, "vocab": sp.get_piece_size(),
+                    "hooks": onnx_hooks(path, cfg["blocks"])}, os.path.join(out, f"{args.size}.pt"))
     if args.size != "tiny":
         print(f"wrote {path} ({os.path.getsize(path) / 1e6:.1f} MB), vocab {sp.get_piece_size()}")
         return
