@@ -132,7 +132,7 @@ public class GraphTests
         Assert.Equal($"{Fixture.Tokenizer}: the tokenizer has {tokenizer.VocabularySize} ids but the model small.onnx has 100: it is not this model's tokenizer.", e.Message);
     }
 
-    static byte[] Npy(string descr, string shape, byte[] data)
+    internal static byte[] Npy(string descr, string shape, byte[] data)
     {
         string dict = $"{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}";
         int total = (10 + dict.Length + 1 + 63) / 64 * 64;

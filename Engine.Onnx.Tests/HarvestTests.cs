@@ -39,13 +39,40 @@ public class HarvestTests
         Assert.Equal(reference.Ids, fromText.Ids);
 
         using var dir = new Scratch();
-        string hook = Fixture.OnnxName("blocks.1.resid_post");
-        Harvest(dir, fromText, [hook]);
-        Assert.True(Fixture.MaxRelativeError(Fixture.ReadRows(dir["out"]), Fixture.Reference("blocks.1.resid_post")) < Tolerance);
+        var hooks = Fixture.Hooks;
+        Harvest(dir, fromText, hooks.Select(h => h.Onnx).ToList());
+        foreach (var (torch, onnx) in hooks)
+        {
+            double err = Fixture.MaxRelativeError(Fixture.ReadRows(dir["out"], onnx), Fixture.Reference(torch));
+            Assert.True(err < Tolerance, $"{torch} ({onnx}) from text: max relative error {err:G3}");
+        }
         var tsv = File.ReadAllLines(Path.Combine(dir["out"], Harvester.TokensName));
         Assert.Equal("row\tsentence\tposition\ttoken_id\tpiece", tsv[0]);
         Assert.Equal(4 * Fixture.Context + 1, tsv.Length);
         Assert.Equal($"1\t0\t1\t{reference.Ids[1]}\t{tokenizer.Piece(reference.Ids[1])}", tsv[2]);
+    }
+
+    [Fact]
+    public void Jsonl_documents_and_int32_ids_give_the_same_rows()
+    {
+        using var dir = new Scratch();
+        var tokenizer = TextTokenizer.Load(Fixture.Tokenizer);
+        var lines = File.ReadLines(Fixture.Text).Take(12).ToList();
+        File.WriteAllLines(dir["docs.jsonl"], lines.Select(l => System.Text.Json.JsonSerializer.Serialize(new { id = 1, body = l })));
+        var options = new TextTokenOptions(Fixture.Context, PrependBos: true, TextPacking.Truncate, TextField: "body", MaxSequences: 4);
+        var fromJsonl = TokenSequences.FromText(dir["docs.jsonl"], tokenizer, options);
+        var reference = TokenSequences.FromNpy(Fixture.TokenIds);
+        Assert.Equal(reference.Ids, fromJsonl.Ids);
+
+        var narrow = reference.Ids.Select(i => (int)i).ToArray();
+        var bytes = new byte[narrow.Length * 4];
+        Buffer.BlockCopy(narrow, 0, bytes, 0, bytes.Length);
+        File.WriteAllBytes(dir["ids32.npy"], GraphTests.Npy("<i4", $"({reference.Rows}, {reference.Length})", bytes));
+        Assert.Equal(reference.Ids, TokenSequences.FromNpy(dir["ids32.npy"]).Ids);
+
+        File.WriteAllLines(dir["bad.jsonl"], ["{\"text\": 3}"]);
+        var e = Assert.Throws<InvalidDataException>(() => TokenSequences.FromText(dir["bad.jsonl"], tokenizer, new TextTokenOptions(8)));
+        Assert.Contains("line 1 has no string field 'text'", e.Message);
     }
 
     [Fact]

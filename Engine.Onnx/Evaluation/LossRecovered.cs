@@ -86,7 +86,7 @@ public static class SpliceEvaluator
         System.Diagnostics.Stopwatch clock)
     {
         int T = tokens.Length;
-        float[]? mean = ablation == Ablation.Mean ? HookMean(clean, tokens, batch, hook, modelPath) : null;
+        float[]? mean = ablation == Ablation.Mean ? HookMean(clean, tokens, batch) : null;
 
         double ceClean = 0, ceSpliced = 0, ceAblated = 0, klSpliced = 0, klAblated = 0;
         double errSq = 0;
@@ -104,7 +104,7 @@ public static class SpliceEvaluator
                 throw new NotSupportedException($"{modelPath}: hook '{hook}' is {c.ElementType(1).ToString().ToLowerInvariant()}: splicing supports float32 hooks only.");
             var cut = openCut();
             var hookValues = c.Floats(1);
-            int d = HookWidth(c.Shape(1), rows, T, hook, modelPath);
+            int d = c.TokenWidth(1, rows, T);
             if (sae is not null && sae.Dim != d)
                 throw new InvalidDataException($"{sae.Source ?? "the SAE"}: d_in = {sae.Dim}, but hook '{hook}' of {modelPath} has d = {d}.");
             int n = rows * T * d;
@@ -131,7 +131,7 @@ public static class SpliceEvaluator
             klSpliced / positions, klAblated / positions, ablation, errSq / stats.SumSquaredDeviation, clock.Elapsed.TotalSeconds);
     }
 
-    static float[] HookMean(TokenModelSession clean, TokenSequences tokens, int batch, string hook, string modelPath)
+    static float[] HookMean(TokenModelSession clean, TokenSequences tokens, int batch)
     {
         double[]? sum = null;
         int T = tokens.Length;
@@ -139,20 +139,13 @@ public static class SpliceEvaluator
         {
             int rows = Math.Min(batch, tokens.Rows - first);
             using var c = clean.Run(tokens.Ids.AsSpan(first * T, rows * T), rows, T);
-            int d = HookWidth(c.Shape(1), rows, T, hook, modelPath);
+            int d = c.TokenWidth(1, rows, T);
             sum ??= new double[d];
             var h = c.Floats(1);
             for (int i = 0; i < h.Length; i++) sum[i % d] += h[i];
         }
         long count = (long)tokens.Rows * T;
         return sum!.Select(x => (float)(x / count)).ToArray();
-    }
-
-    static int HookWidth(long[] shape, int rows, int T, string hook, string model)
-    {
-        if (shape.Length == 3 && shape[0] == rows && shape[1] == T) return checked((int)shape[2]);
-        if (shape.Length == 2 && shape[0] == (long)rows * T) return checked((int)shape[1]);
-        throw new InvalidDataException($"{model}: hook '{hook}' has shape [{string.Join(", ", shape)}] for {rows} × {T} tokens: expected [{rows}, {T}, d].");
     }
 
     static void CheckLogits(long[] shape, int rows, int T, string name, string model)

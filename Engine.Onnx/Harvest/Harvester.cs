@@ -64,10 +64,11 @@ public static class Harvester
         if (graph.Vocabulary() is { } vocab) tokens.CheckVocabulary(checked((int)vocab), options.ModelPath);
 
         int T = tokens.Length;
-        // One batch of one sequence tells each hook's width before any file is written.
+        // One small batch tells each hook's width before any file is written.
         var widths = new int[options.Hooks.Count];
-        using (var probe = session.Run(tokens.Row(0), 1, T))
-            for (int h = 0; h < widths.Length; h++) widths[h] = HookWidth(options.Hooks[h], probe.Shape(h), 1, T, options.ModelPath);
+        int probeRows = Math.Min(session.FixedBatch ?? 1, tokens.Rows);
+        using (var probe = session.Run(tokens.Ids.AsSpan(0, probeRows * T), probeRows, T))
+            for (int h = 0; h < widths.Length; h++) widths[h] = probe.TokenWidth(h, probeRows, T);
         long bytesPerSequence = (long)T * widths.Sum() * options.DType.ByteSize();
         int shardSequences = (int)Math.Clamp(options.ShardBytes / bytesPerSequence, 1, tokens.Rows);
         int shardCount = (tokens.Rows + shardSequences - 1) / shardSequences;
@@ -120,7 +121,7 @@ public static class Harvester
                 using var result = session.Run(tokens.Ids.AsSpan((first + b) * T, rows * T), rows, T);
                 for (int h = 0; h < hooks.Count; h++)
                 {
-                    HookWidth(hooks[h].name, result.Shape(h), rows, T, options.ModelPath);
+                    result.TokenWidth(h, rows, T);
                     writer.Write(h, (long)b * T, result.Floats(h));
                 }
                 done += (long)rows * T;
@@ -135,15 +136,6 @@ public static class Harvester
     }
 
     static readonly System.Text.Json.JsonSerializerOptions JsonOptions = new() { WriteIndented = true };
-
-    /// <summary>d of a hook's output for a batch of rows × T tokens: [rows, T, d] or [rows·T, d], else an error naming the hook.</summary>
-    static int HookWidth(string hook, long[] shape, int rows, int T, string model)
-    {
-        if (shape.Length == 3 && shape[0] == rows && shape[1] == T && shape[2] > 0) return checked((int)shape[2]);
-        if (shape.Length == 2 && shape[0] == (long)rows * T && shape[1] > 0) return checked((int)shape[1]);
-        throw new InvalidDataException($"{model}: hook '{hook}' has shape [{string.Join(", ", shape)}] for {rows} × {T} tokens: expected one vector per token, " +
-                                       $"[{rows}, {T}, d] or [{rows * T}, d] (see --list for the per-token tensors).");
-    }
 
     static JsonObject Manifest(HarvestOptions o, OnnxGraph graph, TokenModelSession session, TokenSequences tokens, List<(string Name, int Width)> hooks, int shardSequences, int shardCount)
     {

@@ -168,7 +168,7 @@ public sealed class TokenModelSession : IDisposable
             }
             try
             {
-                return new RunResult(_outputs, _session.Run(_run, names, values, _outputs));
+                return new RunResult(Path, _outputs, _session.Run(_run, names, values, _outputs));
             }
             catch (OnnxRuntimeException e)
             {
@@ -212,12 +212,14 @@ public sealed class TokenModelSession : IDisposable
     /// <summary>The outputs of one run, as float32 (float16 and bfloat16 outputs are widened).</summary>
     public sealed class RunResult : IDisposable
     {
+        readonly string _path;
         readonly IReadOnlyList<string> _names;
         readonly IDisposableReadOnlyCollection<OrtValue> _values;
         readonly List<float[]> _rented = [];
 
-        internal RunResult(IReadOnlyList<string> names, IDisposableReadOnlyCollection<OrtValue> values)
+        internal RunResult(string path, IReadOnlyList<string> names, IDisposableReadOnlyCollection<OrtValue> values)
         {
+            _path = path;
             _names = names;
             _values = values;
         }
@@ -251,6 +253,19 @@ public sealed class TokenModelSession : IDisposable
                 default:
                     throw new InvalidDataException($"output '{_names[index]}' is {info.ElementDataType.ToString().ToLowerInvariant()}: activations must be float32, float16 or bfloat16.");
             }
+        }
+
+        /// <summary>
+        /// d of output <paramref name="index"/> when it holds one vector per token of a batch of <paramref name="rows"/> ×
+        /// <paramref name="length"/> tokens ([rows, length, d] or [rows·length, d]); otherwise an error naming the output.
+        /// </summary>
+        public int TokenWidth(int index, int rows, int length)
+        {
+            var shape = Shape(index);
+            if (shape.Length == 3 && shape[0] == rows && shape[1] == length && shape[2] > 0) return checked((int)shape[2]);
+            if (shape.Length == 2 && shape[0] == (long)rows * length && shape[1] > 0) return checked((int)shape[1]);
+            throw new InvalidDataException($"{_path}: '{_names[index]}' has shape [{string.Join(", ", shape)}] for {rows} × {length} tokens: expected one vector " +
+                                           $"per token, [{rows}, {length}, d] or [{rows * length}, d] (gba harvest --list shows the per-token tensors).");
         }
 
         /// <summary>The element type of output <paramref name="index"/>.</summary>
