@@ -70,9 +70,12 @@ public class LossRecoveredTests
         // One sequence of two tokens over a vocabulary of two: CE at position 0 predicting token 1.
         float[] clean = [0, 0, 1, 0];
         float[] other = [0, (float)Math.Log(3), 0, 0];
-        var (ceClean, ceOther, kl) = SpliceEvaluator.Compare(clean, other, [0L, 1L], 1, 2, 2);
+        var (ceClean, ce, kls) = SpliceEvaluator.Compare(clean, [other, clean], [0L, 1L], 1, 2, 2);
         Assert.Equal(Math.Log(2), ceClean, 12);
-        Assert.Equal(-Math.Log(0.75), ceOther, 6);
+        Assert.Equal(-Math.Log(0.75), ce[0], 6);
+        Assert.Equal(ceClean, ce[1]);
+        Assert.Equal(0, kls[1]);
+        double kl = kls[0];
         double p1 = Math.E / (1 + Math.E);
         double expectedKl = 0.5 * Math.Log(0.5 / 0.25) + 0.5 * Math.Log(0.5 / 0.75) + p1 * Math.Log(p1 / 0.5) + (1 - p1) * Math.Log((1 - p1) / 0.5);
         Assert.Equal(expectedKl, kl, 6); // ln 3 went through float

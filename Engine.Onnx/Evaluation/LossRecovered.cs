@@ -61,6 +61,7 @@ public static class SpliceEvaluator
         Ablation ablation = Ablation.Zero, int batch = 8, int threads = 1, IProgress<long>? progress = null, CancellationToken cancel = default)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(batch, 1);
+        if (tokens.Length < 2) throw new ArgumentException($"{tokens.Source}: sequences of {tokens.Length} token hold no next-token prediction: loss needs at least 2.");
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var graph = OnnxGraph.Load(modelPath);
         if (!graph.HasTensor(hook)) throw graph.MissingTensor(hook);
@@ -118,11 +119,11 @@ public static class SpliceEvaluator
             var cleanLogits = c.Floats(0);
             int V = (int)c.Shape(0)[^1];
             CheckLogits(c.Shape(0), rows, T, logits, modelPath);
-            using var s = cut.Run(ids, rows, T, [recon]);
-            using var a = cut.Run(ids, rows, T, [ablated!]);
-            var (ce0, ce1, kl1) = Compare(cleanLogits, s.Floats(0), ids, rows, T, V);
-            var (_, ce2, kl2) = Compare(cleanLogits, a.Floats(0), ids, rows, T, V);
-            ceClean += ce0; ceSpliced += ce1; ceAblated += ce2; klSpliced += kl1; klAblated += kl2;
+            var hookShape = c.Shape(1);
+            using var s = cut.Run(ids, rows, T, [(recon, hookShape)]);
+            using var a = cut.Run(ids, rows, T, [(ablated!, hookShape)]);
+            var sums = Compare(cleanLogits, [s.Floats(0).ToArray(), a.Floats(0).ToArray()], ids, rows, T, V);
+            ceClean += sums.CeClean; ceSpliced += sums.Ce[0]; ceAblated += sums.Ce[1]; klSpliced += sums.Kl[0]; klAblated += sums.Kl[1];
             predictions += (long)rows * (T - 1);
             positions += (long)rows * T;
             progress?.Report(positions);
@@ -154,10 +155,12 @@ public static class SpliceEvaluator
             throw new InvalidDataException($"{model}: output '{name}' has shape [{string.Join(", ", shape)}] for {rows} × {T} tokens: logits must be [{rows}, {T}, vocabulary] (--logits).");
     }
 
-    /// <summary>Sums over a batch: CE of the clean and the other logits (positions 0..T-2), and KL(clean ‖ other) over all positions.</summary>
-    internal static (double CeClean, double CeOther, double Kl) Compare(ReadOnlySpan<float> clean, ReadOnlySpan<float> other, ReadOnlySpan<long> ids, int rows, int T, int V)
+    /// <summary>Sums over a batch: CE of the clean and of each other logits (positions 0..T-2), and KL(clean ‖ other) over all positions.</summary>
+    internal static (double CeClean, double[] Ce, double[] Kl) Compare(ReadOnlySpan<float> clean, IReadOnlyList<float[]> others, ReadOnlySpan<long> ids, int rows, int T, int V)
     {
-        double ceClean = 0, ceOther = 0, kl = 0;
+        double ceClean = 0;
+        var ce = new double[others.Count];
+        var kl = new double[others.Count];
         var p = new double[V];
         var q = new double[V];
         for (int r = 0; r < rows; r++)
@@ -165,18 +168,18 @@ public static class SpliceEvaluator
             {
                 int at = (r * T + t) * V;
                 LogSoftmax(clean.Slice(at, V), p);
-                LogSoftmax(other.Slice(at, V), q);
-                double sum = 0;
-                for (int v = 0; v < V; v++) sum += Math.Exp(p[v]) * (p[v] - q[v]);
-                kl += sum;
-                if (t + 1 < T)
+                long target = t + 1 < T ? ids[r * T + t + 1] : -1;
+                if (target >= 0) ceClean -= p[target];
+                for (int o = 0; o < others.Count; o++)
                 {
-                    long target = ids[r * T + t + 1];
-                    ceClean -= p[target];
-                    ceOther -= q[target];
+                    LogSoftmax(others[o].AsSpan(at, V), q);
+                    double sum = 0;
+                    for (int v = 0; v < V; v++) sum += Math.Exp(p[v]) * (p[v] - q[v]);
+                    kl[o] += sum;
+                    if (target >= 0) ce[o] -= q[target];
                 }
             }
-        return (ceClean, ceOther, kl);
+        return (ceClean, ce, kl);
     }
 
     static void LogSoftmax(ReadOnlySpan<float> logits, double[] into)

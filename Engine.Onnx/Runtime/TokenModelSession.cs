@@ -139,9 +139,10 @@ public sealed class TokenModelSession : IDisposable
 
     /// <summary>
     /// Runs one batch: <paramref name="ids"/> [rows × length] row-major, and for each spliced input a float
-    /// tensor [rows, length, d] (row-major). Returns every output; dispose it before the next run.
+    /// tensor of the given shape (row-major; the shape the hook had in the clean model). Returns every output;
+    /// dispose it before the next run.
     /// </summary>
-    public RunResult Run(ReadOnlySpan<long> ids, int rows, int length, IReadOnlyList<float[]>? spliced = null)
+    public RunResult Run(ReadOnlySpan<long> ids, int rows, int length, IReadOnlyList<(float[] Data, long[] Shape)>? spliced = null)
     {
         if (ids.Length != rows * length) throw new ArgumentException($"{ids.Length} ids for {rows} × {length}.", nameof(ids));
         CheckShape(rows, length);
@@ -161,10 +162,10 @@ public sealed class TokenModelSession : IDisposable
             }
             for (int s = 0; s < Spliced.Count; s++)
             {
-                var data = spliced![s];
-                if (data.Length % (rows * length) != 0) throw new ArgumentException($"spliced tensor {Spliced[s]}: {data.Length} values for {rows} × {length} tokens.");
+                var (data, dims) = spliced![s];
+                if (dims.Aggregate(1L, (x, y) => x * y) != data.Length) throw new ArgumentException($"spliced tensor {Spliced[s]}: {data.Length} values for shape [{string.Join(", ", dims)}].");
                 names.Add(Spliced[s]);
-                values.Add(OrtValue.CreateTensorValueFromMemory(data, [rows, length, data.Length / (rows * length)]));
+                values.Add(OrtValue.CreateTensorValueFromMemory(data, dims));
             }
             try
             {
