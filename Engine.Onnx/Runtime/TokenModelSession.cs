@@ -72,7 +72,8 @@ public sealed class TokenModelSession : IDisposable
     {
         var t = v.Type?.TensorType;
         if (t is null) return new InputSpec(false, TensorElementType.DataTypeMax, []);
-        var dims = t.Shape?.Dim.Select(d => d.ValueCase == TensorShapeProto.Types.Dimension.ValueOneofCase.DimValue && d.DimValue > 0 ? d.DimValue : -1L).ToArray() ?? [];
+        // No declared shape at all (rank unknown) is taken as [batch, sequence]; ONNX Runtime checks the feed.
+        var dims = t.Shape?.Dim.Select(d => d.ValueCase == TensorShapeProto.Types.Dimension.ValueOneofCase.DimValue && d.DimValue > 0 ? d.DimValue : -1L).ToArray() ?? [-1L, -1L];
         return new InputSpec(true, (TensorElementType)t.ElemType, dims);
     }
 
