@@ -30,6 +30,16 @@ public class HarvestTests
     }
 
     [Fact]
+    public void The_logits_equal_torchs()
+    {
+        // The declared output harvested like any tensor: the whole model, head included, agrees with torch.
+        using var dir = new Scratch();
+        Harvest(dir, TokenSequences.FromNpy(Fixture.TokenIds), ["logits"]);
+        double err = Fixture.MaxRelativeError(Fixture.ReadRows(dir["out"]), Fixture.Reference("logits"));
+        Assert.True(err < Tolerance, $"logits: max relative error {err:G3}");
+    }
+
+    [Fact]
     public void Text_through_the_tokenizer_gives_torchs_token_ids_and_activations()
     {
         var tokenizer = TextTokenizer.Load(Fixture.Tokenizer);
