@@ -1,4 +1,4 @@
-using GbaEngine.Activations;
+using GbaEngine.Formats;
 using GbaEngine.Onnx.Graph;
 using GbaEngine.Onnx.Harvest;
 using GbaEngine.Onnx.Runtime;

@@ -1,4 +1,5 @@
 using GbaEngine.Activations;
+using GbaEngine.Formats;
 using GbaEngine.Onnx.Harvest;
 using GbaEngine.Onnx.Tokens;
 

@@ -1,4 +1,5 @@
 using GbaEngine.Inference;
+using GbaEngine.Interop;
 using GbaEngine.Onnx.Evaluation;
 using GbaEngine.Onnx.Tokens;
 

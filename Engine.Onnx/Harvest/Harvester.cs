@@ -3,7 +3,7 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
-using GbaEngine.Activations;
+using GbaEngine.Formats;
 using GbaEngine.Onnx.Graph;
 using GbaEngine.Onnx.Runtime;
 using GbaEngine.Onnx.Tokens;

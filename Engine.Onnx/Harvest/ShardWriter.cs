@@ -3,7 +3,7 @@ using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json.Nodes;
-using GbaEngine.Activations;
+using GbaEngine.Formats;
 using Microsoft.Win32.SafeHandles;
 
 namespace GbaEngine.Onnx.Harvest;

@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
-using GbaEngine.Activations;
+using GbaEngine.Formats;
 
 namespace GbaEngine.Onnx.Tokens;
 

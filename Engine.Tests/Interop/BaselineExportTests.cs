@@ -3,10 +3,11 @@ using System.Text;
 using System.Text.Json;
 using GbaEngine.Interop;
 using GbaEngine.Memory;
-using GbaEngine.Metrics;
+using GbaEngine.Evaluation;
 using GbaEngine.Model;
 using GbaEngine.Synthetic;
 using GbaEngine.Training;
+using GbaEngine.Encoders;
 
 namespace GbaEngine.Tests.Interop;
 
@@ -15,6 +16,7 @@ namespace GbaEngine.Tests.Interop;
 /// L1 as "standard" (ReLU with b_enc = b), JumpReLU-L0 as "jumprelu" (threshold = −b), BatchTopK as
 /// "jumprelu" with b_enc = b and its inference threshold on every neuron.
 /// </summary>
+[Trait("Category", "Kernels")]
 public class BaselineExportTests
 {
     [Theory]
@@ -36,7 +38,7 @@ public class BaselineExportTests
         var dir = Path.Combine(Path.GetTempPath(), "gba-export-" + Guid.NewGuid().ToString("N"));
         try
         {
-            SaeLensExport.Write(dir, sae, o);
+            SaeLensExport.Write(dir, sae, o.Method.ToString().ToLowerInvariant());
             var t = Read(Path.Combine(dir, SaeLensExport.WeightsFile));
             using var cfg = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, SaeLensExport.ConfigFile)));
             string arch = cfg.RootElement.GetProperty("architecture").GetString()!;

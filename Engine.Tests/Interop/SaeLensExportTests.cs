@@ -3,10 +3,11 @@ using System.Text;
 using System.Text.Json;
 using GbaEngine.Interop;
 using GbaEngine.Memory;
-using GbaEngine.Metrics;
+using GbaEngine.Evaluation;
 using GbaEngine.Model;
 using GbaEngine.Synthetic;
 using GbaEngine.Training;
+using GbaEngine.Encoders;
 
 namespace GbaEngine.Tests.Interop;
 
@@ -14,6 +15,7 @@ namespace GbaEngine.Tests.Interop;
 /// The SAELens export read back by an independent safetensors parser and evaluated with SAELens'
 /// own formulas on raw activations, against the engine's reconstruction.
 /// </summary>
+[Trait("Category", "Kernels")]
 public class SaeLensExportTests
 {
     static Dictionary<string, (long[] Shape, float[] Data)> ReadSafetensors(string path)
@@ -57,7 +59,7 @@ public class SaeLensExportTests
         var dir = Path.Combine(Path.GetTempPath(), "gba-export-" + Guid.NewGuid().ToString("N"));
         try
         {
-            SaeLensExport.Write(dir, sae, o, result.Groups);
+            SaeLensExport.Write(dir, sae, o.Method.ToString().ToLowerInvariant(), result.Groups?.Assignment);
             var t = ReadSafetensors(Path.Combine(dir, SaeLensExport.WeightsFile));
             using var cfg = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, SaeLensExport.ConfigFile)));
             string arch = cfg.RootElement.GetProperty("architecture").GetString()!;

@@ -4,6 +4,7 @@ using GbaEngine.Tests.Reference;
 
 namespace GbaEngine.Tests.Training;
 
+[Trait("Category", "Kernels")]
 public class BiasRuleTests
 {
     static FiringStatistics Stats(long tokens, long[] fires, float[] maxY)

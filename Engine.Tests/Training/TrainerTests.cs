@@ -1,9 +1,10 @@
-using GbaEngine.Metrics;
+using GbaEngine.Evaluation;
 using GbaEngine.Synthetic;
 using GbaEngine.Training;
 
 namespace GbaEngine.Tests.Training;
 
+[Trait("Category", "Kernels")]
 public class TrainerTests
 {
     static (TrainingResult Result, SaeTrainer Trainer) Run(TrainerOptions o, SyntheticSpec spec, ulong seed = 1)

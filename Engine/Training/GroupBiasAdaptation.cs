@@ -1,5 +1,6 @@
 using GbaEngine.Model;
 using GbaEngine.Synthetic;
+using GbaEngine.Rng;
 
 namespace GbaEngine.Training;
 
@@ -17,6 +18,7 @@ public readonly record struct BiasUpdateSummary(int Lowered, int Raised, int Unc
 /// </summary>
 public sealed class GroupBiasAdaptation
 {
+    /// <summary>Splits <paramref name="neurons"/> neurons at random (from <paramref name="seed"/>) into one group per TAF.</summary>
     public GroupBiasAdaptation(int neurons, IReadOnlyList<double> tafs, ulong seed, double gammaPlus = 0.01,
         double gammaMinus = 0.01, double epsilon = 1e-6)
     {
@@ -28,15 +30,23 @@ public sealed class GroupBiasAdaptation
         GammaPlus = gammaPlus;
         GammaMinus = gammaMinus;
         Epsilon = epsilon;
+        Assignment = new NeuronGroups(GroupOf, Tafs);
     }
+
+    /// <summary>The split as the model vocabulary names it (for evaluation and export).</summary>
+    public NeuronGroups Assignment { get; }
 
     /// <summary>p_k per group, group 0 the highest.</summary>
     public double[] Tafs { get; }
     /// <summary>Group index of every neuron.</summary>
     public int[] GroupOf { get; }
+    /// <summary>γ₊, the step of a dead neuron's bias towards firing.</summary>
     public double GammaPlus { get; }
+    /// <summary>γ₋, the step of a too-active neuron's bias away from it.</summary>
     public double GammaMinus { get; }
+    /// <summary>ε, the buffered frequency below which a neuron counts as dead.</summary>
     public double Epsilon { get; }
+    /// <summary>K, the number of groups.</summary>
     public int Groups => Tafs.Length;
 
     /// <summary>The TAF of neuron m.</summary>

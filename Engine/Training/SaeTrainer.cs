@@ -2,12 +2,14 @@ using System.Diagnostics;
 using GbaEngine.Checkpoints;
 using GbaEngine.Kernels.Elementwise;
 using GbaEngine.Memory;
-using GbaEngine.Metrics;
+using GbaEngine.Evaluation;
 using GbaEngine.Model;
 using GbaEngine.Streams;
 using GbaEngine.Synthetic;
 using GbaEngine.Threading;
 using GbaEngine.Training.Baselines;
+using GbaEngine.Encoders;
+using GbaEngine.Rng;
 
 namespace GbaEngine.Training;
 
@@ -41,6 +43,7 @@ public sealed partial class SaeTrainer : IDisposable
     double _secondsBefore;             // training seconds before this process (resumed runs)
     List<EvaluationReport> _evaluations = [];
 
+    /// <summary>A trainer for data of width <paramref name="dim"/> (validates the options; allocates every buffer once).</summary>
     public SaeTrainer(TrainerOptions options, int dim)
     {
         options.Validate();
@@ -51,27 +54,31 @@ public sealed partial class SaeTrainer : IDisposable
         _grad = _p.CloneShape();
         _m1 = _p.CloneShape();
         _m2 = _p.CloneShape();
-        Model = new SparseAutoencoder(_arch, _p, options.Normalization, 1f);
+        Model = new SparseAutoencoder(_arch, _p, options.Normalization, 1f, options.Kernels);
+        var kernels = Model.Kernels;
         _pool = new WorkerPool(Math.Max(1, options.Threads));
-        _encoder = new BatchEncoder(_arch, _p, options.BatchSize, _pool);
-        _backward = new SparseBackward(_arch, _p, options.BatchSize, _pool);
+        _encoder = new BatchEncoder(_arch, _p, options.BatchSize, _pool, kernels);
+        _backward = new SparseBackward(_arch, _p, options.BatchSize, _pool) { Kernels = kernels };
         if (_arch.Sparsity == SparsityMode.MatchingPursuit)
         {
-            _mp = new MatchingPursuitEncoder(_arch, _p, options.BatchSize, options.Threads);
-            _mpBackward = new MatchingPursuitBackward(_p, options.Threads);
+            _mp = new MatchingPursuitEncoder(_arch, _p, options.BatchSize, options.Threads, kernels);
+            _mpBackward = new MatchingPursuitBackward(_p, options.Threads) { Kernels = kernels };
         }
         _stats = new FiringStatistics(options.Neurons);
         _x = new AlignedArray((long)options.BatchSize * _p.Stride);
         _raw = new float[(long)options.BatchSize * dim];
         _factors = new float[options.BatchSize];
         var tafs = options.TargetFrequencies();
-        _baseline = BaselineSteps.Create(options, _p, _pool);
+        _baseline = BaselineSteps.Create(options, _p, _pool, kernels);
         Groups = tafs.Length == 0 ? null : new GroupBiasAdaptation(options.Neurons, tafs, options.Seed,
             options.GammaPlus, options.GammaMinus, options.DeadEpsilon);
     }
 
+    /// <summary>The model being trained (its parameters change with every step).</summary>
     public SparseAutoencoder Model { get; }
+    /// <summary>GBA's groups and bias rule (null for the baselines).</summary>
     public GroupBiasAdaptation? Groups { get; }
+    /// <summary>The options it trains with.</summary>
     public TrainerOptions Options => _o;
     /// <summary>Steps taken so far (the step number of the last <see cref="TrainStep"/>).</summary>
     public long Step => _step;
@@ -113,7 +120,7 @@ public sealed partial class SaeTrainer : IDisposable
             if (_o.EvalEvery > 0 && _step % _o.EvalEvery == 0 && _step != totalSteps)
             {
                 _baseline?.Publish(Model);
-                var report = new EvaluationReport(_step, _tokens, Seconds(), Evaluator.Evaluate(Model, eval, Groups, _o.Threads));
+                var report = new EvaluationReport(_step, _tokens, Seconds(), Evaluator.Evaluate(Model, eval, Groups?.Assignment, _o.Threads));
                 _evaluations.Add(report);
                 observer?.OnEvaluation(report);
             }
@@ -130,7 +137,7 @@ public sealed partial class SaeTrainer : IDisposable
         else
         {
             double seconds = Seconds();
-            final = new EvaluationReport(totalSteps, _tokens, seconds, Evaluator.Evaluate(Model, eval, Groups, _o.Threads));
+            final = new EvaluationReport(totalSteps, _tokens, seconds, Evaluator.Evaluate(Model, eval, Groups?.Assignment, _o.Threads));
             _evaluations.Add(final);
             observer?.OnEvaluation(final);
             checkpoints?.Sink.Save(Capture(data, seconds, checkpoints.Application));
@@ -258,13 +265,14 @@ public sealed partial class SaeTrainer : IDisposable
         foreach (var (offset, length) in new[] { (0, (int)_p.ScaleOffset), ((int)_p.PreBiasOffset, _p.Stride) })
             FixedPartition.Run(length, _o.Threads, (_, s, e) =>
                 AdamW.Update(_p.Data.Span.Slice(offset + s, e - s), _grad.Data.Span.Slice(offset + s, e - s),
-                    _m1.Data.Span.Slice(offset + s, e - s), _m2.Data.Span.Slice(offset + s, e - s), step), granule: 1024);
+                    _m1.Data.Span.Slice(offset + s, e - s), _m2.Data.Span.Slice(offset + s, e - s), step, Model.Kernels), granule: 1024);
         long t5 = Stopwatch.GetTimestamp();
         Model.NormalizeDecoderRows(_pool);
         Profile.Add(t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, Stopwatch.GetTimestamp() - t5);
         return new StepOutcome(loss, _code.L0, null);
     }
 
+    /// <summary>Stops the worker threads.</summary>
     public void Dispose()
     {
         _mp?.Dispose();
@@ -276,7 +284,7 @@ public sealed partial class SaeTrainer : IDisposable
     {
         public void Run(int part, int start, int end) =>
             AdamW.Update(trainer._p.Data.Span[start..end], trainer._grad.Data.Span[start..end],
-                trainer._m1.Data.Span[start..end], trainer._m2.Data.Span[start..end], step);
+                trainer._m1.Data.Span[start..end], trainer._m2.Data.Span[start..end], step, trainer.Model.Kernels);
     }
 
     void LoadNormalized(ReadOnlySpan<float> raw, int rows) => Model.NormalizeBatch(raw, rows, _x.Span, _factors);

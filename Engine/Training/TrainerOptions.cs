@@ -39,11 +39,14 @@ public enum BiasInitialization
 /// </summary>
 public sealed record TrainerOptions
 {
+    /// <summary>The training algorithm.</summary>
     public TrainingMethod Method { get; init; } = TrainingMethod.Gba;
     /// <summary>M, the number of neurons (dictionary size).</summary>
     public int Neurons { get; init; } = 2048;
+    /// <summary>One matrix encodes and decodes (the paper's form); false: separate W_enc, W_dec.</summary>
     public bool Tied { get; init; } = true;
-    public GateKind Gate { get; init; } = GateKind.JumpRelu;
+    /// <summary>The threshold gate of GBA and BA (JumpRelu or Relu).</summary>
+    public SaeActivation Gate { get; init; } = SaeActivation.JumpRelu;
     /// <summary>k for TopK; BatchTopK's mean k per token (the batch keeps k·B).</summary>
     public int K { get; init; } = 3;
 
@@ -70,31 +73,51 @@ public sealed record TrainerOptions
     public double Ltf { get; init; } = 1e-3;
     /// <summary>BA's single target frequency p.</summary>
     public double Taf { get; init; } = 0.012;
+    /// <summary>γ₊ of the bias rule.</summary>
     public double GammaPlus { get; init; } = 0.01;
+    /// <summary>γ₋ of the bias rule.</summary>
     public double GammaMinus { get; init; } = 0.01;
     /// <summary>Below this buffered firing frequency a neuron counts as dead (paper silent; 1e-6 = fired zero times).</summary>
     public double DeadEpsilon { get; init; } = 1e-6;
     /// <summary>Tokens between bias updates (paper: batch 512 × 50 steps).</summary>
     public long BufferTokens { get; init; } = 25_600;
+    /// <summary>How the biases start (GBA, BA).</summary>
     public BiasInitialization BiasInit { get; init; } = BiasInitialization.Quantile;
 
+    /// <summary>Tokens per step B.</summary>
     public int BatchSize { get; init; } = 512;
     /// <summary>Token budget; the run takes ceil(Tokens / BatchSize) steps.</summary>
     public long Tokens { get; init; } = 512L * 3000;
+    /// <summary>AdamW learning rate.</summary>
     public double LearningRate { get; init; } = 1e-3;
+    /// <summary>AdamW decoupled weight decay.</summary>
     public double WeightDecay { get; init; } = 0.0;
+    /// <summary>AdamW β₁.</summary>
     public double Beta1 { get; init; } = 0.9;
+    /// <summary>AdamW β₂.</summary>
     public double Beta2 { get; init; } = 0.999;
+    /// <summary>AdamW ε.</summary>
     public double AdamEpsilon { get; init; } = 1e-8;
 
+    /// <summary>Seed of the initialisation and the GBA group split.</summary>
     public ulong Seed { get; init; } = 1;
+    /// <summary>Worker threads (results are bitwise the same only for the same count).</summary>
     public int Threads { get; init; } = Environment.ProcessorCount;
+    /// <summary>Input normalisation (DatasetScale or PerToken).</summary>
     public InputNormalization Normalization { get; init; } = InputNormalization.DatasetScale;
     /// <summary>Tokens read first to estimate the input scale, b_pre and (quantile start) the biases.</summary>
     public int InitTokens { get; init; } = 25_600;
+    /// <summary>The kernel set the trainer and its model run on; null: <see cref="Kernels.KernelSelector.Current"/>
+    /// (GBA_KERNELS, else the best this CPU has). Results are bitwise reproducible only on the same set. Not part
+    /// of the options' JSON: a run records the set it used on its own (config.json, a checkpoint's "kernels"),
+    /// and a resumed run may change it.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public Kernels.KernelSet? Kernels { get; init; }
+
     /// <summary>Evaluate every this many steps (0: only at the end).</summary>
     public int EvalEvery { get; init; } = 500;
 
+    /// <summary>Steps the budget takes: ceil(Tokens / BatchSize).</summary>
     public long Steps => (Tokens + BatchSize - 1) / BatchSize;
 
     /// <summary>Whether AdamW trains b (every baseline) or the GBA bias rule owns it (GBA, BA).</summary>
@@ -104,12 +127,13 @@ public sealed record TrainerOptions
     /// penalty carries the decoder norm instead).</summary>
     public bool RenormalizesDecoder => Method != TrainingMethod.L1;
 
+    /// <summary>The architecture the method trains at input width <paramref name="dim"/>.</summary>
     public SaeArchitecture Architecture(int dim) => Method switch
     {
-        TrainingMethod.TopK => new(dim, Neurons, Tied, GateKind.Relu, SparsityMode.TopK, K),
-        TrainingMethod.L1 or TrainingMethod.BatchTopK => new(dim, Neurons, Tied, GateKind.Relu),
-        TrainingMethod.JumpReluL0 => new(dim, Neurons, Tied, GateKind.JumpRelu),
-        TrainingMethod.Mp => new(dim, Neurons, Tied, GateKind.Relu, SparsityMode.MatchingPursuit, MpSteps),
+        TrainingMethod.TopK => new(dim, Neurons, Tied, SaeActivation.Relu, SparsityMode.TopK, K),
+        TrainingMethod.L1 or TrainingMethod.BatchTopK => new(dim, Neurons, Tied, SaeActivation.Relu),
+        TrainingMethod.JumpReluL0 => new(dim, Neurons, Tied, SaeActivation.JumpRelu),
+        TrainingMethod.Mp => new(dim, Neurons, Tied, SaeActivation.Relu, SparsityMode.MatchingPursuit, MpSteps),
         _ => new(dim, Neurons, Tied, Gate),
     };
 
@@ -121,6 +145,7 @@ public sealed record TrainerOptions
         _ => [],
     };
 
+    /// <summary>Throws an <see cref="ArgumentException"/> naming the first bad setting (by its gba option).</summary>
     public void Validate()
     {
         if (Neurons < 1) throw new ArgumentException($"--d-sae must be positive (got {Neurons}).");

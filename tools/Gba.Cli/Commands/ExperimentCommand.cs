@@ -3,6 +3,8 @@ using System.Globalization;
 using System.Text.Json.Nodes;
 using GbaEngine.Cli.Experiments;
 
+using GbaEngine.Cli.Options;
+
 namespace GbaEngine.Cli.Commands;
 
 /// <summary>

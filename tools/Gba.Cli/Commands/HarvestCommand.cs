@@ -1,8 +1,10 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
-using GbaEngine.Activations;
+using GbaEngine.Formats;
 using GbaEngine.Onnx.Graph;
 using GbaEngine.Onnx.Harvest;
+
+using GbaEngine.Cli.Options;
 
 namespace GbaEngine.Cli.Commands;
 

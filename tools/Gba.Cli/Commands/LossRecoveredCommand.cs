@@ -3,6 +3,8 @@ using System.Text.Json.Nodes;
 using GbaEngine.Inference;
 using GbaEngine.Onnx.Evaluation;
 
+using GbaEngine.Cli.Options;
+
 namespace GbaEngine.Cli.Commands;
 
 /// <summary>

@@ -1,5 +1,7 @@
 using GbaEngine.Onnx.Tokens;
 
+using GbaEngine.Cli.Options;
+
 namespace GbaEngine.Cli.Commands;
 
 /// <summary>

@@ -1,8 +1,10 @@
+using GbaEngine.Charts;
 using System.Globalization;
 using System.Text.Json.Nodes;
-using GbaEngine.Metrics;
+using GbaEngine.Evaluation;
 using GbaEngine.Model;
 using GbaEngine.Synthetic;
+using GbaEngine.Rng;
 
 namespace GbaEngine.Cli.Experiments;
 
@@ -72,10 +74,10 @@ public sealed class ConsistencyExperiment : IExperiment
         report.Data["runs"] = runs;
         report.Table(["method", "setting", "neurons", "count", "MCS > 0.6", "> 0.7", "> 0.8", "> 0.9"], rows);
 
-        report.Plot("mcs", SvgChart.Bars("Consistency across seeds: fraction with MCS > 0.8", "fraction", above08.Select(a => a.Method).ToArray(),
+        report.Plot("mcs", Svg.Bars(new PlotSpec("Consistency across seeds: fraction with MCS > 0.8", "", "fraction", Width: 640, Height: 400, YRange: (0, 1)), above08.Select(a => a.Method).ToArray(),
             [("all neurons", above08.Select(a => a.BySubset[0]).ToArray()),
              ("top 0.3%", above08.Select(a => a.BySubset.ElementAtOrDefault(1)).ToArray()),
-             ("top 0.05%", above08.Select(a => a.BySubset.ElementAtOrDefault(2)).ToArray())], (0, 1)),
+             ("top 0.05%", above08.Select(a => a.BySubset.ElementAtOrDefault(2)).ToArray())]),
             "fraction of neurons whose best match in another seed's run has cosine above 0.8");
         return report;
     }

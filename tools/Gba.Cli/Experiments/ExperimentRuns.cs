@@ -1,12 +1,13 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
 using GbaEngine.Activations;
-using GbaEngine.Memory;
-using GbaEngine.Metrics;
+using GbaEngine.Evaluation;
 using GbaEngine.Model;
 using GbaEngine.Streams;
 using GbaEngine.Synthetic;
 using GbaEngine.Training;
+using GbaEngine.Encoders;
+using GbaEngine.Rng;
 
 namespace GbaEngine.Cli.Experiments;
 
@@ -115,30 +116,23 @@ public static class ExperimentRuns
     /// <summary>Each neuron's largest activation f = a·h over a set (what the paper ranks neurons by for MCS).</summary>
     public static float[] MaxActivations(SparseAutoencoder sae, EvaluationSet set, int threads)
     {
-        const int chunk = 1024;
-        var p = sae.Parameters;
-        int d = sae.Dim, m = sae.Neurons;
-        using var pursuit = sae.Architecture.Sparsity == SparsityMode.MatchingPursuit ? new MatchingPursuitEncoder(sae.Architecture, p, chunk, threads) : null;
-        using var encoder = pursuit is null ? new BatchEncoder(sae.Architecture, p, chunk, threads) : null;
-        var x = new AlignedArray((long)chunk * p.Stride);
-        var factors = new float[chunk];
-        var code = new SparseCode();
-        var max = new float[m];
-        var scale = p.Scale;
-        bool unitScale = pursuit != null;     // MP does not use a
-        for (int start = 0; start < set.Count; start += chunk)
+        var max = new float[sae.Neurons];
+        using var encoder = new ChunkedEncoder(sae, threads);
+        // MP does not use the output scale a (its code is the pursuit coefficient itself).
+        encoder.Encode(set.Tokens, set.Count, new MaxCollector(max, sae.Architecture.Sparsity == SparsityMode.MatchingPursuit ? null : sae.Parameters.Scale.ToArray()));
+        return max;
+    }
+
+    sealed class MaxCollector(float[] max, float[]? scale) : IEncodedChunkVisitor
+    {
+        public void Visit(int first, int rows, ReadOnlySpan<float> normalized, ReadOnlySpan<float> factors, SparseCode code)
         {
-            int rows = Math.Min(chunk, set.Count - start);
-            sae.NormalizeBatch(set.Tokens.AsSpan(start * d, rows * d), rows, x.Span, factors);
-            if (pursuit != null) pursuit.Encode(x, rows, code, null);
-            else encoder!.Encode(x, rows, code, null);
             for (int r = 0; r < code.Count; r++)
             {
                 int k = code.Index[r];
-                max[k] = MathF.Max(max[k], (unitScale ? 1f : scale[k]) * code.H[r]);
+                max[k] = MathF.Max(max[k], (scale is null ? 1f : scale[k]) * code.H[r]);
             }
         }
-        return max;
     }
 
     /// <summary>The final metrics of a run as JSON (for NAME.json).</summary>

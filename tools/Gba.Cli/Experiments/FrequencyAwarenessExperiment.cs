@@ -1,3 +1,4 @@
+using GbaEngine.Charts;
 using System.Globalization;
 using System.Text.Json.Nodes;
 using GbaEngine.Synthetic;
@@ -66,11 +67,11 @@ public sealed class FrequencyAwarenessExperiment : IExperiment
 
         var labels = runsSpec.Select(r => r.Key.StartsWith("GBA", StringComparison.Ordinal) ? $"GBA {r.Method.Setting.Replace("K=10, TAF ", "")}" : r.Key).ToArray();
         double Get(int i, string k) => runs[i]![k]?.GetValue<double>() ?? double.NaN;
-        report.Plot("frr", SvgChart.Bars("Mixture s=3/20: ours vs the paper", "FRR", labels,
+        report.Plot("frr", Svg.Bars(new PlotSpec("Mixture s=3/20: ours vs the paper", "", "FRR", Width: 640, Height: 400, YRange: (0, 1)), labels,
             [("ours @0.8", Enumerable.Range(0, runs.Count).Select(i => Get(i, "frr_0_8")).ToArray()),
              ("ours @0.9", Enumerable.Range(0, runs.Count).Select(i => Get(i, "frr_0_9")).ToArray()),
              ("paper @0.8", runsSpec.Select(r => Paper[r.Key].Item1 / 100).ToArray()),
-             ("paper @0.9", runsSpec.Select(r => Paper[r.Key].Item2 / 100).ToArray())], (0, 1)),
+             ("paper @0.9", runsSpec.Select(r => Paper[r.Key].Item2 / 100).ToArray())]),
             "FRR per setting, ours next to the paper's");
         return report;
     }

@@ -1,6 +1,7 @@
+using GbaEngine.Charts;
 using System.Globalization;
 using System.Text.Json.Nodes;
-using GbaEngine.Metrics;
+using GbaEngine.Evaluation;
 using GbaEngine.Synthetic;
 
 namespace GbaEngine.Cli.Experiments;
@@ -72,8 +73,8 @@ public sealed class HeterogeneousExperiment : IExperiment
         report.Data["runs"] = runs;
 
         var xs = decile.Select(ids => ids.Average(i => freq[i])).ToArray();
-        report.Plot("deciles", SvgChart.Lines("FRR@0.8 by feature frequency (power law)", "mean frequency of the decile (log scale)", "FRR@0.8",
-            methods.Select((m, i) => new Series($"{m.Name} ({m.Setting})", xs.Zip(perMethod[i]).ToArray())).ToArray(), logX: true, yRange: (0, 1)),
+        report.Plot("deciles", Svg.LinePlot(new PlotSpec("FRR@0.8 by feature frequency (power law)", "mean frequency of the decile", "FRR@0.8", LogX: true, Width: 640, Height: 400, YRange: (0, 1)),
+            methods.Select((m, i) => Series.From($"{m.Name} ({m.Setting})", xs.Zip(perMethod[i]).ToArray())).ToArray()),
             "FRR@0.8 per frequency decile and method");
         return report;
     }

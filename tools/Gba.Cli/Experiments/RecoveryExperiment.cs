@@ -1,3 +1,4 @@
+using GbaEngine.Charts;
 using System.Globalization;
 using System.Text.Json.Nodes;
 using GbaEngine.Synthetic;
@@ -51,10 +52,10 @@ public sealed class RecoveryExperiment : IExperiment
 
         var labels = methods.Select(m => m.Name + (m.Name == "GBA" ? (m.Setting.StartsWith("K=10", StringComparison.Ordinal) ? " (paper)" : " (band)") : "")).ToArray();
         double Get(int i, string key) => runs[i]![key]?.GetValue<double>() ?? double.NaN;
-        report.Plot("frr", SvgChart.Bars("Feature recovery, uniform model", "fraction", labels,
+        report.Plot("frr", Svg.Bars(new PlotSpec("Feature recovery, uniform model", "", "fraction", Width: 640, Height: 400, YRange: (0, 1)), labels,
             [("FRR@0.8", Enumerable.Range(0, methods.Length).Select(i => Get(i, "frr_0_8")).ToArray()),
              ("FRR@0.9", Enumerable.Range(0, methods.Length).Select(i => Get(i, "frr_0_9")).ToArray()),
-             ("dead fraction", Enumerable.Range(0, methods.Length).Select(i => Get(i, "dead_fraction")).ToArray())], (0, 1)),
+             ("dead fraction", Enumerable.Range(0, methods.Length).Select(i => Get(i, "dead_fraction")).ToArray())]),
             "FRR@0.8, FRR@0.9 and dead fraction per method");
         return report;
     }

@@ -1,3 +1,4 @@
+using GbaEngine.Charts;
 using System.Globalization;
 using System.Text.Json.Nodes;
 using GbaEngine.Synthetic;
@@ -55,9 +56,9 @@ public sealed class ResonanceExperiment : IExperiment
         report.Table(["p / f", "p", "FRR@0.8", "FRR@0.9", "dead fraction", "L0", "FVU"], rows);
         report.Data["frequency"] = f;
         report.Data["runs"] = runs;
-        report.Plot("frr", SvgChart.Lines("BA: recovery against target frequency", "p / f (log scale)", "fraction",
-            [new Series("FRR@0.8", frr8), new Series("FRR@0.9", frr9), new Series("dead fraction", dead, Dashed: true)],
-            logX: true, yRange: (0, 1), markers: [new Marker(1, "p = f"), new Marker(2, "2f"), new Marker(4, "4f")]),
+        report.Plot("frr", Svg.LinePlot(new PlotSpec("BA: recovery against target frequency", "p / f", "fraction", LogX: true, Width: 640, Height: 400, YRange: (0, 1)),
+            [Series.From("FRR@0.8", frr8), Series.From("FRR@0.9", frr9), Series.From("dead fraction", dead, dashed: true)],
+            verticalLines: [(1, "p = f"), (2, "2f"), (4, "4f")]),
             "FRR against p/f; the paper's band is 2-4x f");
         return report;
     }
