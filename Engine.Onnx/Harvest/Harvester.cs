@@ -88,7 +88,7 @@ public static class Harvester
             WriteTokens(Path.Combine(dir, TokensName), tokens);
             WriteAtomic(manifestPath, manifest.ToJsonString(JsonOptions));
         }
-        foreach (var partial in Directory.EnumerateFiles(dir, "*.partial")) File.Delete(partial);
+        foreach (var partial in Directory.EnumerateFiles(dir, "*" + SafetensorsRowWriter.PartialSuffix)) File.Delete(partial);
 
         var shards = new List<string>();
         int resumed = 0;
@@ -113,7 +113,7 @@ public static class Harvester
                 ["sequences"] = count.ToString(CultureInfo.InvariantCulture),
                 ["context"] = T.ToString(CultureInfo.InvariantCulture),
             };
-            using var writer = new ShardWriter(path, hooks, (long)count * T, options.DType, metadata);
+            using var writer = new SafetensorsRowWriter(path, hooks, (long)count * T, options.DType, metadata);
             for (int b = 0; b < count; b += options.Batch)
             {
                 cancel.ThrowIfCancellationRequested();
