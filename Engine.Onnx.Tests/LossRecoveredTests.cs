@@ -1,6 +1,9 @@
+using GbaEngine.Activations;
+using GbaEngine.Evaluation;
 using GbaEngine.Inference;
 using GbaEngine.Interop;
 using GbaEngine.Onnx.Evaluation;
+using GbaEngine.Onnx.Harvest;
 using GbaEngine.Onnx.Tokens;
 
 namespace GbaEngine.Onnx.Tests;
@@ -44,6 +47,21 @@ public class LossRecoveredTests
         Assert.Equal(Fixture.Loss("loss_recovered_sae"), r.LossRecovered, 1e-4);
         Assert.InRange(r.LossRecovered, 0.1, 0.99);
         Assert.InRange(r.Fvu, 1e-3, 10);
+    }
+
+    [Fact]
+    public void The_saes_metrics_at_the_hook_are_the_evaluators_on_the_harvested_rows()
+    {
+        // One evaluator: what eval --model reports at the hook is what eval --data reports on a harvest of the same tokens.
+        var sae = SaeModel.Load(Fixture.Sae);
+        var atHook = Evaluate(sae, batch: 3).AtHook!;
+        using var dir = new Scratch();
+        Harvester.Run(new HarvestOptions(Fixture.Model, [Fixture.SpliceHook], dir["h"]), TokenSequences.FromNpy(Fixture.TokenIds));
+        using var ds = ActivationDataset.Open(dir["h"], new LoaderOptions { EvalRows = long.MaxValue });
+        var onFiles = Evaluator.Evaluate(sae, () => ds.OpenEvalStream(), ds.EvalRows);
+        Assert.Equal(4L * Fixture.Context, ds.EvalRows);
+        Assert.Equal((onFiles.Fvu, onFiles.Mse, onFiles.L0, onFiles.DeadFraction), (atHook.Fvu, atHook.Mse, atHook.L0, atHook.DeadFraction));
+        Assert.Null(Evaluate(null).AtHook);
     }
 
     [Fact]

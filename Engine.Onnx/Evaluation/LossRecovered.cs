@@ -1,3 +1,4 @@
+using GbaEngine.Evaluation;
 using GbaEngine.Inference;
 using GbaEngine.Onnx.Graph;
 using GbaEngine.Onnx.Runtime;
@@ -20,13 +21,18 @@ public enum Ablation
 /// positions 0..T-2 predicting tokens 1..T-1 (natural log); KL is the mean over every position (all T) of
 /// KL(p_clean ‖ p_other) summed over the vocabulary. Loss recovered is SAELens' score,
 /// (CE_ablated − CE_spliced) / (CE_ablated − CE_clean): 1 when the reconstruction is as good as the activation,
-/// 0 when it is as bad as the ablation. FVU is the SAE's own reconstruction error at the hook on the same tokens.
+/// 0 when it is as bad as the ablation. <paramref name="AtHook"/> is the SAE measured at the hook on the same tokens by
+/// the engine's <see cref="Evaluator"/> (FVU, MSE, L0, dead fraction, as `gba eval --data` reports them); null for the
+/// identity splice, which has no SAE.
 /// </summary>
 public sealed record LossRecoveredResult(string Hook, string Logits, long Sequences, long Tokens, double CeClean, double CeSpliced, double CeAblated,
-    double KlSpliced, double KlAblated, Ablation Ablation, double Fvu, double Seconds)
+    double KlSpliced, double KlAblated, Ablation Ablation, EvaluationMetrics? AtHook, double Seconds)
 {
     /// <summary>(CE_ablated − CE_spliced) / (CE_ablated − CE_clean).</summary>
     public double LossRecovered => (CeAblated - CeSpliced) / (CeAblated - CeClean);
+
+    /// <summary>The SAE's fraction of variance unexplained at the hook; 0 for the identity splice (the reconstruction is the activation).</summary>
+    public double Fvu => AtHook?.Fvu ?? 0;
 }
 
 /// <summary>
@@ -34,7 +40,8 @@ public sealed record LossRecoveredResult(string Hook, string Logits, long Sequen
 /// hook: the first part is the file's graph with the logits and the hook as outputs (one clean run gives both), the
 /// second is the graph in which the hook is an input (<see cref="OnnxGraph.Splice"/>), pruned to what the logits
 /// need from there. Each batch runs the first part once and the second twice: with the reconstruction, and with
-/// the ablation.
+/// the ablation. The SAE's own metrics at the hook then come from the engine's evaluator over the hook's values,
+/// which a third session, the graph pruned to the hook, computes again (two passes: the mean, then the errors).
 /// </summary>
 public static class SpliceEvaluator
 {
@@ -69,29 +76,36 @@ public static class SpliceEvaluator
         string logits = FindLogits(graph, logitsName, vocabulary);
         if (vocabulary is { } v) tokens.CheckVocabulary(checked((int)v), modelPath);
 
-        using var clean = new TokenModelSession(modelPath, graph.WithOutputs([logits, hook]), threads);
-        TokenModelSession? cut = null;
-        try
+        LossRecoveredResult result;
+        using (var clean = new TokenModelSession(modelPath, graph.WithOutputs([logits, hook]), threads))
         {
-            return Run(clean, () => cut ??= new TokenModelSession(modelPath, graph.Splice(hook, TensorProto.Types.DataType.Float, [logits]), threads, [hook]),
-                modelPath, hook, logits, tokens, sae, ablation, batch, threads, progress, cancel, clock);
+            TokenModelSession? cut = null;
+            try
+            {
+                result = Run(clean, () => cut ??= new TokenModelSession(modelPath, graph.Splice(hook, TensorProto.Types.DataType.Float, [logits]), threads, [hook]),
+                    modelPath, hook, logits, tokens, sae, ablation, batch, threads, progress, cancel);
+            }
+            finally
+            {
+                cut?.Dispose();
+            }
         }
-        finally
+        if (sae is not null)
         {
-            cut?.Dispose();
+            cancel.ThrowIfCancellationRequested();
+            using var prefix = new TokenModelSession(modelPath, graph.WithOutputs([hook]), threads);
+            result = result with { AtHook = Evaluator.Evaluate(sae, () => new HookStream(prefix, 0, tokens, batch, sae.Dim), result.Tokens, threads) };
         }
+        return result with { Seconds = clock.Elapsed.TotalSeconds };
     }
 
     static LossRecoveredResult Run(TokenModelSession clean, Func<TokenModelSession> openCut, string modelPath, string hook, string logits,
-        TokenSequences tokens, SaeModel? sae, Ablation ablation, int batch, int threads, IProgress<long>? progress, CancellationToken cancel,
-        System.Diagnostics.Stopwatch clock)
+        TokenSequences tokens, SaeModel? sae, Ablation ablation, int batch, int threads, IProgress<long>? progress, CancellationToken cancel)
     {
         int T = tokens.Length;
         float[]? mean = ablation == Ablation.Mean ? HookMean(clean, tokens, batch) : null;
 
         double ceClean = 0, ceSpliced = 0, ceAblated = 0, klSpliced = 0, klAblated = 0;
-        double errSq = 0;
-        var stats = new RunningMoments();
         long predictions = 0, positions = 0;
         float[]? recon = null, ablated = null;
         for (int first = 0; first < tokens.Rows; first += batch)
@@ -112,7 +126,6 @@ public static class SpliceEvaluator
             if (recon is null || recon.Length != n) { recon = new float[n]; ablated = new float[n]; }
             if (sae is null) hookValues.CopyTo(recon);
             else sae.ReconstructBatch(hookValues, rows * T, recon, threads);
-            stats.Add(hookValues, d, recon, ref errSq);
             if (mean is null) Array.Clear(ablated!);
             else for (int i = 0; i < n; i += d) mean.CopyTo(ablated!, i);
 
@@ -129,7 +142,7 @@ public static class SpliceEvaluator
             progress?.Report(positions);
         }
         return new LossRecoveredResult(hook, logits, tokens.Rows, positions, ceClean / predictions, ceSpliced / predictions, ceAblated / predictions,
-            klSpliced / positions, klAblated / positions, ablation, errSq / stats.SumSquaredDeviation, clock.Elapsed.TotalSeconds);
+            klSpliced / positions, klAblated / positions, ablation, null, 0);
     }
 
     static float[] HookMean(TokenModelSession clean, TokenSequences tokens, int batch)
@@ -190,36 +203,5 @@ public static class SpliceEvaluator
         foreach (var x in logits) sum += Math.Exp(x - max);
         double log = max + Math.Log(sum);
         for (int v = 0; v < logits.Length; v++) into[v] = logits[v] - log;
-    }
-
-    /// <summary>Running per-column sums of the hook values (for FVU's denominator, Σ|x − mean x|², in one pass).</summary>
-    sealed class RunningMoments
-    {
-        double[]? _sum, _sumSq;
-        long _rows;
-
-        public void Add(ReadOnlySpan<float> x, int d, ReadOnlySpan<float> recon, ref double errSq)
-        {
-            _sum ??= new double[d];
-            _sumSq ??= new double[d];
-            for (int i = 0; i < x.Length; i++)
-            {
-                double v = x[i], e = v - recon[i];
-                _sum[i % d] += v;
-                _sumSq[i % d] += v * v;
-                errSq += e * e;
-            }
-            _rows += x.Length / d;
-        }
-
-        public double SumSquaredDeviation
-        {
-            get
-            {
-                double total = 0;
-                for (int j = 0; j < _sum!.Length; j++) total += _sumSq![j] - _sum[j] * _sum[j] / _rows;
-                return total;
-            }
-        }
     }
 }
