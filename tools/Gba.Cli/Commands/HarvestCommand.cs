@@ -15,64 +15,59 @@ namespace GbaEngine.Cli.Commands;
 /// </summary>
 public static class HarvestCommand
 {
-    static readonly HashSet<string> ValueOptions = ["--model", "--hook", "--out", "--dtype", "--batch", "--shard-size", "--threads", .. TokenInput.ValueOptions];
-    static readonly HashSet<string> Flags = ["--list", "--resume", "--json", "--quiet", "--help", "-h", .. TokenInput.Flags];
+    const string Harvest = "Harvest";
 
-    public static readonly string Help = """
-        gba harvest: activations from an ONNX model, run with ONNX Runtime
+    static readonly OptionSpec List = OptionSpec.Switch("list", Harvest,
+        "print the tensors that hold one vector per token, with shape and op, grouped by block\n(\"leaves block\" marks a block's output: the residual stream after it, for most models)");
+    static readonly OptionSpec Hook = OptionSpec.Valued("hook", Harvest, "NAME,...", "the tensors to capture (names from --list); each becomes one [N, d] tensor per shard");
+    static readonly OptionSpec Out = OptionSpec.Valued("out", Harvest, "DIR",
+        "a new directory: shard-00000.safetensors ..., tokens.tsv (sentence = sequence,\nfor `gba train --token-text`), harvest.json (model, hooks, tokens, counts)");
+    static readonly OptionSpec DType = OptionSpec.Valued("dtype", Harvest, "f32|f16|bf16", "element type of the shards (default f32)");
+    static readonly OptionSpec ShardSize = OptionSpec.Valued("shard-size", Harvest, "BYTES", "bound on one shard's data, e.g. 256M (default; at least one sequence per shard)") with { Min = 1 };
+    static readonly OptionSpec Resume = OptionSpec.Switch("resume", Harvest, "continue an interrupted harvest in DIR (same model, hooks, tokens and layout)");
 
-        Usage: gba harvest --model M.onnx --list
-               gba harvest --model M.onnx --hook NAME[,NAME...] --out DIR (--token-ids IDS.npy | --text FILE --tokenizer PATH)
-
-          --model M.onnx       the model (torch.onnx.export or Hugging Face Optimum); token ids in, any outputs
-          --list               print the tensors that hold one vector per token, with shape and op, grouped by block
-                               ("leaves block" marks a block's output: the residual stream after it, for most models)
-          --hook NAME,...      the tensors to capture (names from --list); each becomes one [N, d] tensor per shard
-          --out DIR            a new directory: shard-00000.safetensors ..., tokens.tsv (sentence = sequence,
-                               for `gba train --token-text`), harvest.json (model, hooks, tokens, counts)
-        """ + "\n" + TokenInput.Help + """
-
-          --dtype f32|f16|bf16 element type of the shards (default f32)
-          --batch N            sequences per model run (default 8); memory holds one batch
-          --shard-size BYTES   bound on one shard's data, e.g. 256M (default; at least one sequence per shard)
-          --threads N          ONNX Runtime threads (default: all cores)
-          --resume             continue an interrupted harvest in DIR (same model, hooks, tokens and layout)
-          --json (last stdout line: one JSON object)   --quiet (no progress)
-
-        Rows are sequence-major: sequence 0 tokens 0..T-1, then sequence 1, ... An interrupted harvest (Ctrl-C)
-        keeps its complete shards only; --resume continues from the first missing one.
-
-        """;
-
-    public static int Run(IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr)
+    /// <summary>`gba harvest`'s options.</summary>
+    public static readonly OptionSchema Schema = new("harvest",
+        "activations from an ONNX model (ONNX Runtime): --list its hooks, or write them as shards for train",
+        [
+            OnnxOptions.Model, OnnxOptions.Batch,
+            List, Hook, Out, DType, ShardSize, Resume,
+            .. OnnxOptions.Tokens,
+            SharedOptions.Threads, SharedOptions.Json, SharedOptions.Quiet,
+        ])
     {
-        var o = new OptionReader(args, ValueOptions, Flags);
-        if (o.Flag("--help") || o.Flag("-h")) { stdout.Write(Help); return CliApp.Ok; }
-        if (o.Positional.Count > 0) throw new UsageException($"unexpected argument '{o.Positional[0]}'");
-        string model = o.String("--model") ?? throw new UsageException("--model M.onnx is required");
-        int threads = o.Int("--threads", Environment.ProcessorCount);
-        if (threads < 1) throw new UsageException($"--threads {threads}: expected at least 1");
-        if (o.Flag("--list")) return List(model, threads, o.Flag("--json"), stdout);
+        Usage = ["--model M.onnx --list", "--model M.onnx --hook NAME[,NAME...] --out DIR (--token-ids IDS.npy | --text FILE --tokenizer PATH)"],
+        Notes = """
+            Rows are sequence-major: sequence 0 tokens 0..T-1, then sequence 1, ... An interrupted harvest (Ctrl-C)
+            keeps its complete shards only; --resume continues from the first missing one.
+            """,
+    };
 
-        string hookList = o.String("--hook") ?? throw new UsageException("--hook NAME[,NAME...] is required (run with --list to see the candidates)");
+    /// <summary>Runs `gba harvest` with its parsed options.</summary>
+    public static int Run(OptionReader o, TextWriter stdout, TextWriter stderr)
+    {
+        o.NoPositional();
+        string model = o.Required(OnnxOptions.Model.Flag);
+        int threads = SharedOptions.ReadThreads(o);
+        if (o.Flag(List.Flag)) return ListHooks(model, threads, o.Flag(SharedOptions.Json.Flag), stdout);
+
+        string hookList = o.Required(Hook.Flag, "run with --list to see the candidates");
         var hooks = hookList.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         if (hooks.Length == 0) throw new UsageException("--hook: name at least one tensor");
         if (hooks.Distinct(StringComparer.Ordinal).Count() != hooks.Length) throw new UsageException("--hook: a tensor is named twice");
-        string outDir = o.String("--out") ?? throw new UsageException("--out DIR is required (a new directory for the shards)");
-        var dtypeName = o.String("--dtype") ?? "f32";
+        string outDir = o.Required(Out.Flag, "a new directory for the shards");
+        var dtypeName = o.String(DType.Flag) ?? "f32";
         var dtype = ActivationDTypes.TryParse(dtypeName) is { } t && t != ActivationDType.F64 ? t : throw new UsageException($"--dtype {dtypeName}: expected f32, f16 or bf16");
-        int batch = o.Int("--batch", 8);
-        if (batch < 1) throw new UsageException($"--batch {batch}: expected at least 1");
-        long shardBytes = o.Long("--shard-size", 256L << 20);
-        if (shardBytes < 1) throw new UsageException($"--shard-size {shardBytes}: expected a positive number of bytes");
-        var tokens = TokenInput.Read(o);
+        int batch = OnnxOptions.ReadBatch(o);
+        long shardBytes = o.Long(ShardSize.Flag, 256L << 20);
+        var tokens = OnnxOptions.ReadTokens(o);
 
-        var progress = WorkProgress.For(stderr, o.Flag("--quiet"), "tokens", (long)tokens.Rows * tokens.Length);
+        var progress = WorkProgress.For(stderr, o.Flag(SharedOptions.Quiet.Flag), "tokens", (long)tokens.Rows * tokens.Length);
         using var signals = new InterruptSignals("harvest", stderr, "finishing the current batch; complete shards are kept and --resume continues");
         HarvestResult result;
         try
         {
-            result = Harvester.Run(new HarvestOptions(model, hooks, outDir, dtype, batch, shardBytes, threads, o.Flag("--resume")), tokens,
+            result = Harvester.Run(new HarvestOptions(model, hooks, outDir, dtype, batch, shardBytes, threads, o.Flag(Resume.Flag)), tokens,
                 new Reporter(p => progress.Report(p.Tokens)), signals.Token);
         }
         catch (OperationCanceledException) when (signals.Requested)
@@ -85,7 +80,7 @@ public static class HarvestCommand
         foreach (var (name, width) in result.Hooks) stdout.WriteLine(string.Create(ci, $"  {name}  [{result.Tokens}, {width}] {dtype.Name()}"));
         stdout.WriteLine($"wrote {result.Shards.Count} shard(s){(result.ShardsResumed > 0 ? $" ({result.ShardsResumed} from the interrupted run)" : "")}, {Harvester.TokensName} and {Harvester.ManifestName} to {outDir}");
         if (hooks.Length > 1) stdout.WriteLine($"train on one hook with: gba train --data {outDir} --tensor NAME ...");
-        if (o.Flag("--json"))
+        if (o.Flag(SharedOptions.Json.Flag))
             stdout.WriteLine(new JsonObject
             {
                 ["out"] = outDir, ["tokens"] = result.Tokens, ["sequences"] = tokens.Rows, ["context"] = tokens.Length,
@@ -96,7 +91,7 @@ public static class HarvestCommand
         return CliApp.Ok;
     }
 
-    static int List(string model, int threads, bool json, TextWriter stdout)
+    static int ListHooks(string model, int threads, bool json, TextWriter stdout)
     {
         var graph = OnnxGraph.Load(model);
         var (candidates, outputs) = HookCatalog.List(graph, threads);

@@ -59,7 +59,7 @@ public sealed class ConsistencyExperiment : IExperiment
                 json["seed"] = seed;
                 runs.Add(json);
             }
-            var mean = MeanOverPairs(models, ctx.Threads);
+            var mean = MeanOverPairs(models, ctx.Threads, ctx.Kernels);
             foreach (var row in mean)
                 rows.Add([method.Name, method.Setting, row.Subset, row.Neurons.ToString(ci), .. new[] { row.Above06, row.Above07, row.Above08, row.Above09 }.Select(v => ExperimentReport.F(v))]);
             above08.Add((method.Name, mean.Select(r => r.Above08).ToArray()));
@@ -68,7 +68,7 @@ public sealed class ConsistencyExperiment : IExperiment
                 ["subset"] = r.Subset, ["neurons"] = r.Neurons, ["above_0_6"] = r.Above06, ["above_0_7"] = r.Above07, ["above_0_8"] = r.Above08, ["above_0_9"] = r.Above09,
             }).ToArray());
         }
-        var chance = Chance(data.Dim, neurons, ctx.Seed, ctx.Threads);
+        var chance = Chance(data.Dim, neurons, ctx.Seed, ctx.Threads, ctx.Kernels);
         rows.Add(["untrained", "two random dictionaries", chance.Subset, chance.Neurons.ToString(ci), .. new[] { chance.Above06, chance.Above07, chance.Above08, chance.Above09 }.Select(v => ExperimentReport.F(v))]);
         report.Data["chance_all_above_0_8"] = chance.Above08;
         report.Data["runs"] = runs;
@@ -83,21 +83,21 @@ public sealed class ConsistencyExperiment : IExperiment
     }
 
     /// <summary>Consistency.Compare for every pair (i &lt; j, neurons of run i ranked by their max activation), averaged.</summary>
-    static ConsistencyRow[] MeanOverPairs(List<(SparseAutoencoder Sae, float[] MaxAct)> models, int threads)
+    static ConsistencyRow[] MeanOverPairs(List<(SparseAutoencoder Sae, float[] MaxAct)> models, int threads, Kernels.KernelSet? kernels)
     {
         var all = new List<IReadOnlyList<ConsistencyRow>>();
         for (int i = 0; i < models.Count; i++)
             for (int j = i + 1; j < models.Count; j++)
             {
                 var (a, b) = (models[i].Sae.Parameters, models[j].Sae.Parameters);
-                all.Add(Consistency.Compare(a.Decoder, a.Neurons, b.Decoder, b.Neurons, a.Dim, a.Stride, b.Stride, models[i].MaxAct, threads));
+                all.Add(Consistency.Compare(a.Decoder, a.Neurons, b.Decoder, b.Neurons, a.Dim, a.Stride, b.Stride, models[i].MaxAct, threads, kernels));
             }
         return Enumerable.Range(0, all[0].Count).Select(k => new ConsistencyRow(all[0][k].Subset, all[0][k].Neurons,
             all.Average(r => r[k].Above06), all.Average(r => r[k].Above07), all.Average(r => r[k].Above08), all.Average(r => r[k].Above09))).ToArray();
     }
 
     /// <summary>The same statistic for two untrained Gaussian dictionaries: what "consistent" means by chance in this d and M.</summary>
-    static ConsistencyRow Chance(int d, int m, ulong seed, int threads)
+    static ConsistencyRow Chance(int d, int m, ulong seed, int threads, Kernels.KernelSet? kernels)
     {
         float[] Random(ulong s)
         {
@@ -106,6 +106,6 @@ public sealed class ConsistencyExperiment : IExperiment
             for (int i = 0; i < w.Length; i++) w[i] = (float)rng.NextGaussian();
             return w;
         }
-        return Consistency.Compare(Random(seed), m, Random(seed + 1), m, d, d, d, ReadOnlySpan<float>.Empty, threads)[0];
+        return Consistency.Compare(Random(seed), m, Random(seed + 1), m, d, d, d, ReadOnlySpan<float>.Empty, threads, kernels)[0];
     }
 }

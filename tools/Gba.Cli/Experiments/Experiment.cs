@@ -13,8 +13,8 @@ public enum ExperimentSize
     Full,
 }
 
-/// <summary>What every experiment is given.</summary>
-public sealed record ExperimentContext(ExperimentSize Size, int Threads, ulong Seed, TextWriter Log, string? DataPath = null)
+/// <summary>What every experiment is given; <paramref name="Kernels"/> is the kernel set of every trainer and model it builds (null: the default).</summary>
+public sealed record ExperimentContext(ExperimentSize Size, int Threads, ulong Seed, TextWriter Log, string? DataPath = null, Kernels.KernelSet? Kernels = null)
 {
     public bool Full => Size == ExperimentSize.Full;
 

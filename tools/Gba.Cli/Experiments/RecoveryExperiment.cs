@@ -35,7 +35,7 @@ public sealed class RecoveryExperiment : IExperiment
 
         var rows = new List<IReadOnlyList<string>>();
         var runs = new JsonArray();
-        var (chance8, chance9) = ExperimentRuns.ChanceRecovery(problem, neurons, ctx.Seed);
+        var (chance8, chance9) = ExperimentRuns.ChanceRecovery(problem, neurons, ctx.Seed, ctx.Kernels);
         foreach (var method in methods)
         {
             var r = ExperimentRuns.Train(ctx, method.Label, method.Configure(o), problem.Model.OpenStream(1), problem.Eval);
