@@ -1,18 +1,16 @@
 using System.Text.Json.Nodes;
-using GbaEngine.Cli;
 using GbaEngine.Cli.Runs;
+using GbaEngine.Onnx.Tests;
 
-namespace GbaEngine.Onnx.Tests;
+namespace GbaEngine.Cli.Tests;
 
-/// <summary>`gba harvest` and `gba eval --model` in-process: the acceptance loop and the CLI's error contract.</summary>
-public class CliTests
+/// <summary>
+/// `gba harvest` and `gba eval --model` in-process on the torch-made fixture (Engine.Onnx.Tests' Fixture): the issue's
+/// acceptance loop (harvest, train, loss recovered) and the CLI's error contract.
+/// </summary>
+public class HarvestCommandTests
 {
-    static (int Code, string Out, string Err) Gba(params string[] args)
-    {
-        var (o, e) = (new StringWriter(), new StringWriter());
-        int code = CliApp.Run(args, o, e);
-        return (code, o.ToString(), e.ToString());
-    }
+    static (int Code, string Out, string Err) Gba(params string[] args) => CliHarness.Run(args);
 
     static JsonNode LastJson(string stdout) => JsonNode.Parse(stdout.TrimEnd().Split('\n')[^1])!;
 
@@ -83,7 +81,7 @@ public class CliTests
     {
         var r = Gba(args);
         Assert.True(r.Code == code, $"gba {string.Join(' ', args)}: exit {r.Code}, stderr {r.Err}");
-        Assert.Single(r.Err.TrimEnd().Split('\n'));
+        CliHarness.AssertOneLine(r.Err);
         Assert.Contains(expected, r.Err);
     }
 }

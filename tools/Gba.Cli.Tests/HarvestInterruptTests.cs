@@ -1,8 +1,9 @@
 using System.Diagnostics;
 using GbaEngine.Activations;
-using GbaEngine.Cli;
+using GbaEngine.Formats;
+using GbaEngine.Onnx.Tests;
 
-namespace GbaEngine.Onnx.Tests;
+namespace GbaEngine.Cli.Tests;
 
 /// <summary>
 /// The built `gba harvest` as a separate process, killed (SIGKILL) mid-run or stopped by SIGTERM: the directory holds
@@ -62,7 +63,7 @@ public class HarvestInterruptTests
         }
         int kept = Shards(dir["cut"]);
         Assert.InRange(kept, 20, total - 1);
-        Assert.True(signal == 9 || Directory.GetFiles(dir["cut"], "*.partial").Length == 0, "SIGTERM must remove the partial shard");
+        Assert.True(signal == 9 || Directory.GetFiles(dir["cut"], "*" + SafetensorsRowWriter.PartialSuffix).Length == 0, "SIGTERM must remove the partial shard");
         using (var partial = ActivationDataset.Open(dir["cut"]))
             Assert.Equal(kept * 4 * 16L, partial.TokenCount);
 
@@ -72,7 +73,7 @@ public class HarvestInterruptTests
             resume.WaitForExit();
             Assert.True(resume.ExitCode == 0, err);
         }
-        Assert.Empty(Directory.GetFiles(dir["cut"], "*.partial"));
+        Assert.Empty(Directory.GetFiles(dir["cut"], "*" + SafetensorsRowWriter.PartialSuffix));
         foreach (var shard in Directory.GetFiles(dir["straight"], "shard-*.safetensors"))
             Assert.Equal(File.ReadAllBytes(shard), File.ReadAllBytes(Path.Combine(dir["cut"], Path.GetFileName(shard))));
     }
