@@ -16,20 +16,21 @@ public static class ExperimentCommand
     /// <summary>Every experiment, in the order of docs/experiments.md.</summary>
     public static readonly IReadOnlyList<IExperiment> All =
     [
-        new RecoveryExperiment(), new ResonanceExperiment(), new FrequencyAwarenessExperiment(),
-        new HeterogeneousExperiment(), new ConsistencyExperiment(), new FrontierExperiment(),
+        new PromiseExperiment(), new RecoveryExperiment(), new ResonanceExperiment(), new FrequencyAwarenessExperiment(),
+        new HeterogeneousExperiment(), new ConsistencyExperiment(), new FrontierExperiment(), new AblationExperiment(),
     ];
 
     static readonly OptionSpec Size = OptionSpec.Valued("size", "Options", "small|full", "small (default) finishes in seconds; full is what docs/experiments.md reports");
     static readonly OptionSpec Out = OptionSpec.Valued("out", "Options", "DIR", "where NAME.md, NAME-*.svg and NAME.json go (default: experiment-results)");
     static readonly OptionSpec Seed = OptionSpec.Valued("seed", "Options", "S", "first seed (default 1)");
+    static readonly OptionSpec Seeds = OptionSpec.Valued("seeds", "Options", "N", "seeds per setting (default: each experiment's own, 2-5 at full size)") with { Min = 1 };
     static readonly OptionSpec Data = OptionSpec.Valued("data", "Options", "FILE", "activations for consistency/frontier (default: shared/data/use-lite-moby-resid1-40k.f16.npy)");
     static readonly OptionSpec List = OptionSpec.Switch("list", "Options", "list the experiments");
 
     /// <summary>`gba experiment`'s options.</summary>
     public static readonly OptionSchema Schema = new("experiment",
-        "reproduce the paper's claims (recovery, resonance, frequency, heterogeneous, consistency, frontier)",
-        [Size, Out, SharedOptions.Threads with { Group = "Options" }, Seed, Data, SharedOptions.Kernels with { Group = "Options" }, List,
+        "reproduce the paper's claims (promise, recovery, resonance, frequency, heterogeneous, consistency, ablation, frontier)",
+        [Size, Out, SharedOptions.Threads with { Group = "Options", Help = "threads per run (default: all cores)" }, Seed, Seeds, Data, SharedOptions.Kernels with { Group = "Options" }, List,
          SharedOptions.Json with { Group = "Options" }])
     {
         Usage = ["NAME|all [--size small|full] [--out DIR] [--threads T] [--seed S] [--data FILE] [--kernels K]", "--list"],
@@ -52,7 +53,8 @@ public static class ExperimentCommand
         var size = o.Enum(Size.Flag, ExperimentSize.Small);
         int threads = SharedOptions.ReadThreads(o);
         string outDir = o.String(Out.Flag) ?? "experiment-results";
-        var ctx = new ExperimentContext(size, threads, o.ULong(Seed.Flag, 1), stderr, o.String(Data.Flag), kernels);
+        int? seeds = o.Has(Seeds.Flag) ? o.Int(Seeds.Flag, 1) : null;
+        var ctx = new ExperimentContext(size, threads, o.ULong(Seed.Flag, 1), stderr, o.String(Data.Flag), seeds, kernels);
 
         var results = new JsonArray();
         foreach (var experiment in chosen)

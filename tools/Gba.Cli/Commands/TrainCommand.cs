@@ -98,11 +98,13 @@ public static class TrainCommand
         using var signals = new InterruptSignals(command, stderr);
         stderr.WriteLine($"gba {command}: {TrainOptions.MethodName(options.Method).ToUpperInvariant()} M={options.Neurons} on {train.Describe()}; " +
                          $"{options.Steps} steps of {options.BatchSize} tokens, {options.Threads} threads, kernels {trainer.Model.Kernels}");
+        if (options.BudgetWarning() is { } warning) stderr.WriteLine($"gba {command}: warning: {warning}");
         using var log = outDir is null ? null : new StreamWriter(Path.Combine(outDir, "metrics.jsonl"), append: resume != null);
         // Appended on resume: steps logged after the last checkpoint appear twice, and readers keep the later line.
         using var lossLog = outDir is null ? null : new StreamWriter(Path.Combine(outDir, LossLog.FileName), append: resume != null);
+        using var biasLog = outDir is null || trainer.Groups is null ? null : new StreamWriter(Path.Combine(outDir, BiasLog.FileName), append: resume != null);
         var observers = new ObserverList(new ProgressDisplay(stderr, !Console.IsErrorRedirected && ReferenceEquals(stderr, Console.Error), o.Flag("--quiet")),
-            log is null ? null : new JsonlLog(log), lossLog is null ? null : new LossLog(lossLog));
+            log is null ? null : new JsonlLog(log), lossLog is null ? null : new LossLog(lossLog), biasLog is null ? null : new BiasLog(biasLog));
         if (outDir != null)
         {
             var effective = TrainOptions.Effective(options, data.Options);
@@ -248,6 +250,6 @@ public static class TrainCommand
         readonly ITrainingObserver[] _all = observers.OfType<ITrainingObserver>().ToArray();
         public void OnStep(in StepReport r) { foreach (var o in _all) o.OnStep(r); }
         public void OnEvaluation(EvaluationReport r) { foreach (var o in _all) o.OnEvaluation(r); }
-        public void OnBiasUpdate(long step, BiasUpdateSummary s) { foreach (var o in _all) o.OnBiasUpdate(step, s); }
+        public void OnBiasUpdate(BiasUpdateReport r) { foreach (var o in _all) o.OnBiasUpdate(r); }
     }
 }

@@ -13,10 +13,15 @@ public enum ExperimentSize
     Full,
 }
 
-/// <summary>What every experiment is given; <paramref name="Kernels"/> is the kernel set of every trainer and model it builds (null: the default).</summary>
-public sealed record ExperimentContext(ExperimentSize Size, int Threads, ulong Seed, TextWriter Log, string? DataPath = null, Kernels.KernelSet? Kernels = null)
+/// <summary>What every experiment is given. <paramref name="Seeds"/> overrides each experiment's own number of seeds;
+/// <paramref name="Kernels"/> is the kernel set of every trainer and model it builds (null: the default).</summary>
+public sealed record ExperimentContext(ExperimentSize Size, int Threads, ulong Seed, TextWriter Log, string? DataPath = null, int? Seeds = null,
+    Kernels.KernelSet? Kernels = null)
 {
     public bool Full => Size == ExperimentSize.Full;
+
+    /// <summary>The seeds of a setting: <see cref="Seeds"/> if given, else the experiment's own count; from <see cref="Seed"/> on.</summary>
+    public ulong[] SeedList(int count) => Enumerable.Range(0, Seeds ?? count).Select(i => Seed + (ulong)i).ToArray();
 
     /// <summary>Picks the small or the full value of a setting.</summary>
     public T Pick<T>(T small, T full) => Full ? full : small;
