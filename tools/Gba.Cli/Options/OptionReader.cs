@@ -27,6 +27,7 @@ public sealed class OptionReader
         for (int i = 0; i < args.Count; i++)
         {
             var a = args[i];
+            if (a == "-h") { _values[a] = null; continue; }   // --help's short form, the one single-dash option
             if (!a.StartsWith("--", StringComparison.Ordinal) || a == "--")
             {
                 _positional.Add(a);
