@@ -1,3 +1,4 @@
+using Xunit.Abstractions;
 using GbaEngine.Threading;
 
 namespace GbaEngine.Distributed.Tests;
@@ -8,7 +9,7 @@ namespace GbaEngine.Distributed.Tests;
 /// a killed or throwing rank must end the whole job non-zero within seconds. One class, so the jobs
 /// run one after another rather than crowding the machine at once.
 /// </summary>
-public class MpiJobTests
+public class MpiJobTests(ITestOutputHelper log)
 {
     static readonly TimeSpan JobTimeout = TimeSpan.FromMinutes(4);
     /// <summary>From the failing rank's last line to the job's end. mpirun and Hydra take about a second here.</summary>
@@ -77,13 +78,14 @@ public class MpiJobTests
         }
     }
 
-    static void CollectivesPass(MpiKind kind, int ranks, IReadOnlyDictionary<string, string>? environment = null, string? expectLibrary = null)
+    void CollectivesPass(MpiKind kind, int ranks, IReadOnlyDictionary<string, string>? environment = null, string? expectLibrary = null)
     {
         var dir = Directory.CreateTempSubdirectory("gba-mpi-");
         try
         {
             var job = MpiRunner.Launch(kind, ranks, ["collectives", dir.FullName], JobTimeout, environment);
             Assert.True(job.ExitCode == 0, job.ToString());
+            log.WriteLine($"{kind}, {ranks} ranks: every check passed in {job.Seconds:F1} s");
             for (int r = 0; r < ranks; r++)
             {
                 var line = job.Output.Split('\n').SingleOrDefault(l => l.StartsWith($"rank {r} of {ranks}: ", StringComparison.Ordinal));
@@ -97,7 +99,7 @@ public class MpiJobTests
         }
     }
 
-    static void FailureEndsJob(MpiKind kind, int ranks, string scenario)
+    void FailureEndsJob(MpiKind kind, int ranks, string scenario)
     {
         string marker = $"rank {ranks - 1}: failing now";
         var job = MpiRunner.Launch(kind, ranks, [scenario], JobTimeout, marker: marker);
@@ -105,6 +107,7 @@ public class MpiJobTests
         Assert.True(job.MarkerSeconds is not null, $"the last rank never reached its failure; {job}");
         Assert.DoesNotContain("still running after", job.Output);
         double afterFailure = job.Seconds - job.MarkerSeconds!.Value;
+        log.WriteLine($"{kind}, {ranks} ranks, {scenario}: exit {job.ExitCode} {afterFailure:F2} s after the failing rank's last line");
         Assert.True(afterFailure < FailureToExitLimit, $"the job ended {afterFailure:F1} s after the failure (limit {FailureToExitLimit} s); {job}");
         if (scenario == "throw") Assert.Contains("planted failure on the last rank", job.Output);
     }
