@@ -38,7 +38,11 @@ public sealed class CollectiveChecks(Communicator comm, string? barrierDirectory
         }
         VariableGathers();
         ArgumentErrors();
-        if (comm is MpiCommunicator mpi) MpiErrorsBecomeExceptions(mpi);
+        if (comm is MpiCommunicator mpi)
+        {
+            MpiErrorsBecomeExceptions(mpi);
+            LibraryIsGlobal();
+        }
         if (barrierDirectory != null) BarrierWaitsForEveryRank(barrierDirectory);
         NoAllocation();
         comm.Barrier();
@@ -242,6 +246,19 @@ public sealed class CollectiveChecks(Communicator comm, string? barrierDirectory
         var after = new long[] { 1 };
         comm.AllReduce(after, ReduceOperation.Sum);
         Check(after[0] == _size, "the job still reduces after the failed call");
+    }
+
+    /// <summary>libmpi's symbols resolve from the global scope (dlsym(RTLD_DEFAULT)), as MPI plug-ins opened with dlopen need.</summary>
+    unsafe void LibraryIsGlobal()
+    {
+        nint dlsym = 0;
+        foreach (var libc in new[] { "libc.so.6", "libdl.so.2" })
+            if (NativeLibrary.TryLoad(libc, out nint h) && NativeLibrary.TryGetExport(h, "dlsym", out dlsym)) break;
+        Check(dlsym != 0, "dlsym found in libc");
+        nint symbol;
+        fixed (byte* name = "MPI_Comm_rank\0"u8)
+            symbol = ((delegate* unmanaged<nint, byte*, nint>)dlsym)(0, name);
+        Check(symbol != 0, "MPI_Comm_rank resolves from the global scope");
     }
 
     /// <summary>Ranks arrive at the barrier at different times (rank r sleeps r × 300 ms first); after it,

@@ -97,11 +97,36 @@ internal sealed unsafe class MpiLibrary
             {
                 throw new MpiException($"{MpiLaunch.LibraryVariable}={path}: cannot load it ({e.Message}).", e);
             }
+            MakeGlobal(path);
             return new MpiLibrary(handle, path);
         }
         foreach (var name in launch.LibraryCandidates())
-            if (NativeLibrary.TryLoad(name, out nint handle)) return new MpiLibrary(handle, name);
+            if (NativeLibrary.TryLoad(name, out nint handle))
+            {
+                MakeGlobal(name);
+                return new MpiLibrary(handle, name);
+            }
         throw new MpiException($"This process was started by {launch}, but no MPI library could be loaded (tried {string.Join(", ", launch.LibraryCandidates())}). Install Open MPI (Debian: openmpi-bin) or MPICH (mpich), or set {MpiLaunch.LibraryVariable} to the path of libmpi.");
+    }
+
+    /// <summary>
+    /// Re-opens the loaded library with RTLD_GLOBAL (and RTLD_NOLOAD: it is already loaded). NativeLibrary
+    /// loads with RTLD_LOCAL, but an Open MPI built with its components as separate plug-ins opens them
+    /// with dlopen, and they expect libmpi's symbols in the global scope (mpi4py loads libmpi globally for
+    /// the same reason). Debian's Open MPI 4.1 is global after MPI_Init even without this; MPICH 4.0 is
+    /// not (the check program tests the global scope under both). Best effort: where no dlopen is found
+    /// the library stays local.
+    /// </summary>
+    static void MakeGlobal(string name)
+    {
+        const int RtldNow = 2, RtldNoLoad = 4, RtldGlobal = 0x100;
+        nint dlopen = 0;
+        foreach (var libc in new[] { "libc.so.6", "libdl.so.2" })     // glibc 2.34 moved dlopen into libc
+            if (NativeLibrary.TryLoad(libc, out nint h) && NativeLibrary.TryGetExport(h, "dlopen", out dlopen)) break;
+        if (dlopen == 0) return;
+        var bytes = Encoding.UTF8.GetBytes(name + "\0");
+        fixed (byte* file = bytes)
+            ((delegate* unmanaged<byte*, int, nint>)dlopen)(file, RtldNow | RtldNoLoad | RtldGlobal);
     }
 
     public bool IsInitialized() { int flag; Check(_initialized(&flag), "MPI_Initialized"); return flag != 0; }

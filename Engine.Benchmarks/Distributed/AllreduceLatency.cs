@@ -82,13 +82,21 @@ internal static class AllreduceLatency
         {
             var span = buffer.AsSpan(0, (int)floats);
             comm.AllReduce(span, ReduceOperation.Sum);       // warm: connections, buffers
-            // Calls per sample from a timed pair of calls, agreed on by every rank.
-            var clock = Stopwatch.StartNew();
-            comm.AllReduce(span, ReduceOperation.Sum);
-            comm.AllReduce(span, ReduceOperation.Sum);
-            slowest[0] = clock.Elapsed.TotalSeconds / 2;
-            comm.AllReduce(slowest, ReduceOperation.Max);
-            calls[0] = (int)Math.Clamp(targetMs * 1e-3 / slowest[0], 1, 100_000);
+            // Calls per sample, agreed on by every rank: from runs doubling in length until one lasts a
+            // tenth of the target, so that one descheduled call cannot set the count.
+            var clock = new Stopwatch();
+            for (int run = 1; ; run *= 2)
+            {
+                clock.Restart();
+                for (int i = 0; i < run; i++) comm.AllReduce(span, ReduceOperation.Sum);
+                slowest[0] = clock.Elapsed.TotalSeconds;
+                comm.AllReduce(slowest, ReduceOperation.Max);
+                if (slowest[0] >= targetMs * 1e-4 || run >= 1 << 16)
+                {
+                    calls[0] = (int)Math.Clamp(targetMs * 1e-3 * run / slowest[0], 1, 1_000_000);
+                    break;
+                }
+            }
             comm.Broadcast<int>(calls, 0);
             for (int s = 0; s < samples; s++)
             {
