@@ -58,6 +58,7 @@ internal static class AllreduceLatency
         sizes.Add(((long)batch * d, $"reconstructions B x d ({batch} x {d})"));
         sizes.Add((2L * m * d, $"data parallelism: gradients 2 M d ({m} x {d})"));
         sizes = [.. sizes.Where(s => s.Floats * sizeof(float) <= maxBytes).OrderBy(s => s.Floats)];
+        if (sizes.Count == 0) throw new ArgumentException("--max-mb must be at least 1.");
 
         var buffer = new float[sizes.Max(s => s.Floats)];
         buffer.AsSpan().Fill(1f / comm.Size);
@@ -67,7 +68,12 @@ internal static class AllreduceLatency
             Console.WriteLine($"## In-place float allreduce, {p} ranks ({DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC)");
             Console.WriteLine();
             Console.WriteLine($"- {comm.LibraryVersion} ({comm.LibraryPath}), launched by {comm.Launch.Launcher}; CPU: {CpuModel()} ({Environment.ProcessorCount} logical cores visible to rank 0); .NET {RuntimeInformation.FrameworkDescription}");
-            Console.WriteLine($"- Open MPI transport selection: {Environment.GetEnvironmentVariable("OMPI_MCA_btl") ?? "default"}; {samples} samples per size, each a run of calls lasting about {targetMs} ms between barriers; a sample is the slowest rank's mean per call");
+            // Only the transport and collective choices (mpirun adds its own OMPI_MCA_ variables for bookkeeping).
+            var mca = Environment.GetEnvironmentVariables().Keys.Cast<string>()
+                .Where(k => k.StartsWith("OMPI_MCA_btl", StringComparison.Ordinal) || k.StartsWith("OMPI_MCA_coll", StringComparison.Ordinal)
+                            || k.StartsWith("OMPI_MCA_pml", StringComparison.Ordinal))
+                .Order().Select(k => $"{k[9..]}={Environment.GetEnvironmentVariable(k)}").ToArray();
+            Console.WriteLine($"- Open MPI transport and collective parameters from the environment: {(mca.Length == 0 ? "none (defaults)" : string.Join(", ", mca))}; {samples} samples per size, each a run of calls lasting about {targetMs} ms between barriers; a sample is the slowest rank's mean per call");
             Console.WriteLine($"- Load average at start: {LoadAverage()} (the machine is shared: quote medians, and only from a quiet run)");
             Console.WriteLine($"- Command: `mpirun -np {p} dotnet Engine.Benchmarks.dll --allreduce {string.Join(' ', args)}`");
             Console.WriteLine();
