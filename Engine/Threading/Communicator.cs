@@ -12,8 +12,9 @@ namespace GbaEngine.Threading;
 /// <summary>How <see cref="Communicator.AllReduce(Span{float}, ReduceOperation)"/> combines the ranks' values.</summary>
 public enum ReduceOperation
 {
-    /// <summary>The sum over ranks. Floating-point sums are in an order the implementation fixes for a
-    /// given number of ranks, and every rank receives the same bits.</summary>
+    /// <summary>The sum over ranks. Floating-point sums are added in the MPI library's order, fixed for a
+    /// given number of ranks and length (not the single process's order); the tests check that every
+    /// rank receives the same bits.</summary>
     Sum,
     /// <summary>The largest value over ranks.</summary>
     Max,
