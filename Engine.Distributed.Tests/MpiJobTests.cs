@@ -49,10 +49,18 @@ public class MpiJobTests(ITestOutputHelper log)
     public void LibraryOfAnotherMpiIsRefused()
     {
         string path = MpiRunner.SharedLibrary("libmpich.so.12") ?? throw new InvalidOperationException("ldconfig knows no libmpich.so.12");
-        var job = MpiRunner.Launch(MpiKind.OpenMpi, 2, ["collectives", Directory.CreateTempSubdirectory("gba-mpi-").FullName], JobTimeout,
-            new Dictionary<string, string> { [MpiLaunch.LibraryVariable] = path });
-        Assert.True(job.ExitCode != 0, job.ToString());
-        Assert.Contains("sees rank 0 of 1: it is not the launcher's MPI library. Set GBA_MPI_LIBRARY", job.Output);
+        var dir = Directory.CreateTempSubdirectory("gba-mpi-");
+        try
+        {
+            var job = MpiRunner.Launch(MpiKind.OpenMpi, 2, ["collectives", dir.FullName], JobTimeout,
+                new Dictionary<string, string> { [MpiLaunch.LibraryVariable] = path });
+            Assert.True(job.ExitCode != 0, job.ToString());
+            Assert.Contains("sees rank 0 of 1: it is not the launcher's MPI library. Set GBA_MPI_LIBRARY", job.Output);
+        }
+        finally
+        {
+            dir.Delete(recursive: true);
+        }
     }
 
     [Fact]
