@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using GbaEngine.Threading;
+using GbaEngine.Collectives;
 
 namespace GbaEngine.Distributed.Tests;
 

@@ -1,5 +1,5 @@
 using Xunit.Abstractions;
-using GbaEngine.Threading;
+using GbaEngine.Collectives;
 
 namespace GbaEngine.Distributed.Tests;
 

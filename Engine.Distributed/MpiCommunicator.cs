@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Diagnostics.CodeAnalysis;
-using GbaEngine.Threading;
+using GbaEngine.Collectives;
 
 namespace GbaEngine.Distributed;
 

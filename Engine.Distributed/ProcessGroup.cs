@@ -1,4 +1,4 @@
-using GbaEngine.Threading;
+using GbaEngine.Collectives;
 
 namespace GbaEngine.Distributed;
 

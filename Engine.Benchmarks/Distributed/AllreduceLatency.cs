@@ -9,7 +9,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using GbaEngine.Distributed;
-using GbaEngine.Threading;
+using GbaEngine.Collectives;
 
 namespace GbaEngine.Benchmarks.Distributed;
 
