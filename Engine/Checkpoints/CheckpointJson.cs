@@ -55,6 +55,13 @@ static class CheckpointJson
         ["initial_threshold"] = Num(o.InitialThreshold),
         ["threshold_decay"] = Num(o.ThresholdDecay),
         ["mp_steps"] = o.MpSteps,
+        ["lr_warmup"] = Num(o.LrWarmup),
+        ["lr_schedule"] = Name(o.LrSchedule),
+        ["lr_decay_start"] = Num(o.LrDecayStart),
+        ["aux_k"] = o.AuxK,
+        ["aux_k_coefficient"] = Num(o.AuxKCoefficient),
+        ["dead_tokens"] = o.DeadTokens,
+        ["resample_every"] = o.ResampleEvery,
     };
 
     public static TrainerOptions ReadOptions(JsonObject j, Reader r) => new()
@@ -92,6 +99,13 @@ static class CheckpointJson
         InitialThreshold = r.Double(j, "initial_threshold"),
         ThresholdDecay = r.Double(j, "threshold_decay"),
         MpSteps = r.Int(j, "mp_steps"),
+        LrWarmup = r.Double(j, "lr_warmup"),
+        LrSchedule = r.Enum<LearningRateDecay>(j, "lr_schedule"),
+        LrDecayStart = r.Double(j, "lr_decay_start"),
+        AuxK = r.NullableInt(j, "aux_k"),
+        AuxKCoefficient = r.Double(j, "aux_k_coefficient"),
+        DeadTokens = r.NullableLong(j, "dead_tokens"),
+        ResampleEvery = r.Int(j, "resample_every"),
     };
 
     public static JsonObject WriteStream(StreamState s)
@@ -235,6 +249,12 @@ static class CheckpointJson
         public double Double(JsonObject j, string key) => DoubleValue(Get(j, key), key);
 
         public int IntValue(JsonNode? n, string key) => Value(n, key, v => v.GetValue<int>());
+
+        /// <summary>A key that must be present and may be null (a setting whose null means "the default rule").</summary>
+        public int? NullableInt(JsonObject j, string key) => Present(j, key) is { } n ? IntValue(n, key) : null;
+        public long? NullableLong(JsonObject j, string key) => Present(j, key) is { } n ? Value(n, key, v => v.GetValue<long>()) : null;
+
+        JsonNode? Present(JsonObject j, string key) => j.TryGetPropertyValue(key, out var n) ? n : throw Error($"missing \"{key}\"");
 
         public double DoubleValue(JsonNode? n, string key) => Value(n, key, v =>
             v.GetValueKind() == JsonValueKind.String

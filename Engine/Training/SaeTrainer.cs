@@ -36,6 +36,11 @@ public sealed partial class SaeTrainer : IDisposable
     readonly float[] _raw;
     readonly float[] _factors;     // per-row factors back to the original scale (unused by training itself)
     readonly IBaselineStep? _baseline;
+    readonly LearningRateSchedule _schedule;
+    readonly DeadLatents? _dead;                    // AuxK and resampling: tokens since each latent fired
+    readonly AuxKLoss? _auxK;
+    readonly DeadLatentResampling? _resampling;
+    readonly SparseCode _probe = new();             // resampling's forward pass after the step
     long _step;
     long _tokens;
     double _secondsBefore;             // training seconds before this process (resumed runs)
@@ -66,12 +71,29 @@ public sealed partial class SaeTrainer : IDisposable
         _factors = new float[options.BatchSize];
         var tafs = options.TargetFrequencies();
         _baseline = BaselineSteps.Create(options, _p, _pool);
+        _schedule = LearningRateSchedule.Of(options);
+        if (options.TracksDeadLatents) _dead = new DeadLatents(options.Neurons, options.ResolvedDeadTokens);
+        if (options.UsesAuxK)
+        {
+            int k = Math.Min(options.ResolvedAuxK(dim), options.Neurons);
+            _auxK = new AuxKLoss(_arch, _p, options.BatchSize, _pool, _dead!, k, options.AuxKCoefficient);
+            _encoder.EnableDeadSelection(k);
+        }
+        if (options.UsesResampling)
+            _resampling = new DeadLatentResampling(_p, _m1, _m2, options.BatchSize, options.Seed, freeRows: !options.RenormalizesDecoder,
+                bias: options.Method == TrainingMethod.JumpReluL0 ? -(float)options.InitialThreshold : 0f);
         Groups = tafs.Length == 0 ? null : new GroupBiasAdaptation(options.Neurons, tafs, options.Seed,
             options.GammaPlus, options.GammaMinus, options.DeadEpsilon);
     }
 
     public SparseAutoencoder Model { get; }
     public GroupBiasAdaptation? Groups { get; }
+    /// <summary>Tokens since each latent last fired (AuxK and resampling), or null when the method keeps none.</summary>
+    public DeadLatents? DeadLatents => _dead;
+    /// <summary>The AuxK loss of TopK and BatchTopK, or null.</summary>
+    public AuxKLoss? AuxK => _auxK;
+    /// <summary>The dead-latent resampling of L1 and JumpReLU-L0, or null.</summary>
+    public DeadLatentResampling? Resampling => _resampling;
     public TrainerOptions Options => _o;
     /// <summary>Steps taken so far (the step number of the last <see cref="TrainStep"/>).</summary>
     public long Step => _step;
@@ -217,6 +239,7 @@ public sealed partial class SaeTrainer : IDisposable
         Model.NormalizeBatch(_raw, rows, _x, _factors, _pool);
         long t1 = Stopwatch.GetTimestamp();
         if (_mp != null) return MatchingPursuitStep(rows, t0, t1);
+        _auxK?.Prepare(_encoder);
         if (_baseline is null) _encoder.Encode(_x, rows, _code, _stats);
         else _baseline.Encode(_encoder, _x, rows, _code);
         long t2 = Stopwatch.GetTimestamp();
@@ -224,15 +247,21 @@ public sealed partial class SaeTrainer : IDisposable
         long t3 = Stopwatch.GetTimestamp();
         _backward.Gradients(_encoder.Xc, rows, _code, _grad);
         if (_baseline != null) loss += _baseline.AddGradients(_encoder, _backward, rows, _code, _grad, _step, _o.Steps);
+        if (_auxK != null) loss += _auxK.Add(_encoder.Xc, _backward.Error, rows, _grad);
         long t4 = Stopwatch.GetTimestamp();
 
         // AdamW over the flat buffer prefix before b (b is last in the layout), or all of it when b is trained by gradient.
-        var step = new AdamWStep((float)_o.LearningRate, (float)_o.Beta1, (float)_o.Beta2, (float)_o.AdamEpsilon, (float)_o.WeightDecay, _step);
+        var step = new AdamWStep(LearningRate, (float)_o.Beta1, (float)_o.Beta2, (float)_o.AdamEpsilon, (float)_o.WeightDecay, _step);
         int count = _o.TrainsBiasByGradient ? _p.Data.Length : (int)_p.BiasOffset;
         _pool.For(count, new AdamWJob(this, step), granule: 1024);
         _baseline?.AfterStep(_p);
         long t5 = Stopwatch.GetTimestamp();
         if (_o.RenormalizesDecoder) Model.NormalizeDecoderRows(_pool);
+        if (_dead != null)
+        {
+            _dead.Update(_code, rows);
+            if (_resampling != null && _step % _o.ResampleEvery == 0) Resample(rows);
+        }
 
         BiasUpdateSummary? summary = null;
         if (Groups != null && _stats.Tokens >= _o.BufferTokens)
@@ -245,6 +274,19 @@ public sealed partial class SaeTrainer : IDisposable
         return new StepOutcome(loss, _code.L0, summary);
     }
 
+    /// <summary>The learning rate of the current step: the base rate times the schedule's factor.</summary>
+    float LearningRate => (float)(_o.LearningRate * _schedule.Factor(_step, _o.Steps));
+
+    /// <summary>Resampling: the dead latents re-initialised from this batch's worst-reconstructed tokens under the updated model.</summary>
+    void Resample(int rows)
+    {
+        _dead!.Refresh();
+        if (_dead.DeadCount == 0) return;
+        _encoder.Encode(_x, rows, _probe, null);
+        _backward.Decode(_x, rows, _probe);
+        _resampling!.Resample(_x, _backward.Error, rows, _dead.Dead, _step);
+    }
+
     /// <summary>MP-SAE: pursuit, loss and chain gradients; AdamW on the dictionary and b_pre only (a stays 1, b unused).</summary>
     StepOutcome MatchingPursuitStep(int rows, long t0, long t1)
     {
@@ -254,7 +296,7 @@ public sealed partial class SaeTrainer : IDisposable
         long t3 = Stopwatch.GetTimestamp();
         _mpBackward.Gradients(_mp, rows, _grad);
         long t4 = Stopwatch.GetTimestamp();
-        var step = new AdamWStep((float)_o.LearningRate, (float)_o.Beta1, (float)_o.Beta2, (float)_o.AdamEpsilon, (float)_o.WeightDecay, _step);
+        var step = new AdamWStep(LearningRate, (float)_o.Beta1, (float)_o.Beta2, (float)_o.AdamEpsilon, (float)_o.WeightDecay, _step);
         foreach (var (offset, length) in new[] { (0, (int)_p.ScaleOffset), ((int)_p.PreBiasOffset, _p.Stride) })
             FixedPartition.Run(length, _o.Threads, (_, s, e) =>
                 AdamW.Update(_p.Data.Span.Slice(offset + s, e - s), _grad.Data.Span.Slice(offset + s, e - s),

@@ -28,6 +28,7 @@ public static class TrainCommand
         "--config", "--sweep", "--index", "--token-text", "--ground-truth", "--data-seed",
         "--l1", "--l1-warmup", "--l0-coefficient", "--ste-bandwidth", "--threshold-init", "--threshold-decay",
         "--mp-steps", "--eval-mp-steps", "--mix-sparsity", "--mix-fraction",
+        "--lr-warmup", "--lr-schedule", "--lr-decay-start", "--aux-k", "--aux-k-coefficient", "--dead-tokens", "--resample-every",
     ];
     internal static readonly HashSet<string> Flags = ["--json", "--untied", "--quiet", "--help", "-h", "--skip-nonfinite"];
     internal static readonly HashSet<string> Repeatable = ["--data"];
@@ -131,7 +132,7 @@ public static class TrainCommand
             log is null ? null : new JsonlLog(log), lossLog is null ? null : new LossLog(lossLog));
         if (outDir != null)
         {
-            var effective = ConfigSources.Effective(options, data.Options);
+            var effective = ConfigSources.Effective(options, data.Options, train.Dim);
             if (text != null) effective["token_text"] = Path.GetFullPath(text.Path);
             foreach (var name in new[] { "--model-name", "--hook-name" })
                 if (o.String(name) is { } v) effective[name[2..].Replace('-', '_')] = v;
@@ -197,6 +198,13 @@ public static class TrainCommand
             SteBandwidth = o.Double("--ste-bandwidth", paper.SteBandwidth),
             InitialThreshold = o.Double("--threshold-init", paper.InitialThreshold),
             ThresholdDecay = o.Double("--threshold-decay", paper.ThresholdDecay),
+            LrWarmup = o.Double("--lr-warmup", paper.LrWarmup),
+            LrSchedule = o.Enum("--lr-schedule", paper.LrSchedule),
+            LrDecayStart = o.Double("--lr-decay-start", paper.LrDecayStart),
+            AuxK = o.Has("--aux-k") ? o.Int("--aux-k", 0) : null,
+            AuxKCoefficient = o.Double("--aux-k-coefficient", paper.AuxKCoefficient),
+            DeadTokens = o.Has("--dead-tokens") ? o.Long("--dead-tokens", 0) : null,
+            ResampleEvery = o.Int("--resample-every", 0),
         };
     }
 
@@ -345,7 +353,12 @@ public static class TrainCommand
                      L1: --l1 LAMBDA (penalty LAMBDA*sum |a_m|*||w_m||*h_m, decoder not renormalised) --l1-warmup FRACTION
                      JumpReLU-L0: --l0-coefficient LAMBDA --ste-bandwidth EPS --threshold-init THETA   --init-tokens N
                      MP: --mp-steps T (matching-pursuit steps)   --eval-mp-steps T1,T2,... (also evaluate at these T)
+                     Dead latents (not fired in the last N tokens): --dead-tokens N (default: AuxK min(10M, budget/10);
+                     resampling half the interval)   TopK, BatchTopK: --aux-k K (AuxK on by default with K = d/2; 0: off)
+                     --aux-k-coefficient ALPHA (1/32)   L1, JumpReLU-L0: --resample-every STEPS (default 0: never)
         Budget:      --batch B   --steps S | --tokens N (suffix k/M/G)   --lr X   --weight-decay X   --seed S   --threads T
+                     --lr-warmup FRACTION (linear from 0; default 0)   --lr-schedule constant|cosine|linear (default constant)
+                     --lr-decay-start FRACTION (where cosine/linear decay towards 0 begins; default 0.8)
                      --normalize datasetscale|pertoken   --eval-every STEPS   --eval-tokens N   --kernels scalar|avx2|avx512
         Synthetic:   --features n   --dim d   --sparsity s   --profile uniform|powerlaw   --exponent A   --noise SIGMA
                      --magnitude-min X   --magnitude-max X   --mix-sparsity S2 --mix-fraction F   --data-seed S (seed of the synthetic problem or of the file shuffle; default --seed)

@@ -22,6 +22,7 @@ public static class ConfigSources
         "--checkpoint-every", "--keep-checkpoints",
         "--l1", "--l1-warmup", "--l0-coefficient", "--ste-bandwidth", "--threshold-init", "--threshold-decay", "--mp-steps",
         "--mix-sparsity", "--mix-fraction",
+        "--lr-warmup", "--lr-schedule", "--lr-decay-start", "--aux-k", "--aux-k-coefficient", "--dead-tokens", "--resample-every",
     };
 
     /// <summary>Pairs where a command-line value replaces the file's other one instead of clashing with it.</summary>
@@ -55,7 +56,8 @@ public static class ConfigSources
     /// Every option that determines a run, resolved (defaults included, so a later change of a default
     /// does not change a repeat): the trainer's settings plus the data source's.
     /// </summary>
-    public static JsonObject Effective(TrainerOptions t, JsonObject dataOptions)
+    /// <param name="dim">Width of the data (resolves defaults that depend on it, such as k_aux = d/2).</param>
+    public static JsonObject Effective(TrainerOptions t, JsonObject dataOptions, int dim)
     {
         var o = new JsonObject
         {
@@ -79,7 +81,20 @@ public static class ConfigSources
             ["threads"] = t.Threads,
             ["normalize"] = t.Normalization.ToString().ToLowerInvariant(),
             ["eval_every"] = t.EvalEvery,
+            ["lr_warmup"] = t.LrWarmup,
+            ["lr_schedule"] = t.LrSchedule.ToString().ToLowerInvariant(),
+            ["lr_decay_start"] = t.LrDecayStart,
         };
+        if (t.UsesAuxK || t.Method is TrainingMethod.TopK or TrainingMethod.BatchTopK)
+        {
+            o["aux_k"] = t.UsesAuxK ? t.ResolvedAuxK(dim) : 0;
+            if (t.UsesAuxK) { o["aux_k_coefficient"] = t.AuxKCoefficient; o["dead_tokens"] = t.ResolvedDeadTokens; }
+        }
+        if (t.Method is TrainingMethod.L1 or TrainingMethod.JumpReluL0)
+        {
+            o["resample_every"] = t.ResampleEvery;
+            if (t.UsesResampling) o["dead_tokens"] = t.ResolvedDeadTokens;
+        }
         // Each baseline's own settings (other methods ignore them, so their configs leave them out).
         switch (t.Method)
         {
