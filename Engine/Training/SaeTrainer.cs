@@ -274,8 +274,8 @@ public sealed partial class SaeTrainer : IDisposable
         return new StepOutcome(loss, _code.L0, summary);
     }
 
-    /// <summary>The learning rate of the current step: the base rate times the schedule's factor.</summary>
-    float LearningRate => (float)(_o.LearningRate * _schedule.Factor(_step, _o.Steps));
+    /// <summary>AdamW's rate at step <see cref="Step"/> (the step being taken, or the last one taken): the base rate times the schedule's factor.</summary>
+    internal float LearningRate => (float)(_o.LearningRate * _schedule.Factor(_step, _o.Steps));
 
     /// <summary>Resampling: the dead latents re-initialised from this batch's worst-reconstructed tokens under the updated model.</summary>
     void Resample(int rows)

@@ -40,7 +40,11 @@ public sealed class AuxKLoss
         _target = new AlignedArray((long)batchCapacity * parameters.Stride);
         _mean = new double[parameters.Dim];
         _dead = dead;
-        _selection = new DeadLatentSelection(dead.DeadArray, new SparseCode());
+        // Room for the largest selection up front: it grows as latents die, and a step must not allocate.
+        var code = new SparseCode();
+        code.Reset(batchCapacity);
+        code.EnsureCapacity(batchCapacity * Math.Min(k, parameters.Neurons));
+        _selection = new DeadLatentSelection(dead.DeadArray, code);
         K = k;
         Coefficient = coefficient;
     }

@@ -54,6 +54,9 @@ public sealed class DeadLatentResampling
     /// <summary>Latents re-initialised by the last <see cref="Resample"/>.</summary>
     public int LastCount { get; private set; }
 
+    /// <summary>Latents re-initialised so far by this instance (a resumed run counts from the resume).</summary>
+    public long Total { get; private set; }
+
     /// <summary>
     /// Re-initialises the first min(#dead, rows) of <paramref name="dead"/> (ascending) from tokens of
     /// <paramref name="x"/> [rows × Stride, normalised] drawn by their errors <paramref name="error"/>
@@ -116,6 +119,7 @@ public sealed class DeadLatentResampling
             ClearMoments(_m2, m);
             LastCount++;
         }
+        Total += LastCount;
         return LastCount;
     }
 
