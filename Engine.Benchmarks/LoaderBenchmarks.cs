@@ -7,6 +7,8 @@ using BenchmarkDotNet.Reports;
 using BenchmarkDotNet.Running;
 using BenchmarkDotNet.Toolchains.InProcess.Emit;
 using GbaEngine.Activations;
+using GbaEngine.Formats;
+using GbaEngine.Streams;
 
 namespace GbaEngine.Benchmarks;
 

@@ -109,7 +109,7 @@ internal static class GemmShape
     public static AlignedArray Random(long length, ulong seed)
     {
         var a = new AlignedArray(length);
-        var rng = new Synthetic.Xoshiro256(seed);
+        var rng = new Rng.Xoshiro256(seed);
         var s = a.Span;
         for (int i = 0; i < s.Length; i++) s[i] = (float)((rng.NextUInt64() >> 40) * (1.0 / (1 << 24)) * 2 - 1);
         return a;

@@ -5,6 +5,7 @@ using GbaEngine.Streams;
 using GbaEngine.Synthetic;
 using GbaEngine.Threading;
 using GbaEngine.Training;
+using GbaEngine.Encoders;
 
 namespace GbaEngine.Benchmarks.Training;
 

@@ -11,6 +11,7 @@ namespace GbaEngine.Tests.Activations;
 /// against independent references ((float)Half, the bf16 definition, the C# double cast).
 /// Vector paths are called directly per supported width, so no test touches the global kernel choice.
 /// </summary>
+[Trait("Category", "Kernels")]
 public class ConversionKernelTests
 {
     public static TheoryData<KernelSet> Sets()

@@ -1,5 +1,6 @@
 using GbaEngine.Activations;
 using static GbaEngine.Tests.Activations.TestFiles;
+using GbaEngine.Formats;
 
 namespace GbaEngine.Tests.Activations;
 

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using GbaEngine.Activations;
+using GbaEngine.Formats;
 
 namespace GbaEngine.Tests.Activations;
 

@@ -2,6 +2,8 @@ using FsCheck;
 using FsCheck.Fluent;
 using GbaEngine.Activations;
 using static GbaEngine.Tests.Activations.TestFiles;
+using GbaEngine.Formats;
+using GbaEngine.Streams;
 
 namespace GbaEngine.Tests.Activations;
 

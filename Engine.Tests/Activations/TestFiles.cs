@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Text;
 using GbaEngine.Activations;
+using GbaEngine.Formats;
 
 namespace GbaEngine.Tests.Activations;
 
@@ -164,6 +165,9 @@ sealed class TempDir : IDisposable
     }
 
     public string Sub(string name) => Directory.CreateDirectory(System.IO.Path.Combine(Path, name)).FullName;
+
+    /// <summary>The path of <paramref name="name"/> inside the directory (not created).</summary>
+    public string this[string name] => System.IO.Path.Combine(Path, name);
 
     public void Dispose()
     {

@@ -1,5 +1,5 @@
 using GbaEngine.Checkpoints;
-using GbaEngine.Metrics;
+using GbaEngine.Evaluation;
 using GbaEngine.Synthetic;
 using GbaEngine.Tests.Activations;
 using GbaEngine.Training;
@@ -33,7 +33,7 @@ public class ReadmeSampleTests
         using var resumed = new SaeTrainer(loaded.Checkpoint.Options, dim: 64);
         resumed.Restore(loaded.Checkpoint, loaded.Directory);
         var stream = model.OpenStream(1);
-        loaded.Checkpoint.Stream.RestoreInto(stream);           // activation files: loaded.Checkpoint.Stream.Open(dataset)
+        stream.Restore(loaded.Checkpoint.Stream);                // activation files: dataset.OpenStream(loaded.Checkpoint.Stream)
         var result = resumed.Train(stream, eval, checkpoints: new CheckpointSchedule(store));
 
         using var straight = new SaeTrainer(options, 64);

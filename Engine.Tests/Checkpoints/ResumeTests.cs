@@ -1,10 +1,11 @@
 using GbaEngine.Activations;
 using GbaEngine.Checkpoints;
-using GbaEngine.Metrics;
+using GbaEngine.Evaluation;
 using GbaEngine.Streams;
 using GbaEngine.Synthetic;
 using GbaEngine.Tests.Activations;
 using GbaEngine.Training;
+using GbaEngine.Formats;
 
 namespace GbaEngine.Tests.Checkpoints;
 
@@ -14,6 +15,7 @@ namespace GbaEngine.Tests.Checkpoints;
 /// uninterrupted 2N-step run ends: parameters, AdamW moments, GBA statistics, stream state and every
 /// evaluation. N = 37 with a GBA buffer of 10 steps, so the resume lands mid-buffer.
 /// </summary>
+[Trait("Category", "Kernels")]
 public class ResumeTests
 {
     const int N = 37;
@@ -47,9 +49,9 @@ public class ResumeTests
 
         public ITokenStream Open(StreamState state)
         {
-            if (_dataset is not null) return state.Open(_dataset);
+            if (_dataset is not null) return _dataset.OpenStream(state);
             var s = _model.OpenStream(1);
-            state.RestoreInto(s);
+            s.Restore(state);
             return s;
         }
 
@@ -236,7 +238,7 @@ public class ResumeTests
         t.Restore(c);
         Assert.Contains("position 0, the checkpoint at", Assert.Throws<ArgumentException>(() => t.Train(data.Open(), data.Eval())).Message);
         var other = new SyntheticModel(Spec, 6).OpenStream(1);
-        c.Stream.RestoreInto(other);
+        other.Restore(c.Stream);
         Assert.Contains("was trained on", Assert.Throws<ArgumentException>(() => t.Train(other, data.Eval())).Message);
     }
 

@@ -3,10 +3,11 @@ using System.Text;
 using System.Text.Json;
 using GbaEngine.Interop;
 using GbaEngine.Memory;
-using GbaEngine.Metrics;
+using GbaEngine.Evaluation;
 using GbaEngine.Model;
 using GbaEngine.Synthetic;
 using GbaEngine.Training;
+using GbaEngine.Encoders;
 
 namespace GbaEngine.Tests.Interop;
 
@@ -15,6 +16,7 @@ namespace GbaEngine.Tests.Interop;
 /// L1 as "standard" (ReLU with b_enc = b), JumpReLU-L0 as "jumprelu" (threshold = −b), BatchTopK as
 /// "jumprelu" with b_enc = b and its inference threshold on every neuron.
 /// </summary>
+[Trait("Category", "Kernels")]
 public class BaselineExportTests
 {
     [Theory]
@@ -27,7 +29,8 @@ public class BaselineExportTests
         const float scale = 23f;
         var model = new SyntheticModel(new SyntheticSpec(Features: 40, Dim: d, Sparsity: 2), 3);
         var o = new TrainerOptions { Method = method, Tied = false, Neurons = m, BatchSize = 64, Tokens = 64 * 40, Threads = 1,
-            InitTokens = 512, EvalEvery = 0, K = 3, L1Coefficient = 0.05, L0Coefficient = 0.002, SteBandwidth = 0.01 };
+            InitTokens = 512, EvalEvery = 0, K = 3, L1Coefficient = 0.05, L0Coefficient = 0.002, SteBandwidth = 0.01,
+            Normalization = InputNormalization.DatasetScale };   // the linear export the scale is folded into
         var raw = EvaluationSet.FromStream(model.OpenStream(5), 64);
         for (int i = 0; i < raw.Tokens.Length; i++) raw.Tokens[i] *= scale;
         using var trainer = new SaeTrainer(o, d);
@@ -36,7 +39,7 @@ public class BaselineExportTests
         var dir = Path.Combine(Path.GetTempPath(), "gba-export-" + Guid.NewGuid().ToString("N"));
         try
         {
-            SaeLensExport.Write(dir, sae, o);
+            SaeLensExport.Write(dir, sae, o.Method.ToString().ToLowerInvariant());
             var t = Read(Path.Combine(dir, SaeLensExport.WeightsFile));
             using var cfg = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, SaeLensExport.ConfigFile)));
             string arch = cfg.RootElement.GetProperty("architecture").GetString()!;

@@ -9,6 +9,7 @@ namespace GbaEngine.Tests.Interop;
 /// gives bit for bit what the same calls give one after another (no shared mutable scratch), and a
 /// batch split over worker threads equals the single-threaded batch.
 /// </summary>
+[Trait("Category", "Kernels")]
 public class ConcurrentInferenceTests
 {
     static void AssertSame(SparseFeatureBatch expected, SparseFeatureBatch actual)
@@ -24,7 +25,7 @@ public class ConcurrentInferenceTests
     public void ManyThreadsEncodingAtOnceGetTheSequentialResults(SparsityMode sparsity)
     {
         const int d = 64, m = 512, rows = 97, callers = 12, rounds = 4;
-        var model = SaeModel.FromAutoencoder(EngineRoundTripTests.RandomSae(false, GateKind.JumpRelu, sparsity, InputNormalization.DatasetScale, 5, d, m, k: 8));
+        var model = SaeModel.FromAutoencoder(EngineRoundTripTests.RandomSae(false, SaeActivation.JumpRelu, sparsity, InputNormalization.DatasetScale, 5, d, m, k: 8));
         var inputs = Enumerable.Range(0, callers).Select(c => EngineRoundTripTests.RawTokens(rows, d, 100 + c)).ToArray();
 
         var expectedBatch = inputs.Select(x => model.EncodeBatch(x, rows)).ToArray();
@@ -63,7 +64,7 @@ public class ConcurrentInferenceTests
     public void BatchSplitOverThreadsEqualsOneThread()
     {
         const int d = 24, m = 3000, rows = 700;    // M = 3000: SGEMM chunks of 256 rows, so parts cut chunks differently
-        var model = SaeModel.FromAutoencoder(EngineRoundTripTests.RandomSae(true, GateKind.Relu, SparsityMode.Threshold, InputNormalization.PerToken, 8, d, m));
+        var model = SaeModel.FromAutoencoder(EngineRoundTripTests.RandomSae(true, SaeActivation.Relu, SparsityMode.Threshold, InputNormalization.PerToken, 8, d, m));
         var x = EngineRoundTripTests.RawTokens(rows, d, 9);
         var one = model.EncodeBatch(x, rows);
         Assert.InRange(one.L0, 1, m - 1);

@@ -1,6 +1,9 @@
 using GbaEngine.Activations;
 using GbaEngine.Inference;
 using GbaEngine.Tests.Activations;
+using GbaEngine.Formats;
+using GbaEngine.Model;
+using GbaEngine.Interop;
 
 namespace GbaEngine.Tests.Interop;
 
@@ -8,6 +11,7 @@ namespace GbaEngine.Tests.Interop;
 /// Every way an SAE directory can be broken or mismatched gives one <see cref="InvalidDataException"/>
 /// whose message names the file and the problem.
 /// </summary>
+[Trait("Category", "Kernels")]
 public class CorruptSaeDirectoryTests : IDisposable
 {
     readonly string _root = Path.Combine(Path.GetTempPath(), "gba-corrupt-" + Guid.NewGuid().ToString("N"));

@@ -4,6 +4,7 @@ using GbaEngine.Kernels.Elementwise;
 using GbaEngine.Memory;
 using GbaEngine.Model;
 using GbaEngine.Training;
+using GbaEngine.Encoders;
 
 namespace GbaEngine.Tests.Interop;
 
@@ -13,26 +14,27 @@ namespace GbaEngine.Tests.Interop;
 /// (normalise, <see cref="BatchEncoder"/>, <see cref="SparseDecoder"/>, back to the original scale),
 /// within fp32 rounding, for tied/untied × JumpReLU/ReLU/TopK and both input normalisations.
 /// </summary>
+[Trait("Category", "Kernels")]
 public class EngineRoundTripTests
 {
-    public static TheoryData<bool, GateKind, SparsityMode, InputNormalization> Cases => new()
+    public static TheoryData<bool, SaeActivation, SparsityMode, InputNormalization> Cases => new()
     {
-        { true, GateKind.JumpRelu, SparsityMode.Threshold, InputNormalization.DatasetScale },
-        { false, GateKind.JumpRelu, SparsityMode.Threshold, InputNormalization.DatasetScale },
-        { true, GateKind.Relu, SparsityMode.Threshold, InputNormalization.DatasetScale },
-        { false, GateKind.Relu, SparsityMode.Threshold, InputNormalization.DatasetScale },
-        { true, GateKind.JumpRelu, SparsityMode.TopK, InputNormalization.DatasetScale },
-        { false, GateKind.JumpRelu, SparsityMode.TopK, InputNormalization.DatasetScale },
-        { true, GateKind.JumpRelu, SparsityMode.Threshold, InputNormalization.PerToken },
-        { false, GateKind.Relu, SparsityMode.Threshold, InputNormalization.PerToken },
-        { false, GateKind.JumpRelu, SparsityMode.TopK, InputNormalization.PerToken },
+        { true, SaeActivation.JumpRelu, SparsityMode.Threshold, InputNormalization.DatasetScale },
+        { false, SaeActivation.JumpRelu, SparsityMode.Threshold, InputNormalization.DatasetScale },
+        { true, SaeActivation.Relu, SparsityMode.Threshold, InputNormalization.DatasetScale },
+        { false, SaeActivation.Relu, SparsityMode.Threshold, InputNormalization.DatasetScale },
+        { true, SaeActivation.JumpRelu, SparsityMode.TopK, InputNormalization.DatasetScale },
+        { false, SaeActivation.JumpRelu, SparsityMode.TopK, InputNormalization.DatasetScale },
+        { true, SaeActivation.JumpRelu, SparsityMode.Threshold, InputNormalization.PerToken },
+        { false, SaeActivation.Relu, SparsityMode.Threshold, InputNormalization.PerToken },
+        { false, SaeActivation.JumpRelu, SparsityMode.TopK, InputNormalization.PerToken },
     };
 
     const int D = 20, M = 48, K = 4, Rows = 300;   // 300 rows: the batch path runs two SGEMM chunks (256 + 44)
     const float Scale = 37f;
 
     /// <summary>A trained-looking SAE with seeded random parameters: unit decoder rows, a in [0.5, 1.5], JumpReLU biases in [−0.3, 0].</summary>
-    internal static SparseAutoencoder RandomSae(bool tied, GateKind gate, SparsityMode sparsity, InputNormalization norm, int seed, int d = D, int m = M, int k = K)
+    internal static SparseAutoencoder RandomSae(bool tied, SaeActivation gate, SparsityMode sparsity, InputNormalization norm, int seed, int d = D, int m = M, int k = K)
     {
         var arch = new SaeArchitecture(d, m, tied, gate, sparsity, sparsity == SparsityMode.TopK ? k : 0);
         var p = new SaeParameters(d, m, tied);
@@ -50,7 +52,7 @@ public class EngineRoundTripTests
             }
             p.Scale[n] = 0.5f + (float)rng.NextDouble();
             p.Bias[n] = sparsity == SparsityMode.TopK ? (float)(rng.NextDouble() * 0.2 - 0.1)
-                : gate == GateKind.JumpRelu ? -0.3f * (float)rng.NextDouble() : (float)(rng.NextDouble() * 0.4 - 0.3);
+                : gate == SaeActivation.JumpRelu ? -0.3f * (float)rng.NextDouble() : (float)(rng.NextDouble() * 0.4 - 0.3);
         }
         for (int j = 0; j < d; j++) p.PreBias[j] = 0.1f * (float)Gauss();
         return new SparseAutoencoder(arch, p, norm, norm == InputNormalization.DatasetScale ? Scale : 1f);
@@ -125,7 +127,7 @@ public class EngineRoundTripTests
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void ExportedThenImportedSaeEncodesAndDecodesLikeTheEngine(bool tied, GateKind gate, SparsityMode sparsity, InputNormalization norm)
+    public void ExportedThenImportedSaeEncodesAndDecodesLikeTheEngine(bool tied, SaeActivation gate, SparsityMode sparsity, InputNormalization norm)
     {
         var sae = RandomSae(tied, gate, sparsity, norm, seed: 11);
         var raw = RawTokens(Rows, D, seed: 12);
@@ -139,7 +141,7 @@ public class EngineRoundTripTests
             var model = SaeModel.Load(dir);
             Assert.Equal(SaeLayout.GbaEngine, model.Layout);
             Assert.Equal((D, M), (model.Dim, model.Features));
-            Assert.Equal(norm == InputNormalization.PerToken ? SaeInputNormalization.ConstantNormRescale : SaeInputNormalization.None, model.Normalization);
+            Assert.Equal(norm == InputNormalization.PerToken ? InputNormalization.PerToken : InputNormalization.None, model.Normalization);
 
             var batch = model.EncodeBatch(raw, Rows);
             var decoded = new float[Rows * D];

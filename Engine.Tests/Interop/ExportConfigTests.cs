@@ -6,14 +6,15 @@ using GbaEngine.Model;
 namespace GbaEngine.Tests.Interop;
 
 /// <summary>cfg.json of the SAELens export holds the fields spec/formats.md lists and SAELens' loader reads.</summary>
+[Trait("Category", "Kernels")]
 public class ExportConfigTests
 {
     [Theory]
-    [InlineData(GateKind.JumpRelu, SparsityMode.Threshold, InputNormalization.DatasetScale, "jumprelu", "none")]
-    [InlineData(GateKind.Relu, SparsityMode.Threshold, InputNormalization.DatasetScale, "standard", "none")]
-    [InlineData(GateKind.JumpRelu, SparsityMode.TopK, InputNormalization.DatasetScale, "topk", "none")]
-    [InlineData(GateKind.JumpRelu, SparsityMode.Threshold, InputNormalization.PerToken, "jumprelu", "constant_norm_rescale")]
-    public void ConfigFieldsAndTensorNames(GateKind gate, SparsityMode sparsity, InputNormalization norm, string architecture, string normalize)
+    [InlineData(SaeActivation.JumpRelu, SparsityMode.Threshold, InputNormalization.DatasetScale, "jumprelu", "none")]
+    [InlineData(SaeActivation.Relu, SparsityMode.Threshold, InputNormalization.DatasetScale, "standard", "none")]
+    [InlineData(SaeActivation.JumpRelu, SparsityMode.TopK, InputNormalization.DatasetScale, "topk", "none")]
+    [InlineData(SaeActivation.JumpRelu, SparsityMode.Threshold, InputNormalization.PerToken, "jumprelu", "constant_norm_rescale")]
+    public void ConfigFieldsAndTensorNames(SaeActivation gate, SparsityMode sparsity, InputNormalization norm, string architecture, string normalize)
     {
         var sae = EngineRoundTripTests.RandomSae(false, gate, sparsity, norm, 2);
         var dir = Path.Combine(Path.GetTempPath(), "gba-cfg-" + Guid.NewGuid().ToString("N"));

@@ -1,6 +1,9 @@
 using GbaEngine.Activations;
 using GbaEngine.Inference;
 using GbaEngine.Tests.Activations;
+using GbaEngine.Formats;
+using GbaEngine.Model;
+using GbaEngine.Interop;
 
 namespace GbaEngine.Tests.Interop;
 
@@ -9,6 +12,7 @@ namespace GbaEngine.Tests.Interop;
 /// documentation, not from our exporter), with d = 3, M = 4 and values chosen so every step is exact
 /// in fp32; the expected features and reconstructions are worked out by hand in the comments.
 /// </summary>
+[Trait("Category", "Kernels")]
 public class HandBuiltLayoutTests : IDisposable
 {
     readonly string _root = Path.Combine(Path.GetTempPath(), "gba-handbuilt-" + Guid.NewGuid().ToString("N"));

@@ -9,6 +9,7 @@ namespace GbaEngine.Tests.Interop;
 /// The README's "Use a trained SAE from .NET" sample, compiled here verbatim and run on an exported SAE;
 /// a second test fails when the README's code block and this file drift apart.
 /// </summary>
+[Trait("Category", "Kernels")]
 public class ReadmeSnippetTests
 {
     // directory: a `gba train --out` run (or its sae/), an SAELens or a sparsify directory; rows: [count × d_in]
@@ -29,7 +30,7 @@ public class ReadmeSnippetTests
     [Fact]
     public void TheSampleRunsOnAnExportedSae()
     {
-        var sae = EngineRoundTripTests.RandomSae(true, GateKind.JumpRelu, SparsityMode.Threshold, InputNormalization.DatasetScale, 3);
+        var sae = EngineRoundTripTests.RandomSae(true, SaeActivation.JumpRelu, SparsityMode.Threshold, InputNormalization.DatasetScale, 3);
         var rows = EngineRoundTripTests.RawTokens(40, sae.Dim, 4);
         var dir = Path.Combine(Path.GetTempPath(), "gba-readme-" + Guid.NewGuid().ToString("N"));
         try

@@ -3,10 +3,11 @@ using System.Text;
 using System.Text.Json;
 using GbaEngine.Interop;
 using GbaEngine.Memory;
-using GbaEngine.Metrics;
+using GbaEngine.Evaluation;
 using GbaEngine.Model;
 using GbaEngine.Synthetic;
 using GbaEngine.Training;
+using GbaEngine.Encoders;
 
 namespace GbaEngine.Tests.Interop;
 
@@ -14,6 +15,7 @@ namespace GbaEngine.Tests.Interop;
 /// The SAELens export read back by an independent safetensors parser and evaluated with SAELens'
 /// own formulas on raw activations, against the engine's reconstruction.
 /// </summary>
+[Trait("Category", "Kernels")]
 public class SaeLensExportTests
 {
     static Dictionary<string, (long[] Shape, float[] Data)> ReadSafetensors(string path)
@@ -46,7 +48,8 @@ public class SaeLensExportTests
         var spec = new SyntheticSpec(Features: 40, Dim: 12, Sparsity: 2);
         var model = new SyntheticModel(spec, 3);
         var o = new TrainerOptions { Method = method, Tied = tied, Neurons = 48, BatchSize = 64, Tokens = 64 * 30, Threads = 1,
-            InitTokens = 512, BufferTokens = 640, EvalEvery = 0, Groups = 2, Htf = 0.2, Ltf = 0.05, K = 3 };
+            InitTokens = 512, BufferTokens = 640, EvalEvery = 0, Groups = 2, Htf = 0.2, Ltf = 0.05, K = 3,
+            Normalization = InputNormalization.DatasetScale };   // the linear export the scale is folded into
         var raw = EvaluationSet.FromStream(model.OpenStream(5), 64);
         for (int i = 0; i < raw.Tokens.Length; i++) raw.Tokens[i] *= 37f;      // an input scale far from 1
         var trainer = new SaeTrainer(o, spec.Dim);
@@ -57,7 +60,7 @@ public class SaeLensExportTests
         var dir = Path.Combine(Path.GetTempPath(), "gba-export-" + Guid.NewGuid().ToString("N"));
         try
         {
-            SaeLensExport.Write(dir, sae, o, result.Groups);
+            SaeLensExport.Write(dir, sae, o.Method.ToString().ToLowerInvariant(), result.Groups?.Assignment);
             var t = ReadSafetensors(Path.Combine(dir, SaeLensExport.WeightsFile));
             using var cfg = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, SaeLensExport.ConfigFile)));
             string arch = cfg.RootElement.GetProperty("architecture").GetString()!;

@@ -12,6 +12,7 @@ namespace GbaEngine.Tests.Kernels;
 /// denormals included), never writes past the input's length, and works in place; the sum driver keeps
 /// Dot's pinned summation order.
 /// </summary>
+[Trait("Category", "Kernels")]
 public class ElementwiseDriverTests
 {
     /// <summary>
@@ -114,12 +115,12 @@ public class ElementwiseDriverTests
             var expectedIndex = new List<int>(); var expectedValues = new List<float>();
             for (int i = 0; i < n; i++)
             {
-                float v = ReluGateOperator.Invoke(z[off + i], b[off + i], ref expectedState[i], out bool keep);
+                float v = GateOperator<ReluForm>.Invoke(z[off + i], b[off + i], ref expectedState[i], out bool keep);
                 if (!keep) continue;
                 expectedCounts[i]++; expectedIndex.Add(i); expectedValues.Add(v);
             }
             var index = new int[n]; var values = new float[n];
-            int kept = ElementwiseDriver.Select<ReluGateOperator>(z.AsSpan(off), b.AsSpan(off), state, counts, index, values, set);
+            int kept = ElementwiseDriver.Select<GateOperator<ReluForm>>(z.AsSpan(off), b.AsSpan(off), state, counts, index, values, set);
             return kept == expectedIndex.Count && index.AsSpan(0, kept).SequenceEqual(expectedIndex.ToArray())
                 && SameBits(values.AsSpan(0, kept), expectedValues.ToArray()) && values.Skip(kept).All(v => v == 0)
                 && counts.SequenceEqual(expectedCounts) && SameBits(state, expectedState);
@@ -171,7 +172,7 @@ public class ElementwiseDriverTests
             Assert.Throws<ArgumentException>(() => ElementwiseDriver.Map<ScaleOperator, float>(2f, new float[9], new float[8], set));
             Assert.Throws<ArgumentException>(() => ElementwiseDriver.Map<AxpyOperator, float>(2f, new float[9], new float[8], new float[9], set));
             Assert.Throws<ArgumentException>(() => ElementwiseDriver.Update<MixState, NoArgs>(default, new float[9], new float[9], new float[9], new float[8], set));
-            Assert.Throws<ArgumentException>(() => ElementwiseDriver.Select<ReluGateOperator>(new float[9], new float[9], new float[9], new int[9], new int[8], new float[9], set));
+            Assert.Throws<ArgumentException>(() => ElementwiseDriver.Select<GateOperator<ReluForm>>(new float[9], new float[9], new float[9], new int[9], new int[8], new float[9], set));
             Assert.Throws<ArgumentException>(() => SumDriver.Sum<DotOperator>(new float[9], new float[8], set));
         }
     }

@@ -1,10 +1,12 @@
 using GbaEngine.Kernels;
 using GbaEngine.Kernels.Elementwise;
 using static GbaEngine.Tests.Kernels.KernelTestData;
+using GbaEngine.Model;
 
 namespace GbaEngine.Tests.Kernels;
 
 /// <summary>Every element-wise SIMD kernel against its scalar twin, for every kernel set.</summary>
+[Trait("Category", "Kernels")]
 public class ElementwiseKernelTests
 {
     [Fact]
@@ -60,7 +62,7 @@ public class ElementwiseKernelTests
     public void GateIsBitExactForBothGates()
     {
         foreach (var set in Sets)
-            foreach (var kind in new[] { GateKind.JumpRelu, GateKind.Relu })
+            foreach (var kind in new[] { SaeActivation.JumpRelu, SaeActivation.Relu })
                 Check((n, off, seed) =>
                 {
                     var z = Values(n + off, seed, true).AsSpan(off); var b = Values(n + off, seed + 1, true).AsSpan(off);
@@ -68,8 +70,8 @@ public class ElementwiseKernelTests
                     var (mx1, mx2) = (Values(n, seed + 2, false), Values(n, seed + 2, false));
                     var (i1, i2) = (new int[n], new int[n]);
                     var (h1, h2) = (new float[n], new float[n]);
-                    int k1 = Gate.Apply(z, b, kind, c1, mx1, i1, h1, set);
-                    int k2 = GateReference.Apply(z, b, kind, c2, mx2, i2, h2);
+                    int k1 = Gate.Apply(z, b, kind == SaeActivation.JumpRelu, c1, mx1, i1, h1, set);
+                    int k2 = GateReference.Apply(z, b, kind == SaeActivation.JumpRelu, c2, mx2, i2, h2);
                     return k1 == k2 && c1.SequenceEqual(c2) && SameBits(mx1, mx2) && i1.SequenceEqual(i2) && SameBits(h1, h2);
                 });
     }

@@ -8,6 +8,7 @@ namespace GbaEngine.Tests.Kernels;
 /// (plain, with epilogue, fused; 1 or 2 threads) must allocate nothing on any thread. Per-thread
 /// counters, because the process-wide one also sees the test runner's own allocations: the caller
 /// measures itself, and the epilogue reads each worker's counter on its own thread.</summary>
+[Trait("Category", "Kernels")]
 public unsafe class GemmAllocationTests
 {
     struct CounterEpilogue : IGemmEpilogue

@@ -5,6 +5,7 @@ namespace GbaEngine.Tests.Kernels;
 
 /// <summary>The epilogue hook: blocks tile C exactly once, hold finished values, carry a valid thread
 /// index, and the fused (scratch) path hands out exactly the values the stored path writes.</summary>
+[Trait("Category", "Kernels")]
 public unsafe class GemmEpilogueTests
 {
     /// <summary>Copies each block into a full matrix, counts visits per element and sums per thread.</summary>

@@ -7,6 +7,7 @@ namespace GbaEngine.Tests.Kernels;
 
 /// <summary>Small shapes against MathNet.Numerics, a large SAE-shaped residual check, k = 0,
 /// thread-count determinism and argument validation.</summary>
+[Trait("Category", "Kernels")]
 public class GemmOracleTests
 {
     [Theory]

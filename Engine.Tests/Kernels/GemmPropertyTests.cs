@@ -8,6 +8,7 @@ namespace GbaEngine.Tests.Kernels;
 /// <summary>Random shapes (1, primes, around MR/NR/KC multiples), every transpose combination,
 /// alpha/beta including beta = 0 over NaN-filled C, padded leading dimensions and misaligned starts;
 /// every supported kernel set at 1 and 2 threads against the double-precision oracle.</summary>
+[Trait("Category", "Kernels")]
 public class GemmPropertyTests
 {
     static readonly int[] SpecialSizes = [1, 2, 3, 5, 7, 13, 14, 15, 16, 17, 29, 31, 32, 33, 45, 63, 64, 65, 97, 131];

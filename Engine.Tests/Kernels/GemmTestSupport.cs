@@ -14,8 +14,8 @@ public sealed record GemmCase(int M, int N, int K, bool TransA, bool TransB, flo
     public int Lda => Math.Max(1, ColsA + PadA);
     public int Ldb => Math.Max(1, ColsB + PadB);
     public int Ldc => N + PadC;
-    public GemmTranspose OpA => TransA ? GemmTranspose.Transpose : GemmTranspose.NoTranspose;
-    public GemmTranspose OpB => TransB ? GemmTranspose.Transpose : GemmTranspose.NoTranspose;
+    internal GemmTranspose OpA => TransA ? GemmTranspose.Transpose : GemmTranspose.NoTranspose;
+    internal GemmTranspose OpB => TransB ? GemmTranspose.Transpose : GemmTranspose.NoTranspose;
     public double Flops => 2.0 * M * N * K;
 }
 
@@ -52,7 +52,7 @@ public sealed class GemmOperands
     public float GetB(int p, int j) => Case.TransB ? B[Case.Offset + j * Case.Ldb + p] : B[Case.Offset + p * Case.Ldb + j];
 
     /// <summary>Runs the case on a context; returns C (with offset and padding).</summary>
-    public float[] Run(SgemmContext ctx)
+    internal float[] Run(SgemmContext ctx)
     {
         var c = (float[])C0.Clone();
         var o = Case.Offset;

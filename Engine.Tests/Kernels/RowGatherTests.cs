@@ -13,6 +13,7 @@ namespace GbaEngine.Tests.Kernels;
 /// rows, unaligned strides and special values: Accumulate and RowScatter bit for bit, Dots within a
 /// length-scaled tolerance and independent of how a row list is split.
 /// </summary>
+[Trait("Category", "Kernels")]
 public class RowGatherTests
 {
     public record Case(int Length, int Rows, int Matrix, int StridePad, bool Overwrite, bool Special, int Seed);

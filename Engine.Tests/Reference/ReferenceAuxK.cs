@@ -29,7 +29,7 @@ public static class ReferenceAuxK
             for (int m = 0; m < r.M; m++)
             {
                 if (!active[t * r.M + m]) continue;
-                double h = r.Gate == GbaEngine.Kernels.Elementwise.GateKind.JumpRelu ? z[t * r.M + m] : y[t * r.M + m];
+                double h = r.Gate == GbaEngine.Model.SaeActivation.JumpRelu ? z[t * r.M + m] : y[t * r.M + m];
                 for (int j = 0; j < r.D; j++) e[t * r.D + j] -= r.A[m] * h * r.Dec[m * r.D + j];
             }
         }

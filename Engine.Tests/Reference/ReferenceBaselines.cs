@@ -1,4 +1,5 @@
 using GbaEngine.Kernels.Elementwise;
+using GbaEngine.Model;
 
 namespace GbaEngine.Tests.Reference;
 
@@ -69,7 +70,7 @@ public static class ReferenceBaselines
     /// </summary>
     public static double[] JumpReluL0BiasGradient(ReferenceSae r, double[] x, int n, double lambda, double eps)
     {
-        if (r.Gate != GateKind.JumpRelu || r.TopK != 0) throw new ArgumentException("JumpReLU-L0 needs the JumpReLU threshold form.");
+        if (r.Gate != SaeActivation.JumpRelu || r.TopK != 0) throw new ArgumentException("JumpReLU-L0 needs the JumpReLU threshold form.");
         int d = r.D, mm = r.M;
         var (z, y) = r.PreActivations(x, n);
         var gb = new double[mm];
@@ -118,7 +119,7 @@ public static class ReferenceBaselines
         for (int m = 0; m < r.M; m++)
         {
             if (!(y[t * r.M + m] > 0)) continue;
-            double h = r.Gate == GateKind.JumpRelu ? z[t * r.M + m] : y[t * r.M + m];
+            double h = r.Gate == SaeActivation.JumpRelu ? z[t * r.M + m] : y[t * r.M + m];
             for (int j = 0; j < r.D; j++) xhat[j] += r.A[m] * h * r.Dec[m * r.D + j];
         }
         return xhat;

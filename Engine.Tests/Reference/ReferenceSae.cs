@@ -12,13 +12,13 @@ public sealed class ReferenceSae
 {
     public int D, M;
     public bool Tied;
-    public GateKind Gate;
+    public SaeActivation Gate;
     public int TopK;                 // 0: threshold gating
     public double[] Dec, Enc, A, Pre, B;
 
-    public ReferenceSae(int d, int m, bool tied, GateKind gate, int topK = 0)
+    public ReferenceSae(int d, int m, bool tied, SaeActivation gate, int topK = 0)
     {
-        D = d; M = m; Tied = tied; Gate = topK > 0 ? GateKind.Relu : gate; TopK = topK;
+        D = d; M = m; Tied = tied; Gate = topK > 0 ? SaeActivation.Relu : gate; TopK = topK;
         Dec = new double[m * d];
         Enc = tied ? Dec : new double[m * d];
         A = new double[m]; Pre = new double[d]; B = new double[m];
@@ -89,7 +89,7 @@ public sealed class ReferenceSae
             for (int m = 0; m < M; m++)
             {
                 if (!act[t * M + m]) continue;
-                double h = Gate == GateKind.JumpRelu ? z[t * M + m] : y[t * M + m];
+                double h = Gate == SaeActivation.JumpRelu ? z[t * M + m] : y[t * M + m];
                 for (int j = 0; j < D; j++) xhat[j] += A[m] * h * Dec[m * D + j];
             }
             for (int j = 0; j < D; j++) { double e = xhat[j] - x[t * D + j]; loss += 0.5 * e * e; }
@@ -111,7 +111,7 @@ public sealed class ReferenceSae
             for (int m = 0; m < M; m++)
             {
                 if (!act[t * M + m]) continue;
-                double h = Gate == GateKind.JumpRelu ? z[t * M + m] : y[t * M + m];
+                double h = Gate == SaeActivation.JumpRelu ? z[t * M + m] : y[t * M + m];
                 for (int j = 0; j < D; j++) e[j] += A[m] * h * Dec[m * D + j];
             }
             for (int j = 0; j < D; j++) e[j] -= x[t * D + j];
@@ -119,11 +119,11 @@ public sealed class ReferenceSae
             for (int m = 0; m < M; m++)
             {
                 if (!act[t * M + m]) continue;
-                double h = Gate == GateKind.JumpRelu ? z[t * M + m] : y[t * M + m];
+                double h = Gate == SaeActivation.JumpRelu ? z[t * M + m] : y[t * M + m];
                 double dot = 0;
                 for (int j = 0; j < D; j++) dot += e[j] * Dec[m * D + j];
                 g.A[m] += dot * h / n;
-                if (Gate == GateKind.Relu) g.B[m] += dot * A[m] / n;   // JumpReLU: b is only a threshold
+                if (Gate == SaeActivation.Relu) g.B[m] += dot * A[m] / n;   // JumpReLU: b is only a threshold
                 for (int j = 0; j < D; j++)
                 {
                     g.Dec[m * D + j] += A[m] * h * e[j] / n;

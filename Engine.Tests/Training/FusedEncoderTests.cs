@@ -7,6 +7,8 @@ using GbaEngine.Memory;
 using GbaEngine.Model;
 using GbaEngine.Synthetic;
 using GbaEngine.Training;
+using GbaEngine.Encoders;
+using GbaEngine.Rng;
 
 namespace GbaEngine.Tests.Training;
 
@@ -16,6 +18,7 @@ namespace GbaEngine.Tests.Training;
 /// Z bits, so the code and the statistics must agree exactly, for every thread count (which changes
 /// how Z is split into lanes: by neurons, or by tokens when there are too few neurons).
 /// </summary>
+[Trait("Category", "Kernels")]
 public class FusedEncoderTests
 {
     public record Case(int Rows, int Dim, int Neurons, bool Tied, int Gate, int K, bool Quantized, ulong Seed);
@@ -56,7 +59,7 @@ public class FusedEncoderTests
     static (SaeArchitecture, SaeParameters, AlignedArray) Problem(Case c)
     {
         bool topK = c.Gate == 2;
-        var arch = new SaeArchitecture(c.Dim, c.Neurons, c.Tied, c.Gate == 1 || topK ? GateKind.Relu : GateKind.JumpRelu,
+        var arch = new SaeArchitecture(c.Dim, c.Neurons, c.Tied, c.Gate == 1 || topK ? SaeActivation.Relu : SaeActivation.JumpRelu,
             topK ? SparsityMode.TopK : SparsityMode.Threshold, topK ? Math.Min(c.K, c.Neurons) : 0);
         var p = new SaeParameters(c.Dim, c.Neurons, c.Tied);
         var rng = new Xoshiro256(c.Seed);
@@ -101,7 +104,7 @@ public class FusedEncoderTests
             var zr = z.Span.Slice(t * m, m);
             int n = arch.Sparsity == SparsityMode.TopK
                 ? GateReference.TopK(zr, p.Bias, arch.K, count, maxY, idx, h)
-                : GateReference.Apply(zr, p.Bias, arch.Gate, count, maxY, idx, h);
+                : GateReference.Apply(zr, p.Bias, arch.Gate == SaeActivation.JumpRelu, count, maxY, idx, h);
             allIdx.AddRange(idx.AsSpan(0, n).ToArray());
             allH.AddRange(h.AsSpan(0, n).ToArray());
             rowStart.Add(allIdx.Count);

@@ -5,6 +5,8 @@ using GbaEngine.Synthetic;
 using GbaEngine.Tests.Reference;
 using GbaEngine.Threading;
 using GbaEngine.Training;
+using GbaEngine.Encoders;
+using GbaEngine.Rng;
 
 namespace GbaEngine.Tests.Training;
 
@@ -12,22 +14,23 @@ namespace GbaEngine.Tests.Training;
 /// Gradients two ways: the float64 reference against central finite differences (every parameter),
 /// and the engine's sparse float32 backward against the float64 reference.
 /// </summary>
+[Trait("Category", "Kernels")]
 public class GradientTests
 {
-    public static TheoryData<bool, GateKind, int> Forms() => new()
+    public static TheoryData<bool, SaeActivation, int> Forms() => new()
     {
-        { true, GateKind.JumpRelu, 0 }, { false, GateKind.JumpRelu, 0 },
-        { true, GateKind.Relu, 0 }, { false, GateKind.Relu, 0 },
-        { true, GateKind.Relu, 2 }, { false, GateKind.Relu, 2 },
+        { true, SaeActivation.JumpRelu, 0 }, { false, SaeActivation.JumpRelu, 0 },
+        { true, SaeActivation.Relu, 0 }, { false, SaeActivation.Relu, 0 },
+        { true, SaeActivation.Relu, 2 }, { false, SaeActivation.Relu, 2 },
     };
 
     const int D = 5, M = 7, N = 6;
 
     /// <summary>Random parameters and inputs whose pre-activations all keep a margin from 0, so the
     /// active set cannot change under a 1e-6 perturbation and finite differences are exact derivatives.</summary>
-    static (SaeArchitecture Arch, SaeParameters P, float[] X) Problem(bool tied, GateKind gate, int topK, ulong seed)
+    static (SaeArchitecture Arch, SaeParameters P, float[] X) Problem(bool tied, SaeActivation gate, int topK, ulong seed)
     {
-        var arch = new SaeArchitecture(D, M, tied, topK > 0 ? GateKind.Relu : gate, topK > 0 ? SparsityMode.TopK : SparsityMode.Threshold, topK);
+        var arch = new SaeArchitecture(D, M, tied, topK > 0 ? SaeActivation.Relu : gate, topK > 0 ? SparsityMode.TopK : SparsityMode.Threshold, topK);
         for (ulong attempt = 0; ; attempt++)
         {
             var rng = new Xoshiro256(seed * 1000 + attempt);
@@ -62,7 +65,7 @@ public class GradientTests
 
     [Theory]
     [MemberData(nameof(Forms))]
-    public void ReferenceGradientMatchesFiniteDifferences(bool tied, GateKind gate, int topK)
+    public void ReferenceGradientMatchesFiniteDifferences(bool tied, SaeActivation gate, int topK)
     {
         var (arch, p, xf) = Problem(tied, gate, topK, 7);
         var r = ReferenceSae.From(arch, p);
@@ -91,7 +94,7 @@ public class GradientTests
 
     [Theory]
     [MemberData(nameof(Forms))]
-    public void SparseBackwardMatchesFloat64Reference(bool tied, GateKind gate, int topK)
+    public void SparseBackwardMatchesFloat64Reference(bool tied, SaeActivation gate, int topK)
     {
         foreach (int threads in new[] { 1, 2 })
         {
@@ -121,7 +124,7 @@ public class GradientTests
                     if (!tied) Near(g.Enc[m * D + j], grad.EncoderRow(m)[j], $"enc[{m},{j}]");
                 }
                 Near(g.A[m], grad.Scale[m], $"a[{m}]");
-                Near(topK > 0 || gate == GateKind.Relu ? g.B[m] : 0, grad.Bias[m], $"b[{m}]");
+                Near(topK > 0 || gate == SaeActivation.Relu ? g.B[m] : 0, grad.Bias[m], $"b[{m}]");
             }
             for (int j = 0; j < D; j++) Near(g.Pre[j], grad.PreBias[j], $"b_pre[{j}]");
         }
@@ -147,11 +150,11 @@ public class GradientTests
     /// codes as the encoder emits them and codes Decode has to sort (shuffled).
     /// </summary>
     [Theory]
-    [InlineData(true, GateKind.JumpRelu, 0)]
-    [InlineData(false, GateKind.Relu, 0)]
-    [InlineData(true, GateKind.Relu, 5)]
-    [InlineData(false, GateKind.Relu, 5)]
-    public void BlockSizeAndThreadCountDoNotChangeABit(bool tied, GateKind gate, int topK)
+    [InlineData(true, SaeActivation.JumpRelu, 0)]
+    [InlineData(false, SaeActivation.Relu, 0)]
+    [InlineData(true, SaeActivation.Relu, 5)]
+    [InlineData(false, SaeActivation.Relu, 5)]
+    public void BlockSizeAndThreadCountDoNotChangeABit(bool tied, SaeActivation gate, int topK)
     {
         const int d = 37, m = 90, n = 41;
         var arch = new SaeArchitecture(d, m, tied, gate, topK > 0 ? SparsityMode.TopK : SparsityMode.Threshold, topK);

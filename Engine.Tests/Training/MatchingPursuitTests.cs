@@ -1,19 +1,22 @@
 using GbaEngine.Kernels.Elementwise;
 using GbaEngine.Memory;
-using GbaEngine.Metrics;
+using GbaEngine.Evaluation;
 using GbaEngine.Model;
 using GbaEngine.Synthetic;
 using GbaEngine.Tests.Reference;
 using GbaEngine.Training;
+using GbaEngine.Encoders;
+using GbaEngine.Rng;
 
 namespace GbaEngine.Tests.Training;
 
 /// <summary>MP-SAE: the pursuit against a float64 reference, its invariants, its chain gradients and training.</summary>
+[Trait("Category", "Kernels")]
 public class MatchingPursuitTests
 {
     const int D = 5, M = 7, N = 6;
 
-    static SaeArchitecture Arch(int d, int m, int steps) => new(d, m, true, GateKind.Relu, SparsityMode.MatchingPursuit, steps);
+    static SaeArchitecture Arch(int d, int m, int steps) => new(d, m, true, SaeActivation.Relu, SparsityMode.MatchingPursuit, steps);
 
     static SaeParameters RandomDictionary(int d, int m, ref Xoshiro256 rng, double preScale = 0.2)
     {
@@ -256,8 +259,8 @@ public class MatchingPursuitTests
     [Fact]
     public void UntiedOrZeroStepsAreRejected()
     {
-        Assert.Contains("tied", Assert.Throws<ArgumentException>(() => new SaeArchitecture(8, 16, false, GateKind.Relu, SparsityMode.MatchingPursuit, 3).Validate()).Message);
-        Assert.Throws<ArgumentException>(() => new SaeArchitecture(8, 16, true, GateKind.Relu, SparsityMode.MatchingPursuit, 0).Validate());
+        Assert.Contains("tied", Assert.Throws<ArgumentException>(() => new SaeArchitecture(8, 16, false, SaeActivation.Relu, SparsityMode.MatchingPursuit, 3).Validate()).Message);
+        Assert.Throws<ArgumentException>(() => new SaeArchitecture(8, 16, true, SaeActivation.Relu, SparsityMode.MatchingPursuit, 0).Validate());
         Assert.Contains("--untied", Assert.Throws<ArgumentException>(() => new TrainerOptions { Method = TrainingMethod.Mp, Tied = false }.Validate()).Message);
     }
 

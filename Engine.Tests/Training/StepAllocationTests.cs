@@ -10,6 +10,7 @@ namespace GbaEngine.Tests.Training;
 /// counter sees everything; with two, the caller's share is checked the same way (the worker threads
 /// run the same job code). The BenchmarkDotNet memory diagnoser covers the whole process.
 /// </summary>
+[Trait("Category", "Kernels")]
 public class StepAllocationTests
 {
     [Theory]

@@ -1,3 +1,5 @@
+using GbaEngine.Formats;
+using GbaEngine.Streams;
 namespace GbaEngine.Activations;
 
 /// <summary>
@@ -25,14 +27,19 @@ public sealed class ActivationDataset : IDisposable
         TrainRows = UsedRows - EvalRows;
     }
 
+    /// <summary>How the files are read.</summary>
     public LoaderOptions Options { get; }
+    /// <summary>Row width d, the same in every shard.</summary>
     public int Dim { get; }
     /// <summary>Rows in all shards together.</summary>
     public long TokenCount { get; }
     /// <summary>Rows used: TokenCount capped by RowLimit.</summary>
     public long UsedRows { get; }
+    /// <summary>Rows the training stream draws from: [0, TrainRows).</summary>
     public long TrainRows { get; }
+    /// <summary>Held-out rows after them: [TrainRows, UsedRows).</summary>
     public long EvalRows { get; }
+    /// <summary>The files, in dataset order.</summary>
     public IReadOnlyList<ActivationShard> Shards => _shards;
 
     /// <summary>Opens files, directories and globs (see <see cref="ShardPaths"/>) as one dataset.</summary>
@@ -63,6 +70,7 @@ public sealed class ActivationDataset : IDisposable
         }
     }
 
+    /// <summary>Opens one file, directory or glob (see the list overload).</summary>
     public static ActivationDataset Open(string path, LoaderOptions? options = null) => Open([path], options);
 
     /// <summary>
@@ -74,6 +82,13 @@ public sealed class ActivationDataset : IDisposable
     {
         if (TrainRows == 0) throw new InvalidOperationException($"No training rows: all {UsedRows} used rows are held out for evaluation.");
         return new ActivationStream(this, 0, TrainRows, options ?? new StreamOptions(), seed, startPosition);
+    }
+
+    /// <summary>Opens the training stream at the position, seed and options a checkpoint recorded.</summary>
+    public ActivationStream OpenStream(StreamState state)
+    {
+        if (state.Kind != StreamKind.Activations) throw new ArgumentException($"The checkpoint recorded a {state.Kind} stream, not an activation stream.", nameof(state));
+        return OpenStream(state.ShuffleSeed, state.Position, state.Options);
     }
 
     /// <summary>The held-out rows [TrainRows, UsedRows) in file order, looping; one pass is EvalRows rows.</summary>
@@ -107,9 +122,11 @@ public sealed class ActivationDataset : IDisposable
         }
     }
 
+    /// <summary>Files, row counts and the train/eval split, for logs.</summary>
     public string Describe() =>
         $"{_shards.Length} shard(s) [{string.Join(", ", _shards.Take(3).Select(s => Path.GetFileName(s.Path)))}{(_shards.Length > 3 ? ", ..." : "")}], d = {Dim}, {TokenCount} tokens ({TrainRows} train, {EvalRows} eval)";
 
+    /// <summary>Unmaps every file.</summary>
     public void Dispose()
     {
         foreach (var s in _shards) s.Dispose();

@@ -1,4 +1,5 @@
 using GbaEngine.Kernels.Elementwise;
+using GbaEngine.Formats;
 
 namespace GbaEngine.Activations;
 
@@ -40,6 +41,7 @@ public sealed record DatasetInspection(int? Dim, long Tokens, IReadOnlyList<Shar
 /// </summary>
 public static class ActivationInspector
 {
+    /// <summary>A dimension whose variance exceeds this multiple of the median is reported as an outlier.</summary>
     public const double DefaultOutlierFactor = 10;
 
     /// <summary>An opened dataset: its shards and their total.</summary>

@@ -1,4 +1,5 @@
 using GbaEngine.Kernels.Elementwise;
+using GbaEngine.Formats;
 
 namespace GbaEngine.Activations;
 
@@ -20,10 +21,15 @@ public sealed unsafe class ActivationShard : IDisposable
         _layout = layout;
     }
 
+    /// <summary>The file.</summary>
     public string Path => _file.Path;
+    /// <summary>Its format.</summary>
     public ShardFormat Format => _layout.Format;
+    /// <summary>Its element type.</summary>
     public ActivationDType DType => _layout.DType;
+    /// <summary>Token rows it holds.</summary>
     public long Rows => _layout.Rows;
+    /// <summary>Row width d.</summary>
     public int Dim => _layout.Dim;
     /// <summary>Shape as stored in the file (2-D or 3-D; raw files report [rows, dim]).</summary>
     public IReadOnlyList<long> Shape => _layout.Shape;
@@ -31,8 +37,10 @@ public sealed unsafe class ActivationShard : IDisposable
     public string? TensorName => _layout.TensorName;
     /// <summary>True for a column-major .npy, transposed on read (slower: strided gathers).</summary>
     public bool FortranOrder => _layout.FortranOrder;
+    /// <summary>File size in bytes.</summary>
     public long FileBytes => _file.Length;
 
+    /// <summary>Maps a file and validates its header against its length (one <see cref="ActivationFormatException"/> for anything wrong).</summary>
     public static ActivationShard Open(string path, LoaderOptions options)
     {
         var file = MappedFile.Open(path);
@@ -111,8 +119,10 @@ public sealed unsafe class ActivationShard : IDisposable
         }
     }
 
+    /// <summary>Path, format, dtype and shape.</summary>
     public override string ToString() =>
         $"{Path} ({Format}, {DType.Name()}, {TokenShape.Format(_layout.Shape)}{(TensorName is null ? "" : $", tensor '{TensorName}'")}{(FortranOrder ? ", Fortran order" : "")})";
 
+    /// <summary>Unmaps the file.</summary>
     public void Dispose() => _file.Dispose();
 }

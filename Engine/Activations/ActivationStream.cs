@@ -1,6 +1,8 @@
 using GbaEngine.Kernels.Elementwise;
 using GbaEngine.Streams;
 using GbaEngine.Synthetic;
+using GbaEngine.Formats;
+using GbaEngine.Rng;
 
 namespace GbaEngine.Activations;
 
@@ -81,6 +83,7 @@ public sealed class ActivationStream : ITokenStream
     /// </summary>
     const int CacheBlockBytes = 64 << 10;
 
+    /// <summary>Row width d.</summary>
     public int Dim => _dim;
 
     /// <summary>Source rows consumed (delivered + skipped): what a checkpoint records to resume.</summary>
@@ -92,13 +95,23 @@ public sealed class ActivationStream : ITokenStream
     /// <summary>Completed passes over the range.</summary>
     public long Epoch => _position / _length;
 
+    /// <summary>The shuffle seed.</summary>
     public ulong Seed => _seed;
+    /// <summary>How rows are ordered (part of the resume contract).</summary>
     public StreamOptions Options => _options;
 
+    /// <summary>Seed, position and ordering options, for a checkpoint (the dataset re-derives the order from them).</summary>
+    public StreamState CaptureState() => new()
+    {
+        Kind = StreamKind.Activations, Position = Position, Description = Describe(), ShuffleSeed = _seed, Options = _options,
+    };
+
+    /// <summary>Files, row range, shuffle seed and buffer, for logs and checkpoints.</summary>
     public string Describe() =>
         $"activations: {_data.Describe()}; rows [{_begin}, {_begin + _length}) " +
         (_shuffle ? $"shuffled (seed {_seed}, {_chunkRows}-row chunks, {_windowChunks * _chunkRows}-row buffer)" : "in file order");
 
+    /// <summary>Fills the next rows (shuffled chunks across shards, looping over epochs).</summary>
     public void NextBatch(Span<float> destination, int rows)
     {
         if (rows < 0 || (long)rows * _dim > destination.Length)
@@ -256,5 +269,6 @@ public sealed class ActivationStream : ITokenStream
         }
     }
 
+    /// <summary>Nothing to release: the dataset owns the files.</summary>
     public void Dispose() { }
 }

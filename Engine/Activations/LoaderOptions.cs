@@ -1,9 +1,12 @@
+using GbaEngine.Formats;
 namespace GbaEngine.Activations;
 
 /// <summary>What NaN/inf rows do: stop with an error naming file and row, or be skipped and counted.</summary>
 public enum NonFiniteRows
 {
+    /// <summary>A NaN/Inf row is an error naming the file and row.</summary>
     Error,
+    /// <summary>NaN/Inf rows are skipped and counted.</summary>
     Skip,
 }
 
@@ -26,6 +29,7 @@ public sealed record LoaderOptions
     public double EvalFraction { get; init; }
     /// <summary>Hold out exactly this many rows for evaluation (overrides EvalFraction).</summary>
     public long? EvalRows { get; init; }
+    /// <summary>What to do with NaN/Inf rows.</summary>
     public NonFiniteRows NonFinite { get; init; } = NonFiniteRows.Error;
 
     internal void Validate()
@@ -35,29 +39,5 @@ public sealed record LoaderOptions
         if (RowLimit is < 1) throw new ArgumentOutOfRangeException(nameof(RowLimit), RowLimit, "RowLimit must be at least 1.");
         if (!(EvalFraction >= 0 && EvalFraction < 1)) throw new ArgumentOutOfRangeException(nameof(EvalFraction), EvalFraction, "EvalFraction must be in [0, 1).");
         if (EvalRows is < 0) throw new ArgumentOutOfRangeException(nameof(EvalRows), EvalRows, "EvalRows must be non-negative.");
-    }
-}
-
-/// <summary>
-/// How a training stream orders rows. Part of the resume contract: a stream re-created at a recorded
-/// Position yields the same rows only with the same seed and the same StreamOptions.
-/// </summary>
-public sealed record StreamOptions
-{
-    /// <summary>Shuffle (default) or deliver rows in file order.</summary>
-    public bool Shuffle { get; init; } = true;
-    /// <summary>Contiguous rows read together; the unit of the cross-shard chunk shuffle.</summary>
-    public int ChunkRows { get; init; } = 256;
-    /// <summary>Rows mixed together (a whole number of chunks); null picks about 256 MB of fp32, at most 65536 rows.</summary>
-    public int? ShuffleBufferRows { get; init; }
-
-    internal int ResolveBufferRows(int dim)
-    {
-        if (ChunkRows < 1) throw new ArgumentOutOfRangeException(nameof(ChunkRows), ChunkRows, "ChunkRows must be at least 1.");
-        long rows = ShuffleBufferRows ?? Math.Max(ChunkRows, Math.Min((256L << 20) / (4L * dim), 65536));
-        if (rows < ChunkRows) throw new ArgumentOutOfRangeException(nameof(ShuffleBufferRows), rows, $"ShuffleBufferRows must be at least ChunkRows ({ChunkRows}).");
-        rows = rows / ChunkRows * ChunkRows;
-        if (rows * dim > Array.MaxLength) throw new ArgumentOutOfRangeException(nameof(ShuffleBufferRows), rows, $"A {rows} x {dim} fp32 shuffle buffer exceeds the largest array.");
-        return (int)rows;
     }
 }

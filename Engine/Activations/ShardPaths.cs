@@ -1,4 +1,5 @@
 using System.IO.Enumeration;
+using GbaEngine.Formats;
 
 namespace GbaEngine.Activations;
 

@@ -3,9 +3,10 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using GbaEngine.Activations;
 using GbaEngine.Kernels.Elementwise;
-using GbaEngine.Metrics;
+using GbaEngine.Evaluation;
 using GbaEngine.Model;
 using GbaEngine.Training;
+using GbaEngine.Streams;
 
 namespace GbaEngine.Checkpoints;
 
@@ -18,95 +19,6 @@ namespace GbaEngine.Checkpoints;
 static class CheckpointJson
 {
     public const string Format = "gba-training-state";
-
-    /// <summary>Every <see cref="TrainerOptions"/> setting, snake_case keys, enums as lower-case names.</summary>
-    public static JsonObject WriteOptions(TrainerOptions o) => new()
-    {
-        ["method"] = Name(o.Method),
-        ["neurons"] = o.Neurons,
-        ["tied"] = o.Tied,
-        ["gate"] = Name(o.Gate),
-        ["k"] = o.K,
-        ["groups"] = o.Groups,
-        ["htf"] = Num(o.Htf),
-        ["ltf"] = Num(o.Ltf),
-        ["taf"] = Num(o.Taf),
-        ["gamma_plus"] = Num(o.GammaPlus),
-        ["gamma_minus"] = Num(o.GammaMinus),
-        ["dead_epsilon"] = Num(o.DeadEpsilon),
-        ["buffer_tokens"] = o.BufferTokens,
-        ["bias_init"] = Name(o.BiasInit),
-        ["batch_size"] = o.BatchSize,
-        ["tokens"] = o.Tokens,
-        ["learning_rate"] = Num(o.LearningRate),
-        ["weight_decay"] = Num(o.WeightDecay),
-        ["beta1"] = Num(o.Beta1),
-        ["beta2"] = Num(o.Beta2),
-        ["adam_epsilon"] = Num(o.AdamEpsilon),
-        ["seed"] = o.Seed,
-        ["threads"] = o.Threads,
-        ["normalization"] = Name(o.Normalization),
-        ["init_tokens"] = o.InitTokens,
-        ["eval_every"] = o.EvalEvery,
-        ["l1_coefficient"] = Num(o.L1Coefficient),
-        ["l1_warmup"] = Num(o.L1Warmup),
-        ["l0_coefficient"] = Num(o.L0Coefficient),
-        ["ste_bandwidth"] = Num(o.SteBandwidth),
-        ["initial_threshold"] = Num(o.InitialThreshold),
-        ["threshold_decay"] = Num(o.ThresholdDecay),
-        ["mp_steps"] = o.MpSteps,
-        ["lr_warmup"] = Num(o.LrWarmup),
-        ["lr_schedule"] = Name(o.LrSchedule),
-        ["lr_decay_start"] = Num(o.LrDecayStart),
-        ["aux_k"] = o.AuxK,
-        ["aux_k_coefficient"] = Num(o.AuxKCoefficient),
-        ["dead_tokens"] = o.DeadTokens,
-        ["resample_every"] = o.ResampleEvery,
-    };
-
-    public static TrainerOptions ReadOptions(JsonObject j, Reader r) => new()
-    {
-        Method = r.Enum<TrainingMethod>(j, "method"),
-        Neurons = r.Int(j, "neurons"),
-        Tied = r.Bool(j, "tied"),
-        Gate = r.Enum<GateKind>(j, "gate"),
-        K = r.Int(j, "k"),
-        Groups = r.Int(j, "groups"),
-        Htf = r.Double(j, "htf"),
-        Ltf = r.Double(j, "ltf"),
-        Taf = r.Double(j, "taf"),
-        GammaPlus = r.Double(j, "gamma_plus"),
-        GammaMinus = r.Double(j, "gamma_minus"),
-        DeadEpsilon = r.Double(j, "dead_epsilon"),
-        BufferTokens = r.Long(j, "buffer_tokens"),
-        BiasInit = r.Enum<BiasInitialization>(j, "bias_init"),
-        BatchSize = r.Int(j, "batch_size"),
-        Tokens = r.Long(j, "tokens"),
-        LearningRate = r.Double(j, "learning_rate"),
-        WeightDecay = r.Double(j, "weight_decay"),
-        Beta1 = r.Double(j, "beta1"),
-        Beta2 = r.Double(j, "beta2"),
-        AdamEpsilon = r.Double(j, "adam_epsilon"),
-        Seed = r.ULong(j, "seed"),
-        Threads = r.Int(j, "threads"),
-        Normalization = r.Enum<InputNormalization>(j, "normalization"),
-        InitTokens = r.Int(j, "init_tokens"),
-        EvalEvery = r.Int(j, "eval_every"),
-        L1Coefficient = r.Double(j, "l1_coefficient"),
-        L1Warmup = r.Double(j, "l1_warmup"),
-        L0Coefficient = r.Double(j, "l0_coefficient"),
-        SteBandwidth = r.Double(j, "ste_bandwidth"),
-        InitialThreshold = r.Double(j, "initial_threshold"),
-        ThresholdDecay = r.Double(j, "threshold_decay"),
-        MpSteps = r.Int(j, "mp_steps"),
-        LrWarmup = r.Double(j, "lr_warmup"),
-        LrSchedule = r.Enum<LearningRateDecay>(j, "lr_schedule"),
-        LrDecayStart = r.Double(j, "lr_decay_start"),
-        AuxK = r.NullableInt(j, "aux_k"),
-        AuxKCoefficient = r.Double(j, "aux_k_coefficient"),
-        DeadTokens = r.NullableLong(j, "dead_tokens"),
-        ResampleEvery = r.Int(j, "resample_every"),
-    };
 
     public static JsonObject WriteStream(StreamState s)
     {
@@ -216,7 +128,7 @@ static class CheckpointJson
         ["parameter_count"] = parameterCount,
         ["statistics_tokens"] = c.StatisticsTokens,
         ["kernels"] = c.Kernels,
-        ["options"] = WriteOptions(c.Options),
+        ["options"] = TrainerOptionsJson.Write(c.Options),
         ["stream"] = WriteStream(c.Stream),
         ["evaluations"] = new JsonArray(c.Evaluations.Select(e => (JsonNode)WriteEvaluation(e)).ToArray()),
         ["baseline_state"] = c.BaselineState?.DeepClone(),
@@ -249,12 +161,6 @@ static class CheckpointJson
         public double Double(JsonObject j, string key) => DoubleValue(Get(j, key), key);
 
         public int IntValue(JsonNode? n, string key) => Value(n, key, v => v.GetValue<int>());
-
-        /// <summary>A key that must be present and may be null (a setting whose null means "the default rule").</summary>
-        public int? NullableInt(JsonObject j, string key) => Present(j, key) is { } n ? IntValue(n, key) : null;
-        public long? NullableLong(JsonObject j, string key) => Present(j, key) is { } n ? Value(n, key, v => v.GetValue<long>()) : null;
-
-        JsonNode? Present(JsonObject j, string key) => j.TryGetPropertyValue(key, out var n) ? n : throw Error($"missing \"{key}\"");
 
         public double DoubleValue(JsonNode? n, string key) => Value(n, key, v =>
             v.GetValueKind() == JsonValueKind.String

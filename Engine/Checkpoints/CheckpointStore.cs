@@ -28,6 +28,7 @@ public sealed class CheckpointStore : ICheckpointSink
     const long MaxJsonBytes = 256L << 20;
     static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
 
+    /// <summary>A store of checkpoint directories under <paramref name="directory"/>, keeping the newest <paramref name="keep"/>.</summary>
     public CheckpointStore(string directory, int keep = 3)
     {
         if (keep < 1) throw new ArgumentOutOfRangeException(nameof(keep), keep, "Keep at least one checkpoint.");
@@ -207,7 +208,7 @@ public sealed class CheckpointStore : ICheckpointSink
         var sr = new CheckpointJson.Reader(statePath);
         if (sr.String(state, "format") != CheckpointJson.Format) throw sr.Error($"not a {CheckpointJson.Format} file");
         if (sr.Int(state, "version") != TrainingCheckpoint.FormatVersion) throw sr.Error($"format version {sr.Int(state, "version")}, expected {TrainingCheckpoint.FormatVersion}");
-        var options = CheckpointJson.ReadOptions(sr.Object(state, "options"), sr);
+        var options = TrainerOptionsJson.Read(sr.Object(state, "options"), statePath);
         long parameterCount = sr.Long(state, "parameter_count");
         int neurons = options.Neurons;
         if (parameterCount < 0 || neurons < 1) throw sr.Error("parameter_count and neurons must be positive");

@@ -4,6 +4,8 @@ using GbaEngine.Kernels.Elementwise;
 using GbaEngine.Kernels.Gemm;
 using GbaEngine.Model;
 using GbaEngine.Threading;
+using GbaEngine.Encoders;
+using GbaEngine.Interop;
 
 namespace GbaEngine.Inference;
 
@@ -35,6 +37,7 @@ public sealed unsafe class SaeModel
     readonly bool _hasEncoderBias;
     readonly int _chunkRows;
     readonly ConcurrentBag<Scratch> _pool = new();
+    KernelSet _kernels = KernelSelector.Current;
 
     /// <summary>Builds a model from weights in the layout above (all arrays are copied).</summary>
     /// <param name="dim">Input width d (SAELens d_in).</param>
@@ -50,15 +53,22 @@ public sealed unsafe class SaeModel
     /// <param name="normalization">Per-token input normalisation, undone on the output.</param>
     public SaeModel(int dim, int features, ReadOnlySpan<float> encoder, ReadOnlySpan<float> encoderBias, ReadOnlySpan<float> decoder,
         ReadOnlySpan<float> decoderBias, SaeActivation activation, ReadOnlySpan<float> threshold = default, int k = 0,
-        bool applyDecoderBiasToInput = true, SaeInputNormalization normalization = SaeInputNormalization.None)
+        bool applyDecoderBiasToInput = true, InputNormalization normalization = InputNormalization.None)
         : this(dim, features, encoder.ToArray(), encoderBias.ToArray(), decoder.ToArray(), decoderBias.ToArray(), activation,
             activation == SaeActivation.JumpRelu ? threshold.ToArray() : [], k, applyDecoderBiasToInput, normalization, SaeLayout.InMemory, null)
     {
     }
 
+    /// <summary>Takes ownership of the weights' arrays (a loader's or the export's).</summary>
+    internal SaeModel(Interop.SaeWeights w)
+        : this(w.Dim, w.Features, w.Encoder, w.EncoderBias, w.Decoder, w.DecoderBias, w.Activation, w.Threshold, w.K,
+            w.ApplyDecoderBiasToInput, w.Normalization, w.Layout, w.Source)
+    {
+    }
+
     /// <summary>Takes ownership of the arrays (loaders build them once; no second copy of large matrices).</summary>
     internal SaeModel(int dim, int features, float[] encoder, float[] encoderBias, float[] decoder, float[] decoderBias,
-        SaeActivation activation, float[] threshold, int k, bool applyDecoderBiasToInput, SaeInputNormalization normalization,
+        SaeActivation activation, float[] threshold, int k, bool applyDecoderBiasToInput, InputNormalization normalization,
         SaeLayout layout, string? source)
     {
         if (dim < 1) throw new ArgumentOutOfRangeException(nameof(dim), dim, "Input width d must be positive.");
@@ -116,13 +126,27 @@ public sealed unsafe class SaeModel
     public bool ApplyDecoderBiasToInput { get; }
 
     /// <summary>Per-token input normalisation (undone on the output).</summary>
-    public SaeInputNormalization Normalization { get; }
+    public InputNormalization Normalization { get; }
 
     /// <summary>The layout it was loaded from.</summary>
     public SaeLayout Layout { get; }
 
     /// <summary>The directory it was loaded from, or null.</summary>
     public string? Source { get; }
+
+    /// <summary>The kernel set its encoder and decoder run on (default: <see cref="KernelSelector.Current"/>).</summary>
+    public KernelSet Kernels => _kernels;
+
+    /// <summary>The same model (sharing its weights) running on another kernel set.</summary>
+    public SaeModel WithKernels(KernelSet kernels)
+    {
+        if (!KernelSelector.IsSupported(kernels))
+            throw new PlatformNotSupportedException($"Kernel set {kernels} is not supported by this CPU (best available: {KernelSelector.Best}).");
+        return new SaeModel(Dim, Features, _wEnc, _bEnc, _wDec, _bDec, Activation, _threshold, K, ApplyDecoderBiasToInput, Normalization, Layout, Source)
+        {
+            _kernels = kernels,
+        };
+    }
 
     /// <summary>Feature m's encoder direction [d].</summary>
     public ReadOnlySpan<float> EncoderRow(int m) => _wEnc.AsSpan(CheckFeature(m) * Dim, Dim);
@@ -144,7 +168,7 @@ public sealed unsafe class SaeModel
     /// <summary>Loads an SAE directory, detecting its layout: this engine's export (or a `gba train --out` run
     /// directory holding one in sae/), SAELens (cfg.json + sae_weights.safetensors) or sparsify (cfg.json +
     /// sae.safetensors). Throws <see cref="InvalidDataException"/> naming the file for anything wrong.</summary>
-    public static SaeModel Load(string directory) => Interop.SaeDirectory.Load(directory);
+    public static SaeModel Load(string directory) => new(Interop.SaeDirectory.Read(directory));
 
     /// <summary>
     /// The same SAE as an inference model, exactly as <see cref="Interop.SaeLensExport"/> writes it: the
@@ -155,10 +179,8 @@ public sealed unsafe class SaeModel
     public static SaeModel FromAutoencoder(SparseAutoencoder sae)
     {
         if (sae.Architecture.Sparsity == SparsityMode.MatchingPursuit)
-            throw new NotSupportedException("A matching-pursuit SAE has no one-pass encoder: run it with Training.MatchingPursuitEncoder.");
-        var t = Interop.SaeLensExport.Tensors(sae);
-        return new SaeModel(t.Dim, t.Features, t.Encoder, t.EncoderBias, t.Decoder, t.DecoderBias, t.Activation,
-            t.Threshold ?? [], t.K, applyDecoderBiasToInput: true, t.Normalization, SaeLayout.InMemory, null);
+            throw new NotSupportedException("A matching-pursuit SAE has no one-pass encoder: run it with MatchingPursuitEncoder.");
+        return new SaeModel(Interop.SaeLensExport.Tensors(sae));
     }
 
     // ---------------------------------------------------------------- encode
@@ -173,7 +195,7 @@ public sealed unsafe class SaeModel
             var (scale, shift) = Prepare(x[..Dim], s.Row);
             var z = s.PreActivations(1).AsSpan(0, Features);
             var row = s.Row.AsSpan(0, Dim);
-            var set = KernelSelector.Current;
+            var set = _kernels;
             for (int m = 0; m < Features; m++) z[m] = Blas1.Dot(_wEnc.AsSpan(m * Dim, Dim), row, set);
             int n = GateRow(z, s, s.Index, s.Value, set);
             return new SparseFeatures(s.Index.AsSpan(0, n).ToArray(), s.Value.AsSpan(0, n).ToArray(), scale, shift);
@@ -239,7 +261,7 @@ public sealed unsafe class SaeModel
     void EncodeRange(nint source, int start, int end, SparseFeatureBatch dst, Scratch s)
     {
         int d = Dim, m = Features;
-        var set = KernelSelector.Current;
+        var set = _kernels;
         var xs = new ReadOnlySpan<float>((float*)source, end * d);
         int perToken = Activation == SaeActivation.TopK ? K : m;
         for (int c0 = start; c0 < end; c0 += _chunkRows)
@@ -275,10 +297,10 @@ public sealed unsafe class SaeModel
         float scale = 1f, shift = 0f;
         switch (Normalization)
         {
-            case SaeInputNormalization.None:
+            case InputNormalization.None:
                 x[..d].CopyTo(dst);
                 break;
-            case SaeInputNormalization.ConstantNormRescale:
+            case InputNormalization.PerToken:
             {
                 double n2 = 0;
                 for (int j = 0; j < d; j++) n2 += (double)x[j] * x[j];
@@ -289,7 +311,7 @@ public sealed unsafe class SaeModel
                 scale = (float)(norm / Math.Sqrt(d));
                 break;
             }
-            case SaeInputNormalization.LayerNorm:
+            case InputNormalization.LayerNorm:
             {
                 double sum = 0;
                 for (int j = 0; j < d; j++) sum += x[j];
@@ -317,10 +339,10 @@ public sealed unsafe class SaeModel
             case SaeActivation.TopK:
                 return Gate.TopK(z, _bEnc, K, s.FireCount, s.MaxY, idx, val, s.HeapIndex, s.HeapValue, set);
             case SaeActivation.Relu:
-                return Gate.Apply(z, _bEnc, GateKind.Relu, s.FireCount, s.MaxY, idx, val, set);
+                return Gate.Apply(z, _bEnc, jumpRelu: false, s.FireCount, s.MaxY, idx, val, set);
             default:
                 if (_hasEncoderBias) Blas1.Axpy(1f, _bEnc, z, set);
-                return Gate.Apply(z, _negThreshold, GateKind.JumpRelu, s.FireCount, s.MaxY, idx, val, set);
+                return Gate.Apply(z, _negThreshold, jumpRelu: true, s.FireCount, s.MaxY, idx, val, set);
         }
     }
 
@@ -348,7 +370,7 @@ public sealed unsafe class SaeModel
         if (xhat.Length < Dim) throw new ArgumentException($"xhat holds {xhat.Length} floats: expected at least d = {Dim}.", nameof(xhat));
         foreach (int i in indices)
             if ((uint)i >= (uint)Features) throw new ArgumentOutOfRangeException(nameof(indices), i, $"Feature index outside [0, {Features}).");
-        DecodeRow(indices, values, outputScale, outputShift, xhat[..Dim], KernelSelector.Current);
+        DecodeRow(indices, values, outputScale, outputShift, xhat[..Dim], _kernels);
     }
 
     /// <summary>Decodes every token of a batch into xhat [Tokens × d].</summary>
@@ -365,7 +387,7 @@ public sealed unsafe class SaeModel
             nint target = (nint)px;
             FixedPartition.Run(rows, Math.Min(threads, Math.Max(1, rows / 16)), (_, start, end) =>
             {
-                var set = KernelSelector.Current;
+                var set = _kernels;
                 var dst = new Span<float>((float*)target, rows * d);
                 for (int t = start; t < end; t++)
                     DecodeRow(features.Indices(t), features.Values(t), features.OutputScale(t), features.OutputShift(t), dst.Slice(t * d, d), set);
@@ -378,7 +400,7 @@ public sealed unsafe class SaeModel
         int d = Dim;
         _bDec.CopyTo(xhat);
         for (int r = 0; r < indices.Length; r++) Blas1.Axpy(values[r], _wDec.AsSpan(indices[r] * d, d), xhat, set);
-        if (Normalization != SaeInputNormalization.None)
+        if (Normalization != InputNormalization.None)
             for (int j = 0; j < d; j++) xhat[j] = xhat[j] * scale + shift;
     }
 
@@ -419,7 +441,7 @@ public sealed unsafe class SaeModel
         public readonly float[] Scales = new float[2 * model._chunkRows];
         public readonly SparseFeatureBatch Part = new();
 
-        public SgemmContext Gemm => _gemm ??= new SgemmContext(1);
+        public SgemmContext Gemm => _gemm ??= new SgemmContext(1, model._kernels);
 
         public float[] PreActivations(int rows) => Grow(ref _z, (long)rows * _m);
 

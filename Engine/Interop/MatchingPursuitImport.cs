@@ -1,6 +1,7 @@
 using System.Text.Json;
 using GbaEngine.Kernels.Elementwise;
 using GbaEngine.Model;
+using GbaEngine.Formats;
 
 namespace GbaEngine.Interop;
 
@@ -9,7 +10,7 @@ namespace GbaEngine.Interop;
 /// no one-pass inference model can run: the atoms are the W_dec rows renormalised (the export wrote
 /// a·w/s with a ≡ 1, or √d·w for per-token normalisation), b_pre = s·b_dec (or b_dec/√d), and the
 /// dataset scale s comes from the "gba_engine" block. The result runs through
-/// <see cref="Training.MatchingPursuitEncoder"/> with any number of steps.
+/// <see cref="Encoders.MatchingPursuitEncoder"/> with any number of steps.
 /// </summary>
 public static class MatchingPursuitImport
 {
@@ -17,7 +18,7 @@ public static class MatchingPursuitImport
     public static bool IsMatchingPursuit(string path)
     {
         var (layout, directory) = SaeDirectory.Detect(path);
-        if (layout != Inference.SaeLayout.GbaEngine) return false;
+        if (layout != SaeLayout.GbaEngine) return false;
         var cfg = SaeConfigFile.Read(Path.Combine(directory, SaeLensExport.ConfigFile), "");
         return cfg.String("architecture") == "mp";
     }
@@ -43,7 +44,7 @@ public static class MatchingPursuitImport
         using var st = SafetensorsReader.Open(Path.Combine(directory, SaeLensExport.WeightsFile));
         var wDec = st.Read("W_dec", [m, d], "d_sae, d_in");
         var bDec = st.Read("b_dec", [d], "d_in");
-        var arch = new SaeArchitecture(d, m, true, GateKind.Relu, SparsityMode.MatchingPursuit, steps);
+        var arch = new SaeArchitecture(d, m, true, SaeActivation.Relu, SparsityMode.MatchingPursuit, steps);
         var p = new SaeParameters(d, m, tied: true);
         for (int n = 0; n < m; n++)
         {

@@ -1,4 +1,4 @@
-using GbaEngine.Inference;
+using GbaEngine.Model;
 
 namespace GbaEngine.Interop;
 
@@ -44,8 +44,8 @@ public static class SaeDirectory
             $"not an SAE directory: expected {SaeLensExport.ConfigFile} with {SaeLensExport.WeightsFile} (SAELens, this engine's export) or {SparsifyImport.WeightsFile} (sparsify).");
     }
 
-    /// <summary>Loads the SAE at <paramref name="path"/> (see <see cref="Detect"/>).</summary>
-    public static SaeModel Load(string path)
+    /// <summary>Reads the SAE at <paramref name="path"/> (see <see cref="Detect"/>); <see cref="Inference.SaeModel.Load"/> runs it.</summary>
+    internal static SaeWeights Read(string path)
     {
         var (layout, directory) = Detect(path);
         return layout == SaeLayout.Sparsify ? SparsifyImport.Read(directory) : SaeLensImport.Read(directory);

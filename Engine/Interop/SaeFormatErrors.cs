@@ -1,4 +1,5 @@
 using GbaEngine.Activations;
+using GbaEngine.Formats;
 
 namespace GbaEngine.Interop;
 

@@ -2,7 +2,7 @@ using System.Text.Json.Nodes;
 using GbaEngine.Inference;
 using GbaEngine.Kernels.Elementwise;
 using GbaEngine.Model;
-using GbaEngine.Training;
+using GbaEngine.Formats;
 
 namespace GbaEngine.Interop;
 
@@ -29,12 +29,8 @@ public static class SaeLensExport
     /// <summary>File names of the SAELens layout.</summary>
     public const string WeightsFile = "sae_weights.safetensors", ConfigFile = "cfg.json";
 
-    /// <summary>The exported weights in the inference layout (<see cref="SaeModel"/>: W_enc and W_dec as [M × d] rows).</summary>
-    internal sealed record EngineTensors(int Dim, int Features, float[] Encoder, float[] EncoderBias, float[] Decoder, float[] DecoderBias,
-        float[]? Threshold, SaeActivation Activation, int K, SaeInputNormalization Normalization);
-
     /// <summary>Maps the GBA parameterisation to SAELens tensors (see the class summary for the algebra).</summary>
-    internal static EngineTensors Tensors(SparseAutoencoder sae)
+    internal static SaeWeights Tensors(SparseAutoencoder sae)
     {
         var p = sae.Parameters;
         var arch = sae.Architecture;
@@ -43,7 +39,7 @@ public static class SaeLensExport
         // encode factor ge, decode factor gd: W_enc = ge·u, W_dec = gd·a·w, b_dec = gd·b_pre.
         float ge = perToken ? 1f / MathF.Sqrt(d) : sae.InputScale;
         float rootD = MathF.Sqrt(d);
-        bool jump = arch.Sparsity == SparsityMode.Threshold && arch.Gate == GateKind.JumpRelu;
+        bool jump = arch.Sparsity == SparsityMode.Threshold && arch.Gate == SaeActivation.JumpRelu;
         bool reluThreshold = arch.ReluThreshold > 0;
         var wEnc = new float[(long)m * d];
         var wDec = new float[(long)m * d];
@@ -66,8 +62,8 @@ public static class SaeLensExport
         }
         for (int j = 0; j < d; j++) bDec[j] = perToken ? rootD * p.PreBias[j] : p.PreBias[j] / sae.InputScale;
         var activation = arch.Sparsity == SparsityMode.TopK ? SaeActivation.TopK : jump || reluThreshold ? SaeActivation.JumpRelu : SaeActivation.Relu;
-        return new EngineTensors(d, m, wEnc, bEnc, wDec, bDec, threshold, activation, arch.Sparsity == SparsityMode.TopK ? arch.K : 0,
-            perToken ? SaeInputNormalization.ConstantNormRescale : SaeInputNormalization.None);
+        return new SaeWeights(d, m, wEnc, bEnc, wDec, bDec, activation, threshold ?? [], arch.Sparsity == SparsityMode.TopK ? arch.K : 0,
+            ApplyDecoderBiasToInput: true, perToken ? InputNormalization.PerToken : InputNormalization.None);
     }
 
     /// <summary>SAELens' architecture name for an activation.</summary>
@@ -79,10 +75,10 @@ public static class SaeLensExport
     };
 
     /// <summary>SAELens' normalize_activations value.</summary>
-    public static string NormalizationName(SaeInputNormalization n) => n switch
+    public static string NormalizationName(InputNormalization n) => n switch
     {
-        SaeInputNormalization.ConstantNormRescale => "constant_norm_rescale",
-        SaeInputNormalization.LayerNorm => "layer_norm",
+        InputNormalization.PerToken => "constant_norm_rescale",
+        InputNormalization.LayerNorm => "layer_norm",
         _ => "none",
     };
 
@@ -90,8 +86,10 @@ public static class SaeLensExport
     static readonly string[] TopLevelMetadata = ["model_name", "hook_name", "hook_head_index", "model_class_name", "context_size", "dataset_path", "prepend_bos"];
 
     /// <summary>Writes directory/cfg.json and directory/sae_weights.safetensors (each written to a temporary file and renamed).</summary>
+    /// <param name="method">The training method, recorded in cfg.json's "gba_engine" block.</param>
+    /// <param name="groups">GBA's neuron groups and their target frequencies, recorded there too.</param>
     /// <param name="metadata">Goes into cfg.json's "metadata" (SAELens keeps model_name, hook_name, ... there).</param>
-    public static void Write(string directory, SparseAutoencoder sae, TrainerOptions? training = null, GroupBiasAdaptation? groups = null,
+    public static void Write(string directory, SparseAutoencoder sae, string? method = null, NeuronGroups? groups = null,
         IReadOnlyDictionary<string, string?>? metadata = null)
     {
         Directory.CreateDirectory(directory);
@@ -104,7 +102,7 @@ public static class SaeLensExport
         {
             new("W_enc", [d, m], wEncT), new("b_enc", [m], t.EncoderBias), new("W_dec", [m, d], t.Decoder), new("b_dec", [d], t.DecoderBias),
         };
-        if (t.Threshold is { } th) tensors.Add(new("threshold", [m], th));
+        if (t.Threshold.Length > 0) tensors.Add(new("threshold", [m], t.Threshold));
         SafetensorsWriter.Write(Path.Combine(directory, WeightsFile), tensors);
 
         var meta = new JsonObject();
@@ -130,7 +128,7 @@ public static class SaeLensExport
                 ["activation_scale"] = sae.Normalization == InputNormalization.PerToken ? null : sae.InputScale,
                 ["tied"] = arch.Tied,
                 ["gate"] = arch.Gate.ToString().ToLowerInvariant(),
-                ["method"] = training?.Method.ToString().ToLowerInvariant(),
+                ["method"] = method,
                 ["group_tafs"] = groups is null ? null : new JsonArray(groups.Tafs.Select(x => (JsonNode)x).ToArray()),
                 ["neuron_groups"] = groups is null ? null : new JsonArray(groups.GroupOf.Select(g => (JsonNode)g).ToArray()),
             },

@@ -1,11 +1,13 @@
 using System.Text.Json;
 using GbaEngine.Inference;
+using GbaEngine.Formats;
+using GbaEngine.Model;
 
 namespace GbaEngine.Interop;
 
 /// <summary>
 /// Reads an SAELens directory (cfg.json + sae_weights.safetensors, this engine's export included)
-/// into an <see cref="SaeModel"/> that computes what SAELens' inference classes compute:
+/// into an <see cref="Inference.SaeModel"/> that computes what SAELens' inference classes compute:
 /// <list type="bullet">
 /// <item>"standard": relu((x' − b_dec·apply_b_dec_to_input) W_enc + b_enc); pre-6.0 configs with
 /// activation_fn "topk" and activation_fn_kwargs.k are TopK.</item>
@@ -21,7 +23,7 @@ namespace GbaEngine.Interop;
 /// </summary>
 internal static class SaeLensImport
 {
-    public static SaeModel Read(string directory)
+    public static SaeWeights Read(string directory)
     {
         var cfg = SaeConfigFile.Read(Path.Combine(directory, SaeLensExport.ConfigFile), $"an SAELens directory needs it next to {SaeLensExport.WeightsFile}");
         int d = cfg.PositiveInt("d_in"), m = cfg.PositiveInt("d_sae");
@@ -68,7 +70,7 @@ internal static class SaeLensImport
         if (rescaleByDecoderNorm) FoldDecoderNorm(wEnc, bEnc, wDec, d, m);
 
         var layout = cfg.Has("gba_engine") ? SaeLayout.GbaEngine : SaeLayout.SaeLens;
-        return new SaeModel(d, m, wEnc, bEnc, wDec, bDec, activation, threshold, k, applyBDec, normalization, layout, directory);
+        return new SaeWeights(d, m, wEnc, bEnc, wDec, bDec, activation, threshold, k, applyBDec, normalization, layout, directory);
     }
 
     static int TopKFromConfig(SaeConfigFile cfg, int m)
@@ -82,16 +84,16 @@ internal static class SaeLensImport
         return k;
     }
 
-    static SaeInputNormalization Normalization(SaeConfigFile cfg)
+    static InputNormalization Normalization(SaeConfigFile cfg)
     {
-        if (cfg.Get("normalize_activations") is not { } v) return SaeInputNormalization.None;
+        if (cfg.Get("normalize_activations") is not { } v) return InputNormalization.None;
         // Pre-6.0 configs used a bool: true meant "expected_average_only_in".
-        if (v.ValueKind is JsonValueKind.True or JsonValueKind.False) return SaeInputNormalization.None;
+        if (v.ValueKind is JsonValueKind.True or JsonValueKind.False) return InputNormalization.None;
         return cfg.String("normalize_activations") switch
         {
-            "none" or "expected_average_only_in" => SaeInputNormalization.None,
-            "constant_norm_rescale" => SaeInputNormalization.ConstantNormRescale,
-            "layer_norm" => SaeInputNormalization.LayerNorm,
+            "none" or "expected_average_only_in" => InputNormalization.None,
+            "constant_norm_rescale" => InputNormalization.PerToken,
+            "layer_norm" => InputNormalization.LayerNorm,
             var other => throw SaeFormatErrors.Create(cfg.Path,
                 $"normalize_activations '{other}' is not supported: expected none, expected_average_only_in, constant_norm_rescale or layer_norm."),
         };

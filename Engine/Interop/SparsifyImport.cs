@@ -1,10 +1,12 @@
 using GbaEngine.Inference;
+using GbaEngine.Formats;
+using GbaEngine.Model;
 
 namespace GbaEngine.Interop;
 
 /// <summary>
 /// Reads one EleutherAI sparsify hookpoint directory (cfg.json + sae.safetensors) into an
-/// <see cref="SaeModel"/>: pre = encoder.weight·(x − b_dec) + encoder.bias, the k largest relu(pre)
+/// <see cref="Inference.SaeModel"/>: pre = encoder.weight·(x − b_dec) + encoder.bias, the k largest relu(pre)
 /// kept, x̂ = W_decᵀ f + b_dec. cfg.json holds d_in, k, num_latents (0 = d_in × expansion_factor)
 /// and the switches; transcoders, skip connections and groupmax activations are not autoencoders
 /// this model can run, so they are refused by name.
@@ -13,7 +15,7 @@ internal static class SparsifyImport
 {
     public const string WeightsFile = "sae.safetensors";
 
-    public static SaeModel Read(string directory)
+    public static SaeWeights Read(string directory)
     {
         var cfg = SaeConfigFile.Read(Path.Combine(directory, SaeLensExport.ConfigFile), $"a sparsify directory needs it next to {WeightsFile}");
         int d = cfg.PositiveInt("d_in");
@@ -33,7 +35,7 @@ internal static class SparsifyImport
         var bEnc = st.Read("encoder.bias", [m], "num_latents");
         var wDec = st.Read("W_dec", [m, d], "num_latents, d_in");
         var bDec = st.Read("b_dec", [d], "d_in");
-        return new SaeModel(d, m, wEnc, bEnc, wDec, bDec, SaeActivation.TopK, [], k, applyDecoderBiasToInput: true,
-            SaeInputNormalization.None, SaeLayout.Sparsify, directory);
+        return new SaeWeights(d, m, wEnc, bEnc, wDec, bDec, SaeActivation.TopK, [], k, ApplyDecoderBiasToInput: true,
+            InputNormalization.None, SaeLayout.Sparsify, directory);
     }
 }

@@ -21,6 +21,7 @@ public enum KernelSet
 /// </summary>
 public static class KernelSelector
 {
+    /// <summary>The environment variable that forces a kernel set (scalar | avx2 | avx512 | auto).</summary>
     public const string EnvironmentVariable = "GBA_KERNELS";
 
     static KernelSet? _override;
@@ -41,6 +42,7 @@ public static class KernelSelector
         _override = set;
     }
 
+    /// <summary>Whether this CPU (and runtime) can run <paramref name="set"/>.</summary>
     public static bool IsSupported(KernelSet set) => set switch
     {
         KernelSet.Scalar => true,
@@ -53,6 +55,7 @@ public static class KernelSelector
     public static IReadOnlyList<KernelSet> Supported { get; } =
         Enum.GetValues<KernelSet>().Where(IsSupported).ToArray();
 
+    /// <summary>The set named scalar, avx2 or avx512 (and a few aliases); anything else is an <see cref="ArgumentException"/>.</summary>
     public static KernelSet Parse(string name) => name.Trim().ToLowerInvariant() switch
     {
         "scalar" or "reference" => KernelSet.Scalar,

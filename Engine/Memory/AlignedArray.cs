@@ -8,7 +8,7 @@ namespace GbaEngine.Memory;
 /// can assume cache-line-aligned rows when leading dimensions are padded to 16 floats.
 /// Managed (not NativeMemory) so nothing needs disposing and the GC owns the lifetime.
 /// </summary>
-public sealed class AlignedArray
+internal sealed class AlignedArray
 {
     public const int Alignment = 64;
     const int FloatsPerLine = Alignment / sizeof(float);

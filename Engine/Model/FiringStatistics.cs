@@ -7,6 +7,7 @@ namespace GbaEngine.Model;
 /// </summary>
 public sealed class FiringStatistics
 {
+    /// <summary>Empty statistics for <paramref name="neurons"/> neurons.</summary>
     public FiringStatistics(int neurons)
     {
         FireCount = new long[neurons];
@@ -14,10 +15,14 @@ public sealed class FiringStatistics
         Reset();
     }
 
+    /// <summary>[M] tokens on which each neuron fired.</summary>
     public long[] FireCount { get; }
+    /// <summary>[M] largest pre-activation y = z + b seen per neuron.</summary>
     public float[] MaxY { get; }
+    /// <summary>Tokens counted.</summary>
     public long Tokens { get; private set; }
 
+    /// <summary>Starts a new buffer: counts zero, maxima −∞.</summary>
     public void Reset()
     {
         Array.Clear(FireCount);

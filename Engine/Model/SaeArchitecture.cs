@@ -1,15 +1,4 @@
-using GbaEngine.Kernels.Elementwise;
-
 namespace GbaEngine.Model;
-
-/// <summary>How inputs are brought to a common scale before the SAE sees them.</summary>
-public enum InputNormalization
-{
-    /// <summary>One dataset-level factor s so that the mean token norm is 1 (estimated once, stored with the model).</summary>
-    DatasetScale,
-    /// <summary>Every token divided by its own norm (the paper's "sample and normalize" taken literally).</summary>
-    PerToken,
-}
 
 /// <summary>Which neurons produce output for a token.</summary>
 public enum SparsityMode
@@ -32,7 +21,7 @@ public enum SparsityMode
 /// <param name="Gate">JumpReLU (default) or ReLU; TopK always uses ReLU on the selected neurons.</param>
 /// <param name="Sparsity">Threshold (GBA, BA) or TopK.</param>
 /// <param name="K">k for TopK; the number of matching-pursuit steps T for MatchingPursuit; ignored otherwise.</param>
-public sealed record SaeArchitecture(int Dim, int Neurons, bool Tied = true, GateKind Gate = GateKind.JumpRelu,
+public sealed record SaeArchitecture(int Dim, int Neurons, bool Tied = true, SaeActivation Gate = SaeActivation.JumpRelu,
     SparsityMode Sparsity = SparsityMode.Threshold, int K = 0)
 {
     /// <summary>
@@ -42,6 +31,7 @@ public sealed record SaeArchitecture(int Dim, int Neurons, bool Tied = true, Gat
     /// </summary>
     public float ReluThreshold { get; init; }
 
+    /// <summary>Throws an <see cref="ArgumentException"/> for an inconsistent architecture.</summary>
     public void Validate()
     {
         if (Dim <= 0) throw new ArgumentException($"Input width d must be positive (got {Dim}).");
@@ -50,7 +40,7 @@ public sealed record SaeArchitecture(int Dim, int Neurons, bool Tied = true, Gat
             throw new ArgumentException($"TopK needs 1 <= k <= M (got k = {K}, M = {Neurons}).");
         if (!(ReluThreshold >= 0) || float.IsPositiveInfinity(ReluThreshold))
             throw new ArgumentException($"The ReLU firing threshold must be finite and non-negative (got {ReluThreshold}).");
-        if (ReluThreshold > 0 && (Gate != GateKind.Relu || Sparsity != SparsityMode.Threshold))
+        if (ReluThreshold > 0 && (Gate != SaeActivation.Relu || Sparsity != SparsityMode.Threshold))
             throw new ArgumentException("A ReLU firing threshold needs the ReLU gate with threshold sparsity.");
         if (Sparsity == SparsityMode.MatchingPursuit && K < 1)
             throw new ArgumentException($"Matching pursuit needs at least one step (got {K}).");
@@ -59,5 +49,5 @@ public sealed record SaeArchitecture(int Dim, int Neurons, bool Tied = true, Gat
     }
 
     /// <summary>The gate actually applied: TopK selects on relu(y).</summary>
-    public GateKind EffectiveGate => Sparsity == SparsityMode.TopK ? GateKind.Relu : Gate;
+    public SaeActivation EffectiveGate => Sparsity == SparsityMode.TopK ? SaeActivation.Relu : Gate;
 }

@@ -12,6 +12,7 @@ namespace GbaEngine.Model;
 /// </summary>
 public sealed class SaeParameters
 {
+    /// <summary>A zeroed buffer for an SAE of width <paramref name="dim"/> and <paramref name="neurons"/> neurons.</summary>
     public SaeParameters(int dim, int neurons, bool tied)
     {
         Dim = dim;
@@ -31,17 +32,25 @@ public sealed class SaeParameters
         Data = new AlignedArray(total);
     }
 
+    /// <summary>Input width d.</summary>
     public int Dim { get; }
+    /// <summary>Number of neurons M.</summary>
     public int Neurons { get; }
+    /// <summary>Whether one matrix encodes and decodes.</summary>
     public bool Tied { get; }
     /// <summary>Row stride of the weight matrices (d rounded up to 16 floats).</summary>
     public int Stride { get; }
-    public AlignedArray Data { get; }
+    internal AlignedArray Data { get; }
 
+    /// <summary>Offset of W_dec in the flat buffer.</summary>
     public long DecoderOffset { get; }
+    /// <summary>Offset of W_enc (W_dec's when tied).</summary>
     public long EncoderOffset { get; }
+    /// <summary>Offset of a.</summary>
     public long ScaleOffset { get; }
+    /// <summary>Offset of b_pre.</summary>
     public long PreBiasOffset { get; }
+    /// <summary>Offset of b.</summary>
     public long BiasOffset { get; }
 
     /// <summary>[M × Stride] decoder rows w_m (unit norm after every training step).</summary>
@@ -55,12 +64,15 @@ public sealed class SaeParameters
     /// <summary>[M] per-neuron bias b.</summary>
     public Span<float> Bias => Data.Span.Slice((int)BiasOffset, Neurons);
 
+    /// <summary>Decoder row w_m [Stride] (padding included).</summary>
     public Span<float> DecoderRow(int m) => Data.Span.Slice((int)DecoderOffset + m * Stride, Stride);
+    /// <summary>Encoder row u_m [Stride] (w_m when tied).</summary>
     public Span<float> EncoderRow(int m) => Data.Span.Slice((int)EncoderOffset + m * Stride, Stride);
 
     /// <summary>A zeroed buffer of the same layout (gradients, Adam moments).</summary>
     public SaeParameters CloneShape() => new(Dim, Neurons, Tied);
 
+    /// <summary>Copies every parameter of <paramref name="other"/> (same layout).</summary>
     public void CopyFrom(SaeParameters other)
     {
         if (other.Data.Length != Data.Length || other.Tied != Tied || other.Dim != Dim)

@@ -10,8 +10,14 @@ namespace GbaEngine.Model;
 /// </summary>
 public sealed class SparseAutoencoder
 {
-    public SparseAutoencoder(SaeArchitecture architecture, SaeParameters parameters, InputNormalization normalization, float inputScale)
+    /// <summary>A model of <paramref name="architecture"/> over <paramref name="parameters"/> (not copied).</summary>
+    /// <param name="kernels">The kernel set it runs on (default: <see cref="KernelSelector.Current"/>, i.e. GBA_KERNELS or the best this CPU has).</param>
+    public SparseAutoencoder(SaeArchitecture architecture, SaeParameters parameters, InputNormalization normalization, float inputScale,
+        KernelSet? kernels = null)
     {
+        Kernels = kernels ?? KernelSelector.Current;
+        if (!KernelSelector.IsSupported(Kernels))
+            throw new PlatformNotSupportedException($"Kernel set {Kernels} is not supported by this CPU (best available: {KernelSelector.Best}).");
         architecture.Validate();
         if (parameters.Dim != architecture.Dim || parameters.Neurons != architecture.Neurons || parameters.Tied != architecture.Tied)
             throw new ArgumentException("Parameters do not match the architecture.");
@@ -23,7 +29,11 @@ public sealed class SparseAutoencoder
 
     /// <summary>The form; training replaces it only to publish BatchTopK's inference threshold.</summary>
     public SaeArchitecture Architecture { get; private set; }
+    /// <summary>The kernel set every computation with this model runs on (its encoders, decoder, normalisation and training).</summary>
+    public KernelSet Kernels { get; }
+    /// <summary>The flat parameter buffer (trained in place).</summary>
     public SaeParameters Parameters { get; }
+    /// <summary>How inputs are normalised.</summary>
     public InputNormalization Normalization { get; }
     /// <summary>The dataset-level factor s (x̃ = s·x) when Normalization is DatasetScale.</summary>
     public float InputScale { get; internal set; }
@@ -36,7 +46,9 @@ public sealed class SparseAutoencoder
         Architecture = arch;
     }
 
+    /// <summary>Input width d.</summary>
     public int Dim => Architecture.Dim;
+    /// <summary>Number of neurons M.</summary>
     public int Neurons => Architecture.Neurons;
 
     /// <summary>Writes the normalised token into dst (length ≥ d) and returns the factor to map errors back (1/s or ‖x‖).</summary>
@@ -45,7 +57,7 @@ public sealed class SparseAutoencoder
         x = x[..Dim];
         if (Normalization == InputNormalization.DatasetScale)
         {
-            ElementwiseDriver.Map<ScaleOperator, float>(InputScale, x, dst, KernelSelector.Current);
+            ElementwiseDriver.Map<ScaleOperator, float>(InputScale, x, dst, Kernels);
             return 1f / InputScale;
         }
         // Summed in double in index order rather than on SumDriver: normalised tokens stay the same
@@ -53,7 +65,7 @@ public sealed class SparseAutoencoder
         double n2 = 0;
         for (int j = 0; j < x.Length; j++) n2 += (double)x[j] * x[j];
         float norm = (float)Math.Sqrt(n2);
-        ElementwiseDriver.Map<ScaleOperator, float>(norm > 0 ? 1f / norm : 0f, x, dst, KernelSelector.Current);
+        ElementwiseDriver.Map<ScaleOperator, float>(norm > 0 ? 1f / norm : 0f, x, dst, Kernels);
         return norm;
     }
 
@@ -74,7 +86,7 @@ public sealed class SparseAutoencoder
 
     /// <summary>As <see cref="NormalizeBatch(ReadOnlySpan{float}, int, Span{float}, Span{float})"/>
     /// over the pool's threads (fixed token ranges; each token's result is the same either way).</summary>
-    public void NormalizeBatch(float[] raw, int rows, Memory.AlignedArray batch, float[] factors, Threading.WorkerPool pool)
+    internal void NormalizeBatch(float[] raw, int rows, Memory.AlignedArray batch, float[] factors, Threading.WorkerPool pool)
     {
         if ((long)raw.Length < (long)rows * Dim || batch.Length < (long)rows * Parameters.Stride || factors.Length < rows)
             throw new ArgumentException("NormalizeBatch: a buffer is shorter than the batch.");
@@ -99,15 +111,14 @@ public sealed class SparseAutoencoder
     }
 
     /// <summary>As <see cref="NormalizeDecoderRows(int)"/> on an existing pool (no allocation).</summary>
-    public void NormalizeDecoderRows(Threading.WorkerPool pool) => pool.For(Neurons, new NormalizeRowsJob(Parameters), granule: 16);
+    internal void NormalizeDecoderRows(Threading.WorkerPool pool) => pool.For(Neurons, new NormalizeRowsJob(Parameters, Kernels), granule: 16);
 
-    readonly struct NormalizeRowsJob(SaeParameters p) : Threading.IRangeJob
+    readonly struct NormalizeRowsJob(SaeParameters p, KernelSet set) : Threading.IRangeJob
     {
         public void Run(int part, int start, int end)
         {
             int d = p.Dim, stride = p.Stride;
             var dec = p.Decoder;
-            var set = KernelSelector.Current;
             for (int m = start; m < end; m++) RowNorm.Normalize(dec.Slice(m * stride, d), set);
         }
     }

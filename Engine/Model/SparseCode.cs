@@ -7,9 +7,13 @@ namespace GbaEngine.Model;
 /// </summary>
 public sealed class SparseCode
 {
+    /// <summary>Tokens in the batch.</summary>
     public int Tokens { get; private set; }
+    /// <summary>[Tokens + 1] start of each token's entries.</summary>
     public int[] RowStart { get; private set; } = new int[1];
+    /// <summary>Neuron index of every entry (ascending within a token).</summary>
     public int[] Index { get; private set; } = [];
+    /// <summary>Value h of every entry (the output is f = a·h).</summary>
     public float[] H { get; private set; } = [];
 
     /// <summary>Total active entries in the batch.</summary>
@@ -32,6 +36,8 @@ public sealed class SparseCode
         H = new float[cap];
     }
 
+    /// <summary>Token t's active neurons, ascending.</summary>
     public ReadOnlySpan<int> Indices(int token) => Index.AsSpan(RowStart[token], RowStart[token + 1] - RowStart[token]);
+    /// <summary>Token t's values, in the order of <see cref="Indices"/>.</summary>
     public ReadOnlySpan<float> Values(int token) => H.AsSpan(RowStart[token], RowStart[token + 1] - RowStart[token]);
 }

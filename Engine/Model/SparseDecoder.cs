@@ -6,16 +6,17 @@ namespace GbaEngine.Model;
 public static class SparseDecoder
 {
     /// <param name="xhat">[≥ Stride] output in the normalised space.</param>
-    public static void Reconstruct(SaeParameters p, ReadOnlySpan<int> index, ReadOnlySpan<float> h, Span<float> xhat)
+    /// <param name="set">Kernel set (default: <see cref="Kernels.KernelSelector.Current"/>).</param>
+    public static void Reconstruct(SaeParameters p, ReadOnlySpan<int> index, ReadOnlySpan<float> h, Span<float> xhat, Kernels.KernelSet? set = null)
     {
-        var set = Kernels.KernelSelector.Current;
+        var kernels = set ?? Kernels.KernelSelector.Current;
         var scale = p.Scale;
         var dst = xhat[..p.Stride];
         p.PreBias.CopyTo(dst);
         for (int r = 0; r < index.Length; r++)
         {
             int m = index[r];
-            Blas1.Axpy(scale[m] * h[r], p.DecoderRow(m), dst, set);
+            Blas1.Axpy(scale[m] * h[r], p.DecoderRow(m), dst, kernels);
         }
     }
 }

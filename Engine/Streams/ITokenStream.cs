@@ -18,4 +18,8 @@ public interface ITokenStream : IDisposable
 
     /// <summary>Fills <paramref name="rows"/> rows, row-major with stride <see cref="Dim"/>, into destination.</summary>
     void NextBatch(Span<float> destination, int rows);
+
+    /// <summary>Where the stream stands, for a checkpoint. Streams that can re-position themselves exactly
+    /// (synthetic generators, activation files) record how; any other stream records only its position.</summary>
+    StreamState CaptureState() => new() { Kind = StreamKind.Other, Position = Position, Description = Describe() };
 }

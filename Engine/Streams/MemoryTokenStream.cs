@@ -10,6 +10,7 @@ public sealed class MemoryTokenStream : ITokenStream
     readonly float[] _tokens;
     readonly int _count;
 
+    /// <summary>Streams <paramref name="tokens"/> [count × dim] (not copied).</summary>
     public MemoryTokenStream(float[] tokens, int dim)
     {
         ArgumentNullException.ThrowIfNull(tokens);
@@ -21,12 +22,16 @@ public sealed class MemoryTokenStream : ITokenStream
         _count = tokens.Length / dim;
     }
 
+    /// <summary>Row width d.</summary>
     public int Dim { get; }
 
+    /// <summary>Tokens delivered so far (settable to re-position the stream).</summary>
     public long Position { get; set; }
 
+    /// <summary>Token count and width, for logs.</summary>
     public string Describe() => $"{_count} in-memory tokens of d = {Dim}";
 
+    /// <summary>Copies the next rows, wrapping at the end.</summary>
     public void NextBatch(Span<float> destination, int rows)
     {
         int d = Dim;
@@ -40,5 +45,6 @@ public sealed class MemoryTokenStream : ITokenStream
         }
     }
 
+    /// <summary>Nothing to release.</summary>
     public void Dispose() { }
 }

@@ -1,3 +1,4 @@
+using GbaEngine.Rng;
 namespace GbaEngine.Synthetic;
 
 /// <summary>
@@ -7,6 +8,7 @@ namespace GbaEngine.Synthetic;
 /// </summary>
 public sealed class SyntheticModel
 {
+    /// <summary>Draws the true features (unit Gaussian directions) and frequencies of <paramref name="spec"/> from <paramref name="seed"/>.</summary>
     public SyntheticModel(SyntheticSpec spec, ulong seed)
     {
         spec.Validate();
@@ -28,7 +30,9 @@ public sealed class SyntheticModel
             : PowerLawFrequencies(n, spec.Sparsity, spec.Exponent);
     }
 
+    /// <summary>The generator's settings.</summary>
     public SyntheticSpec Spec { get; }
+    /// <summary>The seed the features were drawn from.</summary>
     public ulong Seed { get; }
 
     /// <summary>[n × d] true features, unit rows.</summary>
@@ -37,6 +41,7 @@ public sealed class SyntheticModel
     /// <summary>Occurrence frequency f_i of each feature (the probability that a token contains it).</summary>
     public double[] Frequencies { get; }
 
+    /// <summary>True feature i [d].</summary>
     public ReadOnlySpan<float> Feature(int i) => Features.AsSpan(i * Spec.Dim, Spec.Dim);
 
     /// <summary>f_i = min(1, c·(i+1)^−α) with c chosen by bisection so that Σ f_i = s.</summary>

@@ -26,6 +26,7 @@ public sealed record SyntheticSpec(int Features = 512, int Dim = 64, int Sparsit
     /// <summary>Mean number of active features per token (s, or the mixture's average).</summary>
     public double MeanSparsity => MixSparsity > 0 ? (1 - MixFraction) * Sparsity + MixFraction * MixSparsity : Sparsity;
 
+    /// <summary>Throws an <see cref="ArgumentException"/> for settings the generator cannot draw.</summary>
     public void Validate()
     {
         if (Features < 1) throw new ArgumentException($"Feature count n must be positive (got {Features}).");

@@ -1,4 +1,5 @@
 using GbaEngine.Streams;
+using GbaEngine.Rng;
 
 namespace GbaEngine.Synthetic;
 
@@ -26,10 +27,14 @@ public sealed class SyntheticStream : ITokenStream
         _blocks = BuildBlocks(model.Frequencies);
     }
 
+    /// <summary>Row width d.</summary>
     public int Dim => _model.Spec.Dim;
+    /// <summary>Tokens drawn so far.</summary>
     public long Position { get; private set; }
+    /// <summary>The model the tokens come from.</summary>
     public SyntheticModel Model => _model;
 
+    /// <summary>The generator's settings and seed, for logs and checkpoints.</summary>
     public string Describe()
     {
         var s = _model.Spec;
@@ -44,6 +49,17 @@ public sealed class SyntheticStream : ITokenStream
         set { _rng.State = value.Rng; Position = value.Position; }
     }
 
+    /// <summary>The generator state and position, for a checkpoint.</summary>
+    public StreamState CaptureState() => new() { Kind = StreamKind.Synthetic, Position = Position, Description = Describe(), Rng = _rng.State };
+
+    /// <summary>Moves this freshly opened stream of the same model to a state a checkpoint recorded.</summary>
+    public void Restore(StreamState state)
+    {
+        if (state.Kind != StreamKind.Synthetic) throw new ArgumentException($"The checkpoint recorded a {state.Kind} stream, not a synthetic one.", nameof(state));
+        State = (state.Rng, state.Position);
+    }
+
+    /// <summary>Draws the next rows.</summary>
     public void NextBatch(Span<float> destination, int rows)
     {
         int d = Dim;
@@ -131,5 +147,6 @@ public sealed class SyntheticStream : ITokenStream
         return blocks.ToArray();
     }
 
+    /// <summary>Nothing to release.</summary>
     public void Dispose() { }
 }

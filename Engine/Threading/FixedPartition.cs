@@ -5,7 +5,7 @@ namespace GbaEngine.Threading;
 /// chunk. The split depends only on (count, parts, granule), never on timing, so per-chunk partial
 /// results reduced in chunk order make the whole computation deterministic for a given thread count.
 /// </summary>
-public static class FixedPartition
+internal static class FixedPartition
 {
     /// <summary>The [start, end) range of chunk <paramref name="part"/>; chunk boundaries are multiples of granule.</summary>
     public static (int Start, int End) Range(int count, int parts, int part, int granule = 1)

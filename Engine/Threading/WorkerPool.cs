@@ -9,20 +9,20 @@ using System.Runtime.ExceptionServices;
 namespace GbaEngine.Threading;
 
 /// <summary>One call's work, split into a fixed number of parts.</summary>
-public abstract class PartWork
+internal abstract class PartWork
 {
     public abstract void Run(int part);
 }
 
 /// <summary>A loop body over a contiguous range; a struct so the pool can call it without boxing.</summary>
-public interface IRangeJob
+internal interface IRangeJob
 {
     void Run(int part, int start, int end);
 }
 
 /// <summary>Fixed worker threads that run <see cref="PartWork"/> or range jobs without allocating.
 /// One call at a time: the pool is not re-entrant and not for concurrent callers.</summary>
-public sealed class WorkerPool : IDisposable
+internal sealed class WorkerPool : IDisposable
 {
     readonly Thread[] _threads;
     readonly SemaphoreSlim[] _go;

@@ -14,6 +14,7 @@ public sealed class DeadLatents
     readonly long[] _since;
     readonly int[] _dead;
 
+    /// <summary>Counters at 0 for <paramref name="neurons"/> latents, dead after more than <paramref name="window"/> tokens without firing.</summary>
     public DeadLatents(int neurons, long window)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(window, 1);
@@ -34,6 +35,7 @@ public sealed class DeadLatents
     /// <summary>The same list as an array (valid entries: the first <see cref="DeadCount"/>).</summary>
     internal int[] DeadArray => _dead;
 
+    /// <summary>How many latents were dead at the last <see cref="Refresh"/>.</summary>
     public int DeadCount { get; private set; }
 
     /// <summary>Rebuilds the dead list from the counters.</summary>

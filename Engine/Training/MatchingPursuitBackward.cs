@@ -1,7 +1,9 @@
+using GbaEngine.Kernels;
 using GbaEngine.Kernels.Elementwise;
 using GbaEngine.Memory;
 using GbaEngine.Model;
 using GbaEngine.Threading;
+using GbaEngine.Encoders;
 
 namespace GbaEngine.Training;
 
@@ -16,7 +18,7 @@ namespace GbaEngine.Training;
 /// (their gradients are zero). Tokens run over fixed ranges, each range summing into its own
 /// gradient buffer, reduced in range order: deterministic for a given thread count.
 /// </summary>
-public sealed class MatchingPursuitBackward
+internal sealed class MatchingPursuitBackward
 {
     readonly SaeParameters _p;
     readonly int _threads;
@@ -24,6 +26,9 @@ public sealed class MatchingPursuitBackward
     readonly AlignedArray _preParts;   // [threads × Stride]
     readonly AlignedArray _scratch;    // [threads × 2 × Stride]: g and r per range
     readonly double[] _lossParts;
+
+    /// <summary>The kernel set it runs (the trainer sets its own; default: the process's).</summary>
+    internal KernelSet Kernels { get; set; } = KernelSelector.Current;
 
     public MatchingPursuitBackward(SaeParameters parameters, int threads)
     {
@@ -39,7 +44,7 @@ public sealed class MatchingPursuitBackward
     public double Loss(MatchingPursuitEncoder encoder, int rows)
     {
         int stride = _p.Stride;
-        var set = Kernels.KernelSelector.Current;
+        var set = Kernels;
         Array.Clear(_lossParts);
         FixedPartition.Run(rows, _threads, (part, s, e) =>
         {
@@ -60,7 +65,7 @@ public sealed class MatchingPursuitBackward
     {
         int stride = _p.Stride, m = _p.Neurons;
         long rowsPerPart = (long)m * stride;
-        var set = Kernels.KernelSelector.Current;
+        var set = Kernels;
         float invB = rows == 0 ? 0 : 1f / rows;
         FixedPartition.Run(rows, _threads, (part, s, e) =>
         {

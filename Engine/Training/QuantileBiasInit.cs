@@ -9,7 +9,7 @@ namespace GbaEngine.Training;
 /// distribution in [0, 1] matters, so a 256-bin histogram of z ∈ (0, 1] plus an overflow count per
 /// neuron suffices: memory M×257 counts, independent of the number of tokens.
 /// </summary>
-public sealed class QuantileBiasInit
+internal sealed class QuantileBiasInit
 {
     public const int Bins = 256;
     readonly long[] _hist;   // [M × (Bins + 1)]: bins over (0, 1], last slot counts z > 1

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using GbaEngine.Checkpoints;
+using GbaEngine.Streams;
 
 namespace GbaEngine.Training;
 
@@ -12,7 +13,7 @@ public sealed partial class SaeTrainer
     /// Takes over the state of <paramref name="checkpoint"/>, so that <see cref="Train"/> continues
     /// it instead of initialising: call on a new trainer built with the checkpoint's options (the
     /// token budget may be larger; see <see cref="TrainingCheckpoint.EnsureCompatible"/>), then train on
-    /// a stream re-positioned with <see cref="StreamState.RestoreInto"/> or <see cref="StreamState.Open"/>.
+    /// a stream re-positioned with <c>SyntheticStream.Restore</c> or <c>ActivationDataset.OpenStream(StreamState)</c>.
     /// With the same thread count and kernel set the result is bitwise that of an uninterrupted run.
     /// </summary>
     /// <param name="source">Names the checkpoint in error messages (its directory).</param>
@@ -62,9 +63,9 @@ public sealed partial class SaeTrainer
         MaxY = _stats.MaxY,
         StatisticsTokens = _stats.Tokens,
         GroupOf = Groups?.GroupOf ?? [],
-        Stream = StreamState.Capture(data),
+        Stream = data.CaptureState(),
         Evaluations = [.. _evaluations],
-        Kernels = Kernels.KernelSelector.Current.ToString().ToLowerInvariant(),
+        Kernels = Model.Kernels.ToString().ToLowerInvariant(),
         BaselineState = _baseline?.CaptureState(),
         TokensSinceFired = _dead?.TokensSinceFired ?? ReadOnlyMemory<long>.Empty,
         Application = application,

@@ -28,7 +28,7 @@ namespace GbaEngine.Training;
 /// partial sums (deterministic per thread count). Both passes need each token's entries in ascending
 /// neuron order, as the encoders emit them; Decode sorts any token whose entries are not, in place.
 /// </summary>
-public sealed class SparseBackward : IDisposable
+internal sealed class SparseBackward : IDisposable
 {
     readonly SaeArchitecture _arch;
     readonly SaeParameters _p;
@@ -40,6 +40,9 @@ public sealed class SparseBackward : IDisposable
     readonly AlignedArray _preParts;      // [threads × Stride] -Σ a G u per neuron part
     readonly Scratch[] _scratch;          // per part: a token's coefficients and dots, per-token cursors, a block's sums
     readonly int _decodeBlock, _gradientBlock;
+
+    /// <summary>The kernel set it runs (the trainer sets its own; default: the process's).</summary>
+    internal KernelSet Kernels { get; set; } = KernelSelector.Current;
 
     /// <summary>A backward pass with its own <paramref name="threads"/> worker threads.</summary>
     public SparseBackward(SaeArchitecture arch, SaeParameters parameters, int batchCapacity, int threads)
@@ -108,7 +111,7 @@ public sealed class SparseBackward : IDisposable
     /// <summary>Fills grad (same layout as the parameters) from the last Decode; Xc from the encoder.</summary>
     public void Gradients(AlignedArray xc, int rows, SparseCode code, SaeParameters grad)
     {
-        var set = KernelSelector.Current;
+        var set = Kernels;
         int stride = _p.Stride;
         float invB = 1f / rows;
         _pool.For(_arch.Neurons, new NeuronJob(this, xc, rows, code, grad, invB, accumulate: false), granule: 16);
@@ -150,7 +153,7 @@ public sealed class SparseBackward : IDisposable
     {
         public void Run(int part, int start, int end)
         {
-            var set = KernelSelector.Current;
+            var set = b.Kernels;
             var p = b._p;
             int stride = p.Stride, neurons = b._arch.Neurons, block = b._decodeBlock;
             float* e = b.Error.Pointer;
@@ -228,10 +231,10 @@ public sealed class SparseBackward : IDisposable
     {
         public void Run(int part, int start, int end)
         {
-            var set = KernelSelector.Current;
+            var set = b.Kernels;
             var p = b._p;
             int stride = p.Stride, block = b._gradientBlock;
-            bool reluBias = b._arch.EffectiveGate == GateKind.Relu;
+            bool reluBias = b._arch.EffectiveGate == SaeActivation.Relu;
             float* e = b.Error.Pointer, xcp = xc.Pointer;
             float* w = p.Data.Pointer + p.DecoderOffset;
             float* gd = grad.Data.Pointer + grad.DecoderOffset, ge = grad.Data.Pointer + grad.EncoderOffset;

@@ -3,7 +3,7 @@ using System.Diagnostics;
 namespace GbaEngine.Training;
 
 /// <summary>What one training step reports: its loss, the batch L0, and the GBA bias update if one ran.</summary>
-public readonly record struct StepOutcome(double Loss, double L0, BiasUpdateSummary? BiasUpdate);
+public readonly record struct StepOutcome(double Loss, double L0, BiasUpdateReport? BiasUpdate);
 
 /// <summary>
 /// Wall time per phase of the training step, summed over steps (Stopwatch ticks, so recording it
@@ -17,6 +17,7 @@ public sealed class StepProfile
     /// <summary>Phase names, in step order.</summary>
     public static readonly string[] Phases = ["load", "encode", "decode", "gradients", "adamw", "renorm+bias"];
 
+    /// <summary>Steps recorded.</summary>
     public long Steps { get; private set; }
 
     internal void Add(long load, long encode, long decode, long gradients, long adamw, long rest)
@@ -29,8 +30,10 @@ public sealed class StepProfile
     /// <summary>Seconds spent in phase i over all steps.</summary>
     public double Seconds(int phase) => (double)_ticks[phase] / Stopwatch.Frequency;
 
+    /// <summary>Seconds over every phase and step.</summary>
     public double TotalSeconds => (double)_ticks.Sum() / Stopwatch.Frequency;
 
+    /// <summary>Forgets what was recorded.</summary>
     public void Reset()
     {
         Array.Clear(_ticks);

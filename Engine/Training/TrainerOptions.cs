@@ -27,10 +27,35 @@ public enum TrainingMethod
 /// <summary>How the per-neuron biases start (the paper is silent).</summary>
 public enum BiasInitialization
 {
-    /// <summary>b = 0: the paper-literal start.</summary>
+    /// <summary>b = 0: the paper-literal start (every neuron fires on about half the tokens).</summary>
     Zero,
-    /// <summary>b_m = −(1 − p_m) quantile of the neuron's own pre-activations on the first tokens, clamped to [−1, 0].</summary>
+    /// <summary>b_m = −(1 − p_m) quantile of the neuron's own pre-activations on the first tokens, clamped to [−1, 0]:
+    /// each neuron starts firing at its group's target frequency.</summary>
     Quantile,
+    /// <summary>b_m = −max_t z_m over the first tokens, clamped to [−1, 0]: each neuron starts at the edge of its own
+    /// pre-activations and fires only on the tokens most aligned with it (about one in <see cref="TrainerOptions.InitTokens"/>).</summary>
+    Edge,
+}
+
+/// <summary>What GBA does with a neuron that did not fire in the last buffer (the too-active branch is the paper's in both).</summary>
+public enum BiasRule
+{
+    /// <summary>Algorithm 2 of the paper: raise b_m by γ₊·r̄_k.</summary>
+    Paper,
+    /// <summary>Raise b_m by its shortfall −max_t y_m first, so that its largest pre-activation of the buffer sits on the
+    /// threshold, then by γ₊·r̄_k: a dead neuron fires again at once, on the tokens it is most aligned with.</summary>
+    Edge,
+}
+
+/// <summary>What happens to the centring bias b_pre (the paper's Algorithm 1 has none).</summary>
+public enum PreBiasMode
+{
+    /// <summary>Starts at the data mean and is trained by AdamW with the weights.</summary>
+    Trained,
+    /// <summary>Fixed at the data mean of the first tokens.</summary>
+    Frozen,
+    /// <summary>Zero and never trained: Algorithm 1 literally.</summary>
+    None,
 }
 
 /// <summary>
@@ -39,11 +64,14 @@ public enum BiasInitialization
 /// </summary>
 public sealed record TrainerOptions
 {
+    /// <summary>The training algorithm.</summary>
     public TrainingMethod Method { get; init; } = TrainingMethod.Gba;
     /// <summary>M, the number of neurons (dictionary size).</summary>
     public int Neurons { get; init; } = 2048;
+    /// <summary>One matrix encodes and decodes (the paper's form); false: separate W_enc, W_dec.</summary>
     public bool Tied { get; init; } = true;
-    public GateKind Gate { get; init; } = GateKind.JumpRelu;
+    /// <summary>The threshold gate of GBA and BA (JumpRelu or Relu).</summary>
+    public SaeActivation Gate { get; init; } = SaeActivation.JumpRelu;
     /// <summary>k for TopK; BatchTopK's mean k per token (the batch keeps k·B).</summary>
     public int K { get; init; } = 3;
 
@@ -81,21 +109,34 @@ public sealed record TrainerOptions
     public double Ltf { get; init; } = 1e-3;
     /// <summary>BA's single target frequency p.</summary>
     public double Taf { get; init; } = 0.012;
+    /// <summary>γ₊ of the bias rule.</summary>
     public double GammaPlus { get; init; } = 0.01;
+    /// <summary>γ₋ of the bias rule.</summary>
     public double GammaMinus { get; init; } = 0.01;
     /// <summary>Below this buffered firing frequency a neuron counts as dead (paper silent; 1e-6 = fired zero times).</summary>
     public double DeadEpsilon { get; init; } = 1e-6;
     /// <summary>Tokens between bias updates (paper: batch 512 × 50 steps).</summary>
     public long BufferTokens { get; init; } = 25_600;
-    public BiasInitialization BiasInit { get; init; } = BiasInitialization.Quantile;
+    /// <summary>How the biases start (GBA, BA).</summary>
+    public BiasInitialization BiasInit { get; init; } = BiasInitialization.Edge;
+    /// <summary>The GBA/BA rule for neurons that did not fire in the last buffer.</summary>
+    public BiasRule BiasRule { get; init; } = BiasRule.Paper;
+    /// <summary>Whether b_pre is trained, frozen at the data mean, or absent.</summary>
+    public PreBiasMode PreBias { get; init; } = PreBiasMode.Trained;
 
+    /// <summary>Tokens per step B.</summary>
     public int BatchSize { get; init; } = 512;
     /// <summary>Token budget; the run takes ceil(Tokens / BatchSize) steps.</summary>
-    public long Tokens { get; init; } = 512L * 3000;
+    public long Tokens { get; init; } = 512L * 6000;
+    /// <summary>AdamW learning rate.</summary>
     public double LearningRate { get; init; } = 1e-3;
+    /// <summary>AdamW decoupled weight decay.</summary>
     public double WeightDecay { get; init; } = 0.0;
+    /// <summary>AdamW β₁.</summary>
     public double Beta1 { get; init; } = 0.9;
+    /// <summary>AdamW β₂.</summary>
     public double Beta2 { get; init; } = 0.999;
+    /// <summary>AdamW ε.</summary>
     public double AdamEpsilon { get; init; } = 1e-8;
     /// <summary>Fraction of the steps over which the learning rate rises linearly from 0 (<see cref="LearningRateSchedule"/>).</summary>
     public double LrWarmup { get; init; }
@@ -104,27 +145,84 @@ public sealed record TrainerOptions
     /// <summary>Fraction of the steps after which a cosine or linear schedule decays (dictionary_learning: 0.8).</summary>
     public double LrDecayStart { get; init; } = 0.8;
 
+    /// <summary>Seed of the initialisation and the GBA group split.</summary>
     public ulong Seed { get; init; } = 1;
+    /// <summary>Worker threads (results are bitwise the same only for the same count).</summary>
     public int Threads { get; init; } = Environment.ProcessorCount;
-    public InputNormalization Normalization { get; init; } = InputNormalization.DatasetScale;
+    /// <summary>Input normalisation (PerToken: every token scaled to unit norm, the paper's per-sample normalisation; or DatasetScale).</summary>
+    public InputNormalization Normalization { get; init; } = InputNormalization.PerToken;
     /// <summary>Tokens read first to estimate the input scale, b_pre and (quantile start) the biases.</summary>
     public int InitTokens { get; init; } = 25_600;
+    /// <summary>The kernel set the trainer and its model run on; null: <see cref="Kernels.KernelSelector.Current"/>
+    /// (GBA_KERNELS, else the best this CPU has). Results are bitwise reproducible only on the same set. Not part
+    /// of the options' JSON: a run records the set it used on its own (config.json, a checkpoint's "kernels"),
+    /// and a resumed run may change it.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public Kernels.KernelSet? Kernels { get; init; }
+
     /// <summary>Evaluate every this many steps (0: only at the end).</summary>
     public int EvalEvery { get; init; } = 500;
 
+    /// <summary>Also evaluate at this many log-spaced steps, from 1/256 of the budget to its end (0: none), so that a
+    /// learning curve shows early progress as well as late.</summary>
+    public int EvalPoints { get; init; }
+
+    /// <summary>Whether the trainer evaluates after <paramref name="step"/> (the last step always is).</summary>
+    public bool IsEvaluationStep(long step)
+    {
+        if (step == Steps || (EvalEvery > 0 && step % EvalEvery == 0)) return true;
+        for (int i = 0; i < EvalPoints; i++)
+            if (LogPoint(i) == step) return true;
+        return false;
+    }
+
+    long LogPoint(int i) => EvalPoints == 1 ? Steps
+        : Math.Max(1, (long)Math.Round(Steps * Math.Pow(256, (double)(i - (EvalPoints - 1)) / (EvalPoints - 1))));
+
+    /// <summary>Steps the budget takes: ceil(Tokens / BatchSize).</summary>
     public long Steps => (Tokens + BatchSize - 1) / BatchSize;
 
+    /// <summary>Bias updates the run will make (GBA and BA; 0 for the other methods).</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public long BiasUpdates => TargetFrequencies().Length == 0 ? 0 : Steps * BatchSize / BufferTokens;
+
+    /// <summary>
+    /// The fewest bias updates after which GBA/BA's recovery has flattened in our measurements (docs/experiments.md):
+    /// about 100 from the edge start, where neurons begin sparse and learn at once; about 1,000 from the quantile or
+    /// zero start, which must first bring dense neurons down by at most γ₋·r per update (the paper trains ~4,000).
+    /// </summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public long RecommendedBiasUpdates => BiasInit == BiasInitialization.Edge ? 100 : 1000;
+
+    /// <summary>A warning when the budget gives the bias rule fewer updates than <see cref="RecommendedBiasUpdates"/>,
+    /// naming the token budget that would; null when the budget is enough or the method has no bias rule.</summary>
+    public string? BudgetWarning()
+    {
+        long updates = BiasUpdates, needed = RecommendedBiasUpdates;
+        if (TargetFrequencies().Length == 0 || updates >= needed) return null;
+        return $"the budget of {Tokens:N0} tokens gives the bias rule {updates} updates (one per {BufferTokens:N0} tokens); " +
+               $"recovery has flattened after about {needed} from the {BiasInit.ToString().ToLowerInvariant()} start: " +
+               $"train at least {needed * BufferTokens:N0} tokens.";
+    }
+
     /// <summary>Whether the method takes AuxK (TopK, BatchTopK) and it is on.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
     public bool UsesAuxK => Method is TrainingMethod.TopK or TrainingMethod.BatchTopK && AuxK != 0;
 
     /// <summary>Whether the method resamples dead latents (L1, JumpReLU-L0 with <see cref="ResampleEvery"/> &gt; 0).</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
     public bool UsesResampling => Method is TrainingMethod.L1 or TrainingMethod.JumpReluL0 && ResampleEvery > 0;
 
     /// <summary>Whether the trainer counts tokens since each latent last fired (AuxK or resampling needs it).</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
     public bool TracksDeadLatents => UsesAuxK || UsesResampling;
 
     /// <summary>k_aux for data of width <paramref name="dim"/>: the setting, or d/2 (at least 1).</summary>
     public int ResolvedAuxK(int dim) => AuxK ?? Math.Max(1, dim / 2);
+
+    /// <summary>These options with k_aux's default made explicit for data of width <paramref name="dim"/> (unchanged when AuxK is off
+    /// or not the method's), so that a record of the run states the value it used.</summary>
+    public TrainerOptions WithResolvedAuxK(int dim) => UsesAuxK ? this with { AuxK = ResolvedAuxK(dim) } : this;
 
     /// <summary>
     /// The dead window N in tokens. AuxK: the paper's and sparsify's 10M tokens, but at most a tenth of the
@@ -132,6 +230,7 @@ public sealed record TrainerOptions
     /// than never. Resampling: half the resampling interval, dictionary_learning's rule
     /// (steps_since_active &gt; resample_steps / 2).
     /// </summary>
+    [System.Text.Json.Serialization.JsonIgnore]
     public long ResolvedDeadTokens => DeadTokens ?? (UsesResampling
         ? (long)ResampleEvery * BatchSize / 2
         : Math.Max(1, Math.Min(10_000_000, Tokens / 10)));
@@ -143,12 +242,13 @@ public sealed record TrainerOptions
     /// penalty carries the decoder norm instead).</summary>
     public bool RenormalizesDecoder => Method != TrainingMethod.L1;
 
+    /// <summary>The architecture the method trains at input width <paramref name="dim"/>.</summary>
     public SaeArchitecture Architecture(int dim) => Method switch
     {
-        TrainingMethod.TopK => new(dim, Neurons, Tied, GateKind.Relu, SparsityMode.TopK, K),
-        TrainingMethod.L1 or TrainingMethod.BatchTopK => new(dim, Neurons, Tied, GateKind.Relu),
-        TrainingMethod.JumpReluL0 => new(dim, Neurons, Tied, GateKind.JumpRelu),
-        TrainingMethod.Mp => new(dim, Neurons, Tied, GateKind.Relu, SparsityMode.MatchingPursuit, MpSteps),
+        TrainingMethod.TopK => new(dim, Neurons, Tied, SaeActivation.Relu, SparsityMode.TopK, K),
+        TrainingMethod.L1 or TrainingMethod.BatchTopK => new(dim, Neurons, Tied, SaeActivation.Relu),
+        TrainingMethod.JumpReluL0 => new(dim, Neurons, Tied, SaeActivation.JumpRelu),
+        TrainingMethod.Mp => new(dim, Neurons, Tied, SaeActivation.Relu, SparsityMode.MatchingPursuit, MpSteps),
         _ => new(dim, Neurons, Tied, Gate),
     };
 
@@ -160,6 +260,7 @@ public sealed record TrainerOptions
         _ => [],
     };
 
+    /// <summary>Throws an <see cref="ArgumentException"/> naming the first bad setting (by its gba option).</summary>
     public void Validate()
     {
         if (Neurons < 1) throw new ArgumentException($"--d-sae must be positive (got {Neurons}).");
@@ -168,6 +269,7 @@ public sealed record TrainerOptions
         if (!(LearningRate > 0)) throw new ArgumentException($"--lr must be positive (got {LearningRate}).");
         if (!(WeightDecay >= 0)) throw new ArgumentException($"--weight-decay must be non-negative (got {WeightDecay}).");
         if (Threads < 1) throw new ArgumentException($"--threads must be at least 1 (got {Threads}).");
+        if (EvalPoints < 0) throw new ArgumentException($"EvalPoints must be non-negative (got {EvalPoints}).");
         if (InitTokens < 1) throw new ArgumentException($"--init-tokens must be positive (got {InitTokens}).");
         if (BufferTokens < 1) throw new ArgumentException($"--buffer-tokens must be positive (got {BufferTokens}).");
         if (Method is TrainingMethod.TopK or TrainingMethod.BatchTopK && (K < 1 || K > Neurons)) throw new ArgumentException($"--k must be in 1..M (got {K}).");

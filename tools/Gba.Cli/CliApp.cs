@@ -1,4 +1,6 @@
 using GbaEngine.Cli.Commands;
+using GbaEngine.Cli.Options;
+using GbaEngine.Formats;
 
 namespace GbaEngine.Cli;
 
@@ -47,7 +49,7 @@ public static class CliApp
             return Interrupted;
         }
         catch (Exception e) when (e is IOException or InvalidDataException or ArgumentException or UnauthorizedAccessException or FormatException
-                                   or Activations.ActivationFormatException or InvalidOperationException or NotSupportedException)
+                                   or ActivationFormatException or InvalidOperationException or NotSupportedException)
         {
             stderr.WriteLine($"gba {args[0]}: {e.Message}");
             return Failed;
@@ -87,6 +89,3 @@ public static class CliApp
 
         """;
 }
-
-/// <summary>A command-line mistake: reported as one line with exit code 2.</summary>
-public sealed class UsageException(string message) : Exception(message);

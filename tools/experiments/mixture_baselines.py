@@ -77,8 +77,9 @@ def probe_runs():
         "dead-50k": ["--dead-tokens", "50k"],
         # budget
         "tokens-20M": ["--tokens", "20M"],
+        "pertoken-20M": ["--normalize", "pertoken", "--tokens", "20M"],
     }
-    expensive = {"width-2048", "tokens-20M"}   # 4x the compute: two seeds
+    expensive = {"width-2048", "tokens-20M", "pertoken-20M"}   # 4x the compute: two seeds
     for k in [20, 30]:
         for name, extra in variants.items():
             for seed in SEEDS[:2] if name in expensive else SEEDS:
@@ -96,7 +97,7 @@ def probe_runs():
 
 
 def real_runs():
-    for method, k in [("topk", 64), ("batchtopk", 64)]:
+    for method, k in [(m, k) for k in (64, 16, 4) for m in ("topk", "batchtopk")]:
         for aux in ["on", "off"]:
             yield f"real-{method}-k{k}-aux{aux}", ["--data", REAL, "--d-sae", "4096", "--steps", "1500", "--method", method,
                                                  "--k", str(k), "--eval-every", "250"] + (["--aux-k", "0"] if aux == "off" else [])

@@ -1,8 +1,11 @@
 using FsCheck;
 using FsCheck.Fluent;
+using GbaEngine.Encoders;
+using GbaEngine.Kernels;
 using GbaEngine.Kernels.Elementwise;
 using GbaEngine.Memory;
 using GbaEngine.Model;
+using GbaEngine.Rng;
 using GbaEngine.Synthetic;
 using GbaEngine.Tests.Reference;
 using GbaEngine.Threading;
@@ -25,7 +28,7 @@ public class AuxKTests
     static readonly bool[] DeadMask = [true, false, true, true, false, true, false, true, true, false, true];   // 7 dead
     static int DeadCount => DeadMask.Count(v => v);
 
-    static SaeArchitecture Arch(bool tied) => new(D, M, tied, GateKind.Relu, SparsityMode.TopK, K);
+    static SaeArchitecture Arch(bool tied) => new(D, M, tied, SaeActivation.Relu, SparsityMode.TopK, K);
 
     /// <summary>Margins from 0, between the main k-th and next value, and between the dead latents' k_aux-th and next
     /// positive value, so both selections survive a 1e-6 perturbation.</summary>
@@ -95,7 +98,7 @@ public class AuxKTests
         using var pool = new WorkerPool(threads);
         using var enc = new BatchEncoder(arch, p, N, pool);
         using var back = new SparseBackward(arch, p, N, pool);
-        var aux = new AuxKLoss(arch, p, N, pool, Dead(DeadMask), kAux, Alpha);
+        var aux = new AuxKLoss(arch, p, N, pool, Dead(DeadMask), kAux, Alpha, KernelSelector.Current);
         enc.EnableDeadSelection(Math.Min(kAux, M));
         aux.Prepare(enc);
         var x = Padded(xf, N, p);
@@ -121,7 +124,7 @@ public class AuxKTests
         using var pool = new WorkerPool(1);
         using var enc = new BatchEncoder(Arch(true), p, N, pool);
         using var back = new SparseBackward(Arch(true), p, N, pool);
-        var aux = new AuxKLoss(Arch(true), p, N, pool, Dead(new bool[M]), KAux, Alpha);
+        var aux = new AuxKLoss(Arch(true), p, N, pool, Dead(new bool[M]), KAux, Alpha, KernelSelector.Current);
         enc.EnableDeadSelection(KAux);
         aux.Prepare(enc);
         var x = Padded(xf, N, p);
@@ -156,8 +159,8 @@ public class AuxKTests
         Prop.ForAll(Cases.ToArbitrary(), c =>
         {
             int k = Math.Min(c.K, c.Neurons);
-            var arch = c.Threshold ? new SaeArchitecture(c.Dim, c.Neurons, c.Tied, GateKind.Relu)
-                : new SaeArchitecture(c.Dim, c.Neurons, c.Tied, GateKind.Relu, SparsityMode.TopK, k);
+            var arch = c.Threshold ? new SaeArchitecture(c.Dim, c.Neurons, c.Tied, SaeActivation.Relu)
+                : new SaeArchitecture(c.Dim, c.Neurons, c.Tied, SaeActivation.Relu, SparsityMode.TopK, k);
             var p = new SaeParameters(c.Dim, c.Neurons, c.Tied);
             var rng = new Xoshiro256(c.Seed);
             float Next() => c.Quantized ? rng.NextInt(5) - 2 : (float)rng.NextGaussian();
@@ -176,7 +179,7 @@ public class AuxKTests
             using var pool = new WorkerPool(c.Threads);
             using var enc = new BatchEncoder(arch, p, c.Rows, pool);
             var dead = Dead(mask);
-            var aux = new AuxKLoss(arch, p, c.Rows, pool, dead, c.KAux, Alpha);
+            var aux = new AuxKLoss(arch, p, c.Rows, pool, dead, c.KAux, Alpha, KernelSelector.Current);
             enc.EnableDeadSelection(Math.Min(c.KAux, c.Neurons));
             aux.Prepare(enc);
             var x = Padded(xf, c.Rows, p);

@@ -4,6 +4,7 @@ using GbaEngine.Memory;
 using GbaEngine.Model;
 using GbaEngine.Synthetic;
 using GbaEngine.Tests.Reference;
+using GbaEngine.Rng;
 
 namespace GbaEngine.Tests.Training.Baselines;
 

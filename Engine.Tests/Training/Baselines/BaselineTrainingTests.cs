@@ -1,10 +1,11 @@
-using GbaEngine.Metrics;
+using GbaEngine.Evaluation;
 using GbaEngine.Synthetic;
 using GbaEngine.Training;
 
 namespace GbaEngine.Tests.Training.Baselines;
 
 /// <summary>Each baseline trains end to end through the shared trainer on a small synthetic problem.</summary>
+[Trait("Category", "Kernels")]
 public class BaselineTrainingTests
 {
     sealed class Recorder : ITrainingObserver

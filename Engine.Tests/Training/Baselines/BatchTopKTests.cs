@@ -9,6 +9,8 @@ using GbaEngine.Threading;
 using GbaEngine.Training;
 using GbaEngine.Training.Baselines;
 using static GbaEngine.Tests.Training.Baselines.BaselineProblem;
+using GbaEngine.Encoders;
+using GbaEngine.Rng;
 
 namespace GbaEngine.Tests.Training.Baselines;
 
@@ -17,6 +19,7 @@ namespace GbaEngine.Tests.Training.Baselines;
 /// float32 y, same tie rule) whatever the provisional threshold, keeps exactly k·B entries, and its
 /// gradients and the inference threshold match the float64 reference.
 /// </summary>
+[Trait("Category", "Kernels")]
 public class BatchTopKTests
 {
     public record Case(int Rows, int Dim, int Neurons, bool Tied, int K, bool Quantized, int Threads, int Rescale, ulong Seed);
@@ -36,7 +39,7 @@ public class BatchTopKTests
     /// <summary>Random SAE and batch; quantised values make many y exactly equal (ties across tokens and lanes).</summary>
     static (SaeArchitecture, SaeParameters, float[]) Random(Case c)
     {
-        var arch = new SaeArchitecture(c.Dim, c.Neurons, c.Tied, GateKind.Relu);
+        var arch = new SaeArchitecture(c.Dim, c.Neurons, c.Tied, SaeActivation.Relu);
         var p = new SaeParameters(c.Dim, c.Neurons, c.Tied);
         var rng = new Xoshiro256(c.Seed);
         float Next() => c.Quantized ? rng.NextInt(5) - 2 : (float)rng.NextGaussian();
@@ -108,7 +111,7 @@ public class BatchTopKTests
     {
         // Every encoder row and every token the same: all B×M values are equal and positive.
         const int d = 4, m = 10, rows = 6, k = 3;
-        var arch = new SaeArchitecture(d, m, true, GateKind.Relu);
+        var arch = new SaeArchitecture(d, m, true, SaeActivation.Relu);
         var p = new SaeParameters(d, m, true);
         for (int n = 0; n < m; n++) { p.DecoderRow(n)[0] = 1f; p.Scale[n] = 1f; }
         var x = Padded(Enumerable.Repeat(0.5f, rows * d).ToArray(), rows, p);
@@ -127,7 +130,7 @@ public class BatchTopKTests
     public void FewerPositiveValuesThanKTimesBAreAllKept()
     {
         const int d = 3, m = 5, rows = 4;
-        var arch = new SaeArchitecture(d, m, true, GateKind.Relu);
+        var arch = new SaeArchitecture(d, m, true, SaeActivation.Relu);
         var p = new SaeParameters(d, m, true);
         p.DecoderRow(2)[0] = 1f;                       // only neuron 2 ever sees a positive value
         p.Scale.Fill(1f);
@@ -147,7 +150,7 @@ public class BatchTopKTests
     public void ThresholdIsTheRunningAverageOfTheSmallestKeptValue()
     {
         const int d = 2, m = 3, rows = 2;
-        var arch = new SaeArchitecture(d, m, true, GateKind.Relu);
+        var arch = new SaeArchitecture(d, m, true, SaeActivation.Relu);
         var p = new SaeParameters(d, m, true);
         p.DecoderRow(0)[0] = 1f; p.DecoderRow(1)[0] = 0.5f; p.DecoderRow(2)[1] = 1f;
         p.Scale.Fill(1f);
@@ -180,7 +183,7 @@ public class BatchTopKTests
 
     /// <summary>y margins from 0 and between the k·N-th and next value: the selection survives perturbation.</summary>
     static (SaeParameters, float[]) MarginProblem(bool tied, ulong seed) =>
-        Draw(new SaeArchitecture(D, M, tied, GateKind.Relu), N, seed, y =>
+        Draw(new SaeArchitecture(D, M, tied, SaeActivation.Relu), N, seed, y =>
         {
             if (!y.All(v => Math.Abs(v) > 1e-3)) return false;
             var sorted = y.Where(v => v > 0).OrderByDescending(v => v).ToArray();
@@ -193,7 +196,7 @@ public class BatchTopKTests
     public void ReferenceGradientMatchesFiniteDifferencesThroughTheSelection(bool tied)
     {
         var (p, xf) = MarginProblem(tied, 2);
-        var r = ReferenceSae.From(new SaeArchitecture(D, M, tied, GateKind.Relu), p);
+        var r = ReferenceSae.From(new SaeArchitecture(D, M, tied, SaeActivation.Relu), p);
         var x = ToDouble(xf);
         bool[] Selected() => ReferenceBaselines.BatchTopKActive(r.PreActivations(x, N).Y, N, M, K);
         var g = r.Gradient(x, N, Selected());
@@ -211,7 +214,7 @@ public class BatchTopKTests
     public void EngineStepMatchesFloat64Reference(bool tied, int threads)
     {
         var (p, xf) = MarginProblem(tied, 4);
-        var arch = new SaeArchitecture(D, M, tied, GateKind.Relu);
+        var arch = new SaeArchitecture(D, M, tied, SaeActivation.Relu);
         var r = ReferenceSae.From(arch, p);
         var xd = ToDouble(xf);
         var active = ReferenceBaselines.BatchTopKActive(r.PreActivations(xd, N).Y, N, M, K);
@@ -267,10 +270,10 @@ public class BatchTopKTests
     [Fact]
     public void ArchitectureRejectsAThresholdOutsideTheReluThresholdForm()
     {
-        Assert.Throws<ArgumentException>(() => (new SaeArchitecture(4, 8, true, GateKind.JumpRelu) with { ReluThreshold = 0.1f }).Validate());
-        Assert.Throws<ArgumentException>(() => (new SaeArchitecture(4, 8, true, GateKind.Relu, SparsityMode.TopK, 2) with { ReluThreshold = 0.1f }).Validate());
-        Assert.Throws<ArgumentException>(() => (new SaeArchitecture(4, 8, true, GateKind.Relu) with { ReluThreshold = -1f }).Validate());
-        Assert.Throws<ArgumentException>(() => (new SaeArchitecture(4, 8, true, GateKind.Relu) with { ReluThreshold = float.NaN }).Validate());
-        (new SaeArchitecture(4, 8, true, GateKind.Relu) with { ReluThreshold = 0.1f }).Validate();
+        Assert.Throws<ArgumentException>(() => (new SaeArchitecture(4, 8, true, SaeActivation.JumpRelu) with { ReluThreshold = 0.1f }).Validate());
+        Assert.Throws<ArgumentException>(() => (new SaeArchitecture(4, 8, true, SaeActivation.Relu, SparsityMode.TopK, 2) with { ReluThreshold = 0.1f }).Validate());
+        Assert.Throws<ArgumentException>(() => (new SaeArchitecture(4, 8, true, SaeActivation.Relu) with { ReluThreshold = -1f }).Validate());
+        Assert.Throws<ArgumentException>(() => (new SaeArchitecture(4, 8, true, SaeActivation.Relu) with { ReluThreshold = float.NaN }).Validate());
+        (new SaeArchitecture(4, 8, true, SaeActivation.Relu) with { ReluThreshold = 0.1f }).Validate();
     }
 }

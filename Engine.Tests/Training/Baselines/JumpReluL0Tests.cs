@@ -8,6 +8,8 @@ using GbaEngine.Threading;
 using GbaEngine.Training;
 using GbaEngine.Training.Baselines;
 using static GbaEngine.Tests.Training.Baselines.BaselineProblem;
+using GbaEngine.Encoders;
+using GbaEngine.Rng;
 
 namespace GbaEngine.Tests.Training.Baselines;
 
@@ -17,12 +19,13 @@ namespace GbaEngine.Tests.Training.Baselines;
 /// exact derivative of); every other gradient is JumpReLU's own; the window the encoder emits holds
 /// every entry within ε/2 of the threshold and the active code is the plain encoder's.
 /// </summary>
+[Trait("Category", "Kernels")]
 public class JumpReluL0Tests
 {
     const int D = 5, M = 7, N = 6;
     const double Eps = 0.6, Lambda = 0.05;
 
-    static SaeArchitecture Arch(bool tied) => new(D, M, tied, GateKind.JumpRelu);
+    static SaeArchitecture Arch(bool tied) => new(D, M, tied, SaeActivation.JumpRelu);
 
     /// <summary>y keeps a margin from 0 and from the window edges ±ε/2, and some y fall inside the window.</summary>
     static (SaeParameters, float[]) Problem(bool tied, ulong seed) =>
@@ -49,7 +52,7 @@ public class JumpReluL0Tests
     public void ReconstructionPseudoGradientIsMinusThetaTimesTheUpstreamGradientOverEpsilon()
     {
         // One token, one neuron with z just below θ: by the definition, ∂L/∂b = (θ/ε)·a·(x̂ − x)·w.
-        var r = new ReferenceSae(2, 1, true, GateKind.JumpRelu);
+        var r = new ReferenceSae(2, 1, true, SaeActivation.JumpRelu);
         r.Dec[0] = 1; r.Dec[1] = 0; r.A[0] = 2; r.B[0] = -0.5;
         double[] x = [0.45, 0.3];                       // z = 0.45, θ = 0.5: inactive, inside ε = 0.2's window
         var g = ReferenceBaselines.JumpReluL0BiasGradient(r, x, 1, 0.0, 0.2);
@@ -104,7 +107,7 @@ public class JumpReluL0Tests
     public void WindowHoldsEveryEntryNearTheThresholdAndTheActiveCodeIsThePlainEncoders() =>
         Prop.ForAll(Cases.ToArbitrary(), c =>
         {
-            var arch = new SaeArchitecture(c.Dim, c.Neurons, c.Tied, GateKind.JumpRelu);
+            var arch = new SaeArchitecture(c.Dim, c.Neurons, c.Tied, SaeActivation.JumpRelu);
             var p = new SaeParameters(c.Dim, c.Neurons, c.Tied);
             var rng = new Xoshiro256(c.Seed);
             for (int m = 0; m < c.Neurons; m++)

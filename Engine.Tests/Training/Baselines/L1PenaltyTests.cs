@@ -5,17 +5,19 @@ using GbaEngine.Threading;
 using GbaEngine.Training;
 using GbaEngine.Training.Baselines;
 using static GbaEngine.Tests.Training.Baselines.BaselineProblem;
+using GbaEngine.Encoders;
 
 namespace GbaEngine.Tests.Training.Baselines;
 
 /// <summary>L1 (ReLU, loss + λ·Σ|a_m|‖w_m‖h_m): the float64 reference against finite differences, and
 /// the engine's sparse float32 step (SparseBackward + L1Penalty) against the reference.</summary>
+[Trait("Category", "Kernels")]
 public class L1PenaltyTests
 {
     const int D = 5, M = 7, N = 6;
     const double Lambda = 0.3;
 
-    static SaeArchitecture Arch(bool tied) => new(D, M, tied, GateKind.Relu);
+    static SaeArchitecture Arch(bool tied) => new(D, M, tied, SaeActivation.Relu);
 
     /// <summary>Every |y| keeps a margin from 0, so the active set survives a 1e-6 perturbation.</summary>
     static (SaeParameters, float[]) Problem(bool tied, ulong seed) =>

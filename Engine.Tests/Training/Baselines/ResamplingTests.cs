@@ -1,5 +1,6 @@
 using GbaEngine.Memory;
 using GbaEngine.Model;
+using GbaEngine.Rng;
 using GbaEngine.Synthetic;
 using GbaEngine.Training;
 using GbaEngine.Training.Baselines;

@@ -4,7 +4,7 @@ using System.Runtime.Intrinsics;
 namespace GbaEngine.Kernels.Elementwise;
 
 /// <summary>Hyper-parameters and bias corrections of one AdamW step (Loshchilov and Hutter, decoupled decay).</summary>
-public readonly record struct AdamWStep(float LearningRate, float Beta1, float Beta2, float Epsilon, float WeightDecay, long Step)
+internal readonly record struct AdamWStep(float LearningRate, float Beta1, float Beta2, float Epsilon, float WeightDecay, long Step)
 {
     /// <summary>1 / (1 - beta1^t), 1 / (1 - beta2^t): Adam's bias corrections, computed in double once per step.</summary>
     public float Correction1 => (float)(1.0 / (1.0 - Math.Pow(Beta1, Step)));
@@ -17,7 +17,7 @@ public readonly record struct AdamWStep(float LearningRate, float Beta1, float B
 /// every SIMD path equals <see cref="AdamWReference"/> bit for bit. Runs on
 /// <see cref="ElementwiseDriver.Update{TOp, TArgs}"/> with g as the input and p, m, v as the states.
 /// </summary>
-public static class AdamW
+internal static class AdamW
 {
     public static void Update(Span<float> p, ReadOnlySpan<float> g, Span<float> m, Span<float> v, in AdamWStep s) =>
         Update(p, g, m, v, s, KernelSelector.Current);
@@ -64,7 +64,7 @@ internal readonly struct AdamWOperator : IUpdateOperator<AdamWCoefficients>
 }
 
 /// <summary>Scalar twin of <see cref="AdamW"/>.</summary>
-public static class AdamWReference
+internal static class AdamWReference
 {
     public static void Update(Span<float> p, ReadOnlySpan<float> g, Span<float> m, Span<float> v, in AdamWStep s)
     {

@@ -9,7 +9,7 @@ namespace GbaEngine.Kernels.Elementwise;
 /// <see cref="ConvertScalar"/> is the reference twin; the vector paths widen u16 -> u32 and shift,
 /// matching it bit for bit. Driver and tails: <see cref="ConvertToSingle"/>.
 /// </summary>
-public static class BFloat16ToSingle
+internal static class BFloat16ToSingle
 {
     public static void Convert(ReadOnlySpan<ushort> src, Span<float> dst) => ConvertToSingle.Run<ushort, Op>(src, dst);
     public static void ConvertScalar(ReadOnlySpan<ushort> src, Span<float> dst) => ConvertToSingle.Scalar<ushort, Op>(src, dst);

@@ -11,7 +11,7 @@ namespace GbaEngine.Kernels.Elementwise;
 /// rounding (different summation order); axpy/scale are element-wise and match it bit for bit
 /// because each element is one fused or plain operation in both (see the notes per method).
 /// </summary>
-public static class Blas1
+internal static class Blas1
 {
     /// <summary>Σ x[i]·y[i] over the common length.</summary>
     public static float Dot(ReadOnlySpan<float> x, ReadOnlySpan<float> y) => Dot(x, y, KernelSelector.Current);
@@ -78,7 +78,7 @@ internal readonly struct ScaleOperator : IUnaryOperator<float>
 }
 
 /// <summary>The scalar twins of <see cref="Blas1"/>: the definition the SIMD paths are tested against.</summary>
-public static class Blas1Reference
+internal static class Blas1Reference
 {
     public static float Dot(ReadOnlySpan<float> x, ReadOnlySpan<float> y)
     {

@@ -8,7 +8,7 @@ namespace GbaEngine.Kernels.Elementwise;
 /// (Vector256) and 16 (Vector512) outputs read from the same 8 or 16 inputs. Implementations are
 /// small structs so the generic driver specialises and inlines them.
 /// </summary>
-public interface IConvertToSingle<TIn> where TIn : unmanaged
+internal interface IConvertToSingle<TIn> where TIn : unmanaged
 {
     static abstract float Invoke(TIn x);
     static abstract void Invoke8(ref TIn source, ref float destination);
@@ -21,7 +21,7 @@ public interface IConvertToSingle<TIn> where TIn : unmanaged
 /// the last full block over the original input (dst never aliases src, so re-writing a few outputs
 /// with the same values is harmless); inputs shorter than one block take the scalar twin.
 /// </summary>
-public static class ConvertToSingle
+internal static class ConvertToSingle
 {
     public static void Run<TIn, TOp>(ReadOnlySpan<TIn> source, Span<float> destination)
         where TIn : unmanaged where TOp : IConvertToSingle<TIn>

@@ -9,7 +9,7 @@ namespace GbaEngine.Kernels.Elementwise;
 /// paths use Narrow (vcvtpd2ps), which rounds the same way, so results match bit for bit.
 /// Driver and tails: <see cref="ConvertToSingle"/>.
 /// </summary>
-public static class DoubleToSingle
+internal static class DoubleToSingle
 {
     public static void Convert(ReadOnlySpan<double> src, Span<float> dst) => ConvertToSingle.Run<double, Op>(src, dst);
     public static void ConvertScalar(ReadOnlySpan<double> src, Span<float> dst) => ConvertToSingle.Scalar<double, Op>(src, dst);

@@ -2,17 +2,9 @@ using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using GbaEngine.Model;
 
 namespace GbaEngine.Kernels.Elementwise;
-
-/// <summary>How a neuron's output depends on its pre-activation y = z + b.</summary>
-public enum GateKind
-{
-    /// <summary>f = a·z·1[z + b &gt; 0]: the bias is a pure firing threshold (the paper's LLM runs).</summary>
-    JumpRelu,
-    /// <summary>f = a·relu(z + b).</summary>
-    Relu,
-}
 
 /// <summary>
 /// The per-token epilogue of the encoder: y = z + b, the gate, the running GBA statistics
@@ -21,24 +13,25 @@ public enum GateKind
 /// Apply runs on <see cref="ElementwiseDriver.Select{TOp}"/>; the TopK scan keeps its own loops (its
 /// vector pre-filter compares against a threshold that moves as the selection fills).
 /// </summary>
-public static class Gate
+internal static class Gate
 {
     /// <summary>Gates one token row; returns the number of active neurons written to idx/h.</summary>
+    /// <param name="jumpRelu">True: emit z (JumpReLU, the bias is a pure firing threshold); false: emit y = z + b (ReLU).</param>
     /// <param name="z">[M] pre-activations without bias.</param>
     /// <param name="b">[M] biases.</param>
     /// <param name="fireCount">[M] incremented where y &gt; 0.</param>
     /// <param name="maxY">[M] running maximum of y.</param>
     /// <param name="idx">[≥M] active neuron indices out.</param>
     /// <param name="h">[≥M] active values out (z for JumpReLU, y for ReLU).</param>
-    public static int Apply(ReadOnlySpan<float> z, ReadOnlySpan<float> b, GateKind kind,
+    public static int Apply(ReadOnlySpan<float> z, ReadOnlySpan<float> b, bool jumpRelu,
         Span<int> fireCount, Span<float> maxY, Span<int> idx, Span<float> h, KernelSet set)
     {
         int n = z.Length;
         if (b.Length < n || fireCount.Length < n || maxY.Length < n || idx.Length < n || h.Length < n)
             throw new ArgumentException("Gate: buffer shorter than the row.");
-        return kind == GateKind.JumpRelu
-            ? ElementwiseDriver.Select<JumpReluGateOperator>(z, b, maxY, fireCount, idx, h, set)
-            : ElementwiseDriver.Select<ReluGateOperator>(z, b, maxY, fireCount, idx, h, set);
+        return jumpRelu
+            ? ElementwiseDriver.Select<GateOperator<JumpReluForm>>(z, b, maxY, fireCount, idx, h, set)
+            : ElementwiseDriver.Select<GateOperator<ReluForm>>(z, b, maxY, fireCount, idx, h, set);
     }
 
     /// <summary>
@@ -113,42 +106,30 @@ public static class Gate
     }
 }
 
-/// <summary>
-/// JumpReLU for <see cref="ElementwiseDriver.Select{TOp}"/>: x = z, y = b, state = max y; fires
-/// where z + b &gt; 0 and emits z. Same operations as <see cref="GateReference.One"/>.
-/// </summary>
-internal readonly struct JumpReluGateOperator : ISelectOperator
+/// <summary>What a threshold gate emits for a firing neuron: z (JumpReLU) or y = z + b (ReLU).</summary>
+internal interface IGateForm
 {
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float Invoke(float z, float b, ref float maxY, out bool fire)
-    {
-        float y = z + b;
-        maxY = MathF.Max(maxY, y);
-        fire = y > 0f;
-        return z;
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<float> Invoke(Vector256<float> z, Vector256<float> b, ref Vector256<float> maxY, out Vector256<float> fire)
-    {
-        var y = z + b;
-        maxY = Vector256.Max(maxY, y);
-        fire = Vector256.GreaterThan(y, Vector256<float>.Zero);
-        return z;
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<float> Invoke(Vector512<float> z, Vector512<float> b, ref Vector512<float> maxY, out Vector512<float> fire)
-    {
-        var y = z + b;
-        maxY = Vector512.Max(maxY, y);
-        fire = Vector512.GreaterThan(y, Vector512<float>.Zero);
-        return z;
-    }
+    static abstract bool EmitsZ { get; }
 }
 
-/// <summary>ReLU for <see cref="ElementwiseDriver.Select{TOp}"/>: as <see cref="JumpReluGateOperator"/> but emits y = z + b.</summary>
-internal readonly struct ReluGateOperator : ISelectOperator
+/// <summary>JumpReLU: h = z where z + b &gt; 0 (the bias is only a firing threshold).</summary>
+internal readonly struct JumpReluForm : IGateForm
+{
+    public static bool EmitsZ => true;
+}
+
+/// <summary>ReLU: h = y = z + b where y &gt; 0.</summary>
+internal readonly struct ReluForm : IGateForm
+{
+    public static bool EmitsZ => false;
+}
+
+/// <summary>
+/// The threshold gate for <see cref="ElementwiseDriver.Select{TOp}"/>: x = z, y = b, state = max y;
+/// fires where z + b &gt; 0 and emits z or y as <typeparamref name="TForm"/> says (a constant the JIT
+/// folds, so each form compiles to the one-line difference). Same operations as <see cref="GateReference.One"/>.
+/// </summary>
+internal readonly struct GateOperator<TForm> : ISelectOperator where TForm : struct, IGateForm
 {
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Invoke(float z, float b, ref float maxY, out bool fire)
@@ -156,7 +137,7 @@ internal readonly struct ReluGateOperator : ISelectOperator
         float y = z + b;
         maxY = MathF.Max(maxY, y);
         fire = y > 0f;
-        return y;
+        return TForm.EmitsZ ? z : y;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -165,7 +146,7 @@ internal readonly struct ReluGateOperator : ISelectOperator
         var y = z + b;
         maxY = Vector256.Max(maxY, y);
         fire = Vector256.GreaterThan(y, Vector256<float>.Zero);
-        return y;
+        return TForm.EmitsZ ? z : y;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -174,7 +155,7 @@ internal readonly struct ReluGateOperator : ISelectOperator
         var y = z + b;
         maxY = Vector512.Max(maxY, y);
         fire = Vector512.GreaterThan(y, Vector512<float>.Zero);
-        return y;
+        return TForm.EmitsZ ? z : y;
     }
 }
 
@@ -252,14 +233,14 @@ internal ref struct TopKSelector
 }
 
 /// <summary>Scalar twin of <see cref="Gate"/>.</summary>
-public static class GateReference
+internal static class GateReference
 {
-    public static int Apply(ReadOnlySpan<float> z, ReadOnlySpan<float> b, GateKind kind,
+    public static int Apply(ReadOnlySpan<float> z, ReadOnlySpan<float> b, bool jumpRelu,
         Span<int> fireCount, Span<float> maxY, Span<int> idx, Span<float> h)
     {
         int count = 0;
         for (int i = 0; i < z.Length; i++)
-            count = One(i, z[i], b[i], kind == GateKind.JumpRelu, ref fireCount[i], ref maxY[i], idx, h, count);
+            count = One(i, z[i], b[i], jumpRelu, ref fireCount[i], ref maxY[i], idx, h, count);
         return count;
     }
 

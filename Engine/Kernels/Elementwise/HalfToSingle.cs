@@ -13,7 +13,7 @@ namespace GbaEngine.Kernels.Elementwise;
 /// bit, NaN payloads included (payload shifted, not quieted). For non-NaN inputs the result equals
 /// (float)Half exactly. Driver and tails: <see cref="ConvertToSingle"/>.
 /// </summary>
-public static class HalfToSingle
+internal static class HalfToSingle
 {
     const uint ExpMantissaMask = 0x7FFF, SignMask = 0x8000;
     const uint ShiftedExp = 0x7C00u << 13;            // f16 exponent field after the shift

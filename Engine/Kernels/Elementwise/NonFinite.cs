@@ -9,7 +9,7 @@ namespace GbaEngine.Kernels.Elementwise;
 /// ones, a pure bit test, so the vector paths agree with the scalar twin <see cref="AnyScalar"/> on
 /// every input. The loader runs it on every row it delivers, hence the vector paths.
 /// </summary>
-public static class NonFinite
+internal static class NonFinite
 {
     const uint ExponentMask = 0x7F800000;
 

@@ -6,7 +6,7 @@ namespace GbaEngine.Kernels.Elementwise;
 /// is bitwise <c>Blas1.Dot(x, x, set)</c> while reading x once; then x *= 1/sqrt(n²) as
 /// <c>Blas1.Scale</c>. <see cref="RowNormReference"/> is the scalar twin (double sum): equal within rounding.
 /// </summary>
-public static class RowNorm
+internal static class RowNorm
 {
     public static void Normalize(Span<float> x, KernelSet set)
     {
@@ -16,7 +16,7 @@ public static class RowNorm
 }
 
 /// <summary>Scalar twin of <see cref="RowNorm"/>.</summary>
-public static class RowNormReference
+internal static class RowNormReference
 {
     public static void Normalize(Span<float> x)
     {

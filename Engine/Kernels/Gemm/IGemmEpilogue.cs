@@ -16,13 +16,13 @@ namespace GbaEngine.Kernels.Gemm;
 
 /// <summary>A callback applied to each finished block of C (bias, gate, statistics, sparse emission).
 /// Implement on a struct: the driver is generic over it, so the call is direct and inlinable.</summary>
-public unsafe interface IGemmEpilogue
+internal unsafe interface IGemmEpilogue
 {
     void Apply(int row0, int rows, int col0, int cols, float* c, nint ldc, int thread);
 }
 
 /// <summary>The plain path: the product is stored in C and nothing else happens.</summary>
-public readonly unsafe struct StoreEpilogue : IGemmEpilogue
+internal readonly unsafe struct StoreEpilogue : IGemmEpilogue
 {
     public void Apply(int row0, int rows, int col0, int cols, float* c, nint ldc, int thread) { }
 }

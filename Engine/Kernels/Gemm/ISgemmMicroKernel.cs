@@ -19,6 +19,10 @@ internal unsafe interface ISgemmMicroKernel
     /// <summary>Columns of the register tile (packed B panel width).</summary>
     static abstract int NR { get; }
 
+    /// <summary>The kernel set this kernel belongs to. The driver and packing take every vector path
+    /// from it (never from CPU feature flags), so a scalar product runs scalar code only.</summary>
+    static abstract KernelSet Set { get; }
+
     /// <summary>The cache block sizes tuned for this kernel on this machine.</summary>
     static abstract SgemmBlocking Blocking { get; }
 

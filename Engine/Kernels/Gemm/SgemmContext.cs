@@ -17,14 +17,14 @@ using GbaEngine.Threading;
 namespace GbaEngine.Kernels.Gemm;
 
 /// <summary>Whether a GEMM operand is used as stored or transposed.</summary>
-public enum GemmTranspose
+internal enum GemmTranspose
 {
     NoTranspose = 0,
     Transpose = 1,
 }
 
 /// <summary>Reusable SGEMM workspace: kernel set, worker threads and packing buffers.</summary>
-public sealed unsafe class SgemmContext : IDisposable
+internal sealed unsafe class SgemmContext : IDisposable
 {
     readonly WorkerPool _workers;
     readonly bool _ownsWorkers;

@@ -14,7 +14,9 @@
 // the depth blocks in k order, then C = fma(C, beta, S) (or S when beta == 0). Results are therefore
 // bitwise identical across thread counts.
 // Scratch mode (c == null): there is no C; the epilogue consumes the block buffer.
-// Scalar twin: the same driver instantiated with SgemmKernelScalar_4x8.
+// Scalar twin: the same driver instantiated with SgemmKernelScalar_4x8. Every vector path (packing
+// transposes, beta merge, stores, prefetch) is taken from TKernel.Set, a constant of the instantiation,
+// so the scalar instantiation compiles to scalar code only, whatever the CPU.
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
@@ -76,13 +78,13 @@ internal static unsafe class SgemmDriver<TKernel> where TKernel : struct, ISgemm
         for (int jc = n0; jc < n1; jc += blk.NC)
         {
             int nc = Math.Min(blk.NC, n1 - jc);
-            SgemmPacking.PackB(p.TransB, p.B, p.Ldb, jc, nc, k, nr, buf.PackedB);
+            SgemmPacking.PackB<TKernel>(p.TransB, p.B, p.Ldb, jc, nc, k, nr, buf.PackedB);
 
             // ic loop: row blocks of op(A), packed over all of k, reused across the whole panel.
             for (int ic = m0; ic < m1; ic += blk.MC)
             {
                 int mc = Math.Min(blk.MC, m1 - ic);
-                SgemmPacking.PackA(p.TransA, p.A, p.Lda, ic, mc, k, mr, buf.PackedA);
+                SgemmPacking.PackA<TKernel>(p.TransA, p.A, p.Lda, ic, mc, k, mr, buf.PackedA);
 
                 // je loop: the C blocks, each finished, handed to the epilogue and stored.
                 for (int je = 0; je < nc; je += blk.NE)
@@ -108,7 +110,7 @@ internal static unsafe class SgemmDriver<TKernel> where TKernel : struct, ISgemm
                             // ir loop: micro-kernel over packed A micro-panels (kc x MR) from L2.
                             for (int ir = 0; ir < mc; ir += mr)
                             {
-                                if (Sse.IsSupported)
+                                if (TKernel.Set != KernelSet.Scalar)
                                     for (int end = Math.Min(line + perCall, bLines); line < end; line++)
                                         Sse.Prefetch1(nextB + line * 16);
                                 TKernel.Run(kc, buf.PackedA + (nint)ir * k + (nint)pc * mr, bPanel,
@@ -125,7 +127,7 @@ internal static unsafe class SgemmDriver<TKernel> where TKernel : struct, ISgemm
                 }
             }
         }
-        if (streaming && Sse.IsSupported) Sse.StoreFence();
+        if (streaming && TKernel.Set != KernelSet.Scalar) Sse.StoreFence();
     }
 
     /// <summary>block := fma(C, beta, block) over rows x cols (exact per element at any width).</summary>
@@ -136,7 +138,7 @@ internal static unsafe class SgemmDriver<TKernel> where TKernel : struct, ISgemm
         {
             float* s = block + i * ldBlock, d = c + i * ldc;
             int j = 0;
-            if (Fma.IsSupported)
+            if (TKernel.Set != KernelSet.Scalar)
                 for (; j + 8 <= cols; j += 8)
                     Vector256.Store(Fma.MultiplyAdd(Vector256.Load(d + j), vb, Vector256.Load(s + j)), s + j);
             for (; j < cols; j++) s[j] = MathF.FusedMultiplyAdd(d[j], beta, s[j]);
@@ -150,10 +152,10 @@ internal static unsafe class SgemmDriver<TKernel> where TKernel : struct, ISgemm
         {
             float* s = block + i * ldBlock, d = c + i * ldc;
             int j = 0;
-            if (streaming && Avx512F.IsSupported && ((nint)d & 63) == 0)
+            if (streaming && TKernel.Set == KernelSet.Avx512 && ((nint)d & 63) == 0)
                 for (; j + 16 <= cols; j += 16)
                     Avx512F.StoreAlignedNonTemporal(d + j, Vector512.Load(s + j));
-            else if (Avx.IsSupported)
+            else if (TKernel.Set != KernelSet.Scalar)
                 for (; j + 8 <= cols; j += 8)
                     Vector256.Store(Vector256.Load(s + j), d + j);
             for (; j < cols; j++) d[j] = s[j];

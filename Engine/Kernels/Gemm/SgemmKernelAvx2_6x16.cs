@@ -14,6 +14,7 @@ internal readonly unsafe struct SgemmKernelAvx2_6x16 : ISgemmMicroKernel
 {
     public static int MR => 6;
     public static int NR => 16;
+    public static KernelSet Set => KernelSet.Avx2;
     public static SgemmBlocking Blocking => SgemmBlocking.Avx2;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

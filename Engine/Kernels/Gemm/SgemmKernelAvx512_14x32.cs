@@ -16,6 +16,7 @@ internal readonly unsafe struct SgemmKernelAvx512_14x32 : ISgemmMicroKernel
 {
     public static int MR => 14;
     public static int NR => 32;
+    public static KernelSet Set => KernelSet.Avx512;
     public static SgemmBlocking Blocking => SgemmBlocking.Avx512;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

@@ -10,12 +10,16 @@ internal readonly unsafe struct SgemmKernelScalar_4x8 : ISgemmMicroKernel
 
     public static int MR => Rows;
     public static int NR => Cols;
+    public static KernelSet Set => KernelSet.Scalar;
     public static SgemmBlocking Blocking => SgemmBlocking.Scalar;
 
+    // Zeroed by a plain loop, not by the runtime's stack zeroing or Span.Clear (which use vector stores):
+    // the scalar set runs no 256- or 512-bit instruction (ScalarKernelSetTests).
+    [System.Runtime.CompilerServices.SkipLocalsInit]
     public static void Run(int kc, float* a, float* b, float* c, nint ldc, float alpha, float beta)
     {
         var acc = stackalloc float[Rows * Cols];
-        new Span<float>(acc, Rows * Cols).Clear();
+        for (int i = 0; i < Rows * Cols; i++) acc[i] = 0f;
         for (int p = 0; p < kc; p++)
         {
             for (int i = 0; i < Rows; i++)

@@ -16,16 +16,19 @@ namespace GbaEngine.Kernels.Gemm;
 
 internal static unsafe class SgemmPacking
 {
+    // Generic over the micro-kernel only for its Set: the vector transposes exist in the AVX2 and AVX-512
+    // instantiations, not in the scalar one.
+
     /// <summary>Packs op(A)[row0 .. row0+mc, 0 .. k) into MR-row panels. a is A as stored:
     /// m x k (lda) when not transposed, k x m (lda) when transposed.</summary>
-    public static void PackA(bool transA, float* a, nint lda, int row0, int mc, int k, int mr, float* dst)
+    public static void PackA<TKernel>(bool transA, float* a, nint lda, int row0, int mc, int k, int mr, float* dst) where TKernel : struct, ISgemmMicroKernel
     {
         for (int r = 0; r < mc; r += mr)
         {
             var rows = Math.Min(mr, mc - r);
             var panel = dst + (nint)r * k;
             if (!transA)
-                PackRowsInterleaved(a + (nint)(row0 + r) * lda, lda, rows, k, mr, panel);
+                PackRowsInterleaved<TKernel>(a + (nint)(row0 + r) * lda, lda, rows, k, mr, panel);
             else
                 PackColumnsContiguous(a + row0 + r, lda, rows, k, mr, panel);
         }
@@ -33,14 +36,14 @@ internal static unsafe class SgemmPacking
 
     /// <summary>Packs op(B)[0 .. k, col0 .. col0+nc) into NR-column panels. b is B as stored:
     /// k x n (ldb) when not transposed, n x k (ldb) when transposed.</summary>
-    public static void PackB(bool transB, float* b, nint ldb, int col0, int nc, int k, int nr, float* dst)
+    public static void PackB<TKernel>(bool transB, float* b, nint ldb, int col0, int nc, int k, int nr, float* dst) where TKernel : struct, ISgemmMicroKernel
     {
         for (int q = 0; q < nc; q += nr)
         {
             var cols = Math.Min(nr, nc - q);
             var panel = dst + (nint)q * k;
             if (transB)
-                PackRowsInterleaved(b + (nint)(col0 + q) * ldb, ldb, cols, k, nr, panel);
+                PackRowsInterleaved<TKernel>(b + (nint)(col0 + q) * ldb, ldb, cols, k, nr, panel);
             else
                 PackColumnsContiguous(b + col0 + q, ldb, cols, k, nr, panel);
         }
@@ -51,10 +54,10 @@ internal static unsafe class SgemmPacking
     /// writes instead (line by line) the packed panel (96 KiB at k = 768, NR = 32) thrashed L1 and
     /// packing took 8% of a 2048 x 8192 x 768 product; the 8 x 8 transposes below take about 1%.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void PackRowsInterleaved(float* src, nint ld, int count, int k, int width, float* dst)
+    static void PackRowsInterleaved<TKernel>(float* src, nint ld, int count, int k, int width, float* dst) where TKernel : struct, ISgemmMicroKernel
     {
         int p = 0;
-        if (Avx.IsSupported)
+        if (TKernel.Set != KernelSet.Scalar)
         {
             for (; p + 8 <= k; p += 8)
                 for (int i0 = 0; i0 < width; i0 += 8)

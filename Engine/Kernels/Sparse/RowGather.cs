@@ -12,7 +12,7 @@ namespace GbaEngine.Kernels.Sparse;
 /// element, rows in the given order) and so equals <see cref="RowGatherReference"/> bit for bit, and
 /// equals a sequence of Blas1.Axpy calls; Dots reassociates and matches within rounding.
 /// </summary>
-public static unsafe class RowGather
+internal static unsafe class RowGather
 {
     /// <summary>dst[0..n) := (overwrite ? 0 : dst) + Σ_j coef[j]·A[index[j]][0..n), rows in order.</summary>
     /// <param name="a">Row 0 of A; row r starts at a + r·stride.</param>
@@ -214,7 +214,7 @@ public static unsafe class RowGather
 }
 
 /// <summary>Scalar twin of <see cref="RowGather"/>.</summary>
-public static unsafe class RowGatherReference
+internal static unsafe class RowGatherReference
 {
     public static void Accumulate(float* dst, int n, float* a, nint stride, ReadOnlySpan<int> index, ReadOnlySpan<float> coef, bool overwrite)
     {

@@ -10,7 +10,7 @@ namespace GbaEngine.Kernels.Sparse;
 /// rows in the given order, a before b), so it equals <see cref="RowScatterReference"/> bit for bit,
 /// repeated rows included.
 /// </summary>
-public static unsafe class RowScatter
+internal static unsafe class RowScatter
 {
     /// <summary>For each j in order: M[index[j]][0..n) += coef[j]·a[0..n).</summary>
     /// <param name="m">Row 0 of M; row r starts at m + r·stride.</param>
@@ -126,7 +126,7 @@ public static unsafe class RowScatter
 }
 
 /// <summary>Scalar twin of <see cref="RowScatter"/>: row by row, element by element.</summary>
-public static unsafe class RowScatterReference
+internal static unsafe class RowScatterReference
 {
     public static void Add(float* m, nint stride, ReadOnlySpan<int> index, ReadOnlySpan<float> coef, float* a, int n)
     {

@@ -1,3 +1,5 @@
+using GbaEngine.Encoders;
+using GbaEngine.Kernels;
 using GbaEngine.Memory;
 using GbaEngine.Model;
 using GbaEngine.Threading;
@@ -21,7 +23,7 @@ namespace GbaEngine.Training.Baselines;
 /// The selection is made in the fused encoder's epilogue from the block of Z it already holds; the
 /// dense B×M matrix is never built. The decode and gradients cost O(k_aux·d) per token.
 /// </summary>
-public sealed class AuxKLoss
+internal sealed class AuxKLoss
 {
     readonly SaeParameters _p;
     readonly SparseBackward _backward;   // its own error buffer (r = ê − e) and scratch
@@ -32,11 +34,12 @@ public sealed class AuxKLoss
 
     /// <param name="k">k_aux (sparsify: d/2).</param>
     /// <param name="coefficient">α (sparsify: 1/32).</param>
-    internal AuxKLoss(SaeArchitecture arch, SaeParameters parameters, int batchCapacity, WorkerPool pool, DeadLatents dead, int k, double coefficient)
+    internal AuxKLoss(SaeArchitecture arch, SaeParameters parameters, int batchCapacity, WorkerPool pool, DeadLatents dead, int k, double coefficient,
+        KernelSet kernels)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(k, 1);
         _p = parameters;
-        _backward = new SparseBackward(arch, parameters, batchCapacity, pool);
+        _backward = new SparseBackward(arch, parameters, batchCapacity, pool) { Kernels = kernels };
         _target = new AlignedArray((long)batchCapacity * parameters.Stride);
         _mean = new double[parameters.Dim];
         _dead = dead;

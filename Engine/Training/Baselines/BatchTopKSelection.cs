@@ -1,5 +1,6 @@
 using GbaEngine.Memory;
 using GbaEngine.Model;
+using GbaEngine.Encoders;
 
 namespace GbaEngine.Training.Baselines;
 
@@ -16,7 +17,7 @@ namespace GbaEngine.Training.Baselines;
 /// Inference uses a ReLU with that threshold (<see cref="SaeArchitecture.ReluThreshold"/>): the EMA of
 /// the smallest value kept per batch.
 /// </summary>
-public sealed class BatchTopKSelection : IBaselineStep
+internal sealed class BatchTopKSelection : IBaselineStep
 {
     /// <summary>The provisional threshold as a fraction of the expected k·B-th value.</summary>
     const float Provisional = 0.8f;

@@ -1,5 +1,6 @@
 using GbaEngine.Memory;
 using GbaEngine.Model;
+using GbaEngine.Rng;
 using GbaEngine.Synthetic;
 
 namespace GbaEngine.Training.Baselines;
@@ -22,7 +23,7 @@ namespace GbaEngine.Training.Baselines;
 /// draw's generator is derived from the seed and the step, so a resumed run resamples identically.
 /// Rare, so dense and single-threaded.
 /// </summary>
-public sealed class DeadLatentResampling
+internal sealed class DeadLatentResampling
 {
     /// <summary>The live latents' mean encoder norm is scaled by this for a resampled latent (Bricken et al.).</summary>
     public const float EncoderScale = 0.2f;

@@ -1,6 +1,8 @@
+using GbaEngine.Kernels;
 using GbaEngine.Memory;
 using GbaEngine.Model;
 using GbaEngine.Threading;
+using GbaEngine.Encoders;
 
 namespace GbaEngine.Training.Baselines;
 
@@ -42,11 +44,11 @@ internal interface IBaselineStep
 internal static class BaselineSteps
 {
     /// <summary>The step for <paramref name="o"/>'s method, or null (GBA, BA and TopK need none).</summary>
-    public static IBaselineStep? Create(TrainerOptions o, SaeParameters p, WorkerPool pool) => o.Method switch
+    public static IBaselineStep? Create(TrainerOptions o, SaeParameters p, WorkerPool pool, KernelSet kernels) => o.Method switch
     {
-        TrainingMethod.L1 => new L1Penalty(p, pool, o.L1Coefficient, o.L1Warmup),
+        TrainingMethod.L1 => new L1Penalty(p, pool, o.L1Coefficient, o.L1Warmup) { Kernels = kernels },
         TrainingMethod.BatchTopK => new BatchTopKSelection(p, o.K, o.ThresholdDecay),
-        TrainingMethod.JumpReluL0 => new JumpReluL0(p, o.L0Coefficient, o.SteBandwidth, o.InitialThreshold),
+        TrainingMethod.JumpReluL0 => new JumpReluL0(p, o.L0Coefficient, o.SteBandwidth, o.InitialThreshold) { Kernels = kernels },
         _ => null,
     };
 }

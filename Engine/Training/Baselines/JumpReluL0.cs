@@ -2,6 +2,7 @@ using GbaEngine.Kernels;
 using GbaEngine.Kernels.Elementwise;
 using GbaEngine.Memory;
 using GbaEngine.Model;
+using GbaEngine.Encoders;
 
 namespace GbaEngine.Training.Baselines;
 
@@ -19,7 +20,7 @@ namespace GbaEngine.Training.Baselines;
 /// fires on, into active (y &gt; 0) and window (|y| &lt; ε/2) entries. θ is kept ≥ 0 (b ≤ 0) after each step,
 /// so the gate never emits negative values.
 /// </summary>
-public sealed class JumpReluL0 : IBaselineStep
+internal sealed class JumpReluL0 : IBaselineStep
 {
     readonly SaeParameters _p;
     readonly SparseCode _emitted = new();
@@ -27,6 +28,9 @@ public sealed class JumpReluL0 : IBaselineStep
     int[] _windowToken = new int[1024];
     int[] _windowNeuron = new int[1024];
     int _window;
+
+    /// <summary>The kernel set it runs (the trainer sets its own; default: the process's).</summary>
+    internal KernelSet Kernels { get; set; } = KernelSelector.Current;
 
     public JumpReluL0(SaeParameters parameters, double lambda, double bandwidth, double initialThreshold)
     {
@@ -98,7 +102,7 @@ public sealed class JumpReluL0 : IBaselineStep
     public double Add(AlignedArray error, int rows, SparseCode code, SaeParameters grad)
     {
         if (rows == 0) return 0;
-        var set = KernelSelector.Current;
+        var set = Kernels;
         int stride = _p.Stride;
         var err = error.Span;
         var b = _p.Bias;

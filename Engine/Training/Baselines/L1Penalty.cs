@@ -3,6 +3,7 @@ using GbaEngine.Kernels.Elementwise;
 using GbaEngine.Memory;
 using GbaEngine.Model;
 using GbaEngine.Threading;
+using GbaEngine.Encoders;
 
 namespace GbaEngine.Training.Baselines;
 
@@ -19,13 +20,16 @@ namespace GbaEngine.Training.Baselines;
 ///   ∂/∂a_m = λ/B·sign(a_m)·‖w_m‖·Σ_t h_tm
 /// Neuron-parallel over the code's columns, each row summed in token order: deterministic.
 /// </summary>
-public sealed class L1Penalty : IBaselineStep
+internal sealed class L1Penalty : IBaselineStep
 {
     readonly SaeParameters _p;
     readonly WorkerPool _pool;
     readonly CodeColumns _columns;
     readonly AlignedArray _preParts;   // [parts × Stride] −Σ c n u per neuron part
     readonly double[] _lossParts;
+
+    /// <summary>The kernel set it runs (the trainer sets its own; default: the process's).</summary>
+    internal KernelSet Kernels { get; set; } = KernelSelector.Current;
 
     /// <param name="lambda">λ after the warm-up.</param>
     /// <param name="warmup">Fraction of the steps over which λ rises linearly from 0.</param>
@@ -57,7 +61,7 @@ public sealed class L1Penalty : IBaselineStep
         _preParts.Span.Clear();
         Array.Clear(_lossParts);
         _pool.For(_p.Neurons, new NeuronJob(this, xc, code, grad, (float)(lambda / rows)), granule: 16);
-        var set = KernelSelector.Current;
+        var set = Kernels;
         int stride = _p.Stride;
         double penalty = 0;
         for (int i = 0; i < _lossParts.Length; i++)
@@ -84,7 +88,7 @@ public sealed class L1Penalty : IBaselineStep
     {
         public void Run(int part, int start, int end)
         {
-            var set = KernelSelector.Current;
+            var set = l1.Kernels;
             var p = l1._p;
             int stride = p.Stride;
             var xcs = xc.Span;

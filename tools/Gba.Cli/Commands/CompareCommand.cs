@@ -1,7 +1,9 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
 using GbaEngine.Cli.Runs;
-using GbaEngine.Metrics;
+using GbaEngine.Evaluation;
+
+using GbaEngine.Cli.Options;
 
 namespace GbaEngine.Cli.Commands;
 

@@ -2,9 +2,12 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using GbaEngine.Activations;
 using GbaEngine.Checkpoints;
-using GbaEngine.Metrics;
+using GbaEngine.Evaluation;
 using GbaEngine.Streams;
 using GbaEngine.Synthetic;
+using GbaEngine.Formats;
+
+using GbaEngine.Cli.Options;
 
 namespace GbaEngine.Cli.Commands;
 
@@ -52,7 +55,7 @@ public sealed class DataSource : IDisposable
         };
         if (spec.MixSparsity > 0) { options["mix_sparsity"] = spec.MixSparsity; options["mix_fraction"] = spec.MixFraction; }
         if (o.String("--ground-truth") is { } g) options["ground_truth"] = Path.GetFullPath(g);
-        var config = new JsonObject { ["synthetic"] = JsonSerializer.SerializeToNode(spec, TrainCommand.JsonOptions), ["seed"] = seed };
+        var config = new JsonObject { ["synthetic"] = CliJson.Write(spec), ["seed"] = seed };
         if (o.String("--ground-truth") is { } gt) config["ground_truth"] = gt;
         return new DataSource(train, eval, train.Describe(), config, options, train);
     }
@@ -115,11 +118,11 @@ public sealed class DataSource : IDisposable
     /// <summary>Moves the training stream to where a checkpoint recorded it (synthetic: generator state; files: re-opened at the position).</summary>
     public void RestoreTrainStream(StreamState state)
     {
-        if (Train is SyntheticStream s) state.RestoreInto(s);
+        if (Train is SyntheticStream s) s.Restore(state);
         else if (_owner is ActivationDataset dataset)
         {
             var old = Train;
-            Train = state.Open(dataset);
+            Train = dataset.OpenStream(state);
             old.Dispose();
         }
     }
@@ -127,9 +130,9 @@ public sealed class DataSource : IDisposable
     /// <summary>The --ground-truth matrix V [n × d], validated against the data's d; null without the option.</summary>
     /// <summary>The paper's model from the synthetic flags (`train`, `demo` and `synth` share them).</summary>
     public static SyntheticSpec ReadSyntheticSpec(OptionReader o) => new(
-        Features: o.Int("--features", TrainCommand.DemoDefaults.Features),
-        Dim: o.Int("--dim", TrainCommand.DemoDefaults.Dim),
-        Sparsity: o.Int("--sparsity", TrainCommand.DemoDefaults.Sparsity),
+        Features: o.Int("--features", TrainOptions.DemoDefaults.Features),
+        Dim: o.Int("--dim", TrainOptions.DemoDefaults.Dim),
+        Sparsity: o.Int("--sparsity", TrainOptions.DemoDefaults.Sparsity),
         MagnitudeMin: o.Double("--magnitude-min", 0.5),
         MagnitudeMax: o.Double("--magnitude-max", 1.5),
         Noise: o.Double("--noise", 0),

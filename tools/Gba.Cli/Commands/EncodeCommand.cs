@@ -2,8 +2,10 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json.Nodes;
 using GbaEngine.Activations;
-using GbaEngine.Cli.IO;
+using GbaEngine.Formats;
 using GbaEngine.Inference;
+
+using GbaEngine.Cli.Options;
 
 namespace GbaEngine.Cli.Commands;
 

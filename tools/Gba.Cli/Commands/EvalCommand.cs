@@ -3,7 +3,12 @@ using System.Globalization;
 using System.Text.Json.Nodes;
 using GbaEngine.Activations;
 using GbaEngine.Inference;
-using GbaEngine.Metrics;
+using GbaEngine.Evaluation;
+using GbaEngine.Encoders;
+using GbaEngine.Model;
+using GbaEngine.Interop;
+
+using GbaEngine.Cli.Options;
 
 namespace GbaEngine.Cli.Commands;
 
@@ -69,7 +74,7 @@ public static class EvalCommand
         long rows = dataset.EvalRows;
 
         var clock = Stopwatch.StartNew();
-        var m = InferenceEvaluator.Evaluate(model, () => dataset.OpenEvalStream(), rows, threads);
+        var m = Evaluator.Evaluate(model, () => dataset.OpenEvalStream(), rows, threads);
         double seconds = clock.Elapsed.TotalSeconds;
         if (o.String("--ground-truth") is { } truthPath)
         {
@@ -147,7 +152,7 @@ public static class EvalCommand
         var sae = Interop.MatchingPursuitImport.Read(saePath);
         int steps = o.Int("--mp-steps", sae.Architecture.K);
         if (steps < 1) throw new UsageException($"--mp-steps {steps}: expected at least 1");
-        sae = Training.MatchingPursuitEncoder.WithSteps(sae, steps);
+        sae = MatchingPursuitEncoder.WithSteps(sae, steps);
         using var dataset = ActivationDataset.Open(paths, loader);
         if (dataset.Dim != sae.Dim)
             throw new InvalidDataException($"{dataset.Shards[0].Path}: rows have d = {dataset.Dim}, but the SAE in {saePath} expects d_in = {sae.Dim}.");

@@ -3,6 +3,8 @@ using System.Globalization;
 using System.Text.Json.Nodes;
 using GbaEngine.Cli.Experiments;
 
+using GbaEngine.Cli.Options;
+
 namespace GbaEngine.Cli.Commands;
 
 /// <summary>
@@ -11,13 +13,13 @@ namespace GbaEngine.Cli.Commands;
 /// </summary>
 public static class ExperimentCommand
 {
-    static readonly HashSet<string> ValueOptions = ["--size", "--out", "--threads", "--seed", "--data", "--kernels"];
+    static readonly HashSet<string> ValueOptions = ["--size", "--out", "--threads", "--seed", "--seeds", "--data", "--kernels"];
     static readonly HashSet<string> Flags = ["--json", "--help", "-h", "--list"];
 
     /// <summary>Every experiment, in the order of docs/experiments.md.</summary>
     public static readonly IReadOnlyList<IExperiment> All =
     [
-        new RecoveryExperiment(), new ResonanceExperiment(), new FrequencyAwarenessExperiment(),
+        new PromiseExperiment(), new RecoveryExperiment(), new ResonanceExperiment(), new FrequencyAwarenessExperiment(),
         new HeterogeneousExperiment(), new ConsistencyExperiment(), new FrontierExperiment(),
     ];
 
@@ -39,7 +41,9 @@ public static class ExperimentCommand
         int threads = o.Int("--threads", Environment.ProcessorCount);
         if (threads < 1) throw new UsageException($"--threads must be at least 1 (got {threads})");
         string outDir = o.String("--out") ?? "experiment-results";
-        var ctx = new ExperimentContext(size, threads, o.ULong("--seed", 1), stderr, o.String("--data"));
+        int? seeds = o.Has("--seeds") ? o.Int("--seeds", 1) : null;
+        if (seeds < 1) throw new UsageException($"--seeds must be at least 1 (got {seeds})");
+        var ctx = new ExperimentContext(size, threads, o.ULong("--seed", 1), stderr, o.String("--data"), seeds);
 
         var results = new JsonArray();
         foreach (var experiment in chosen)
@@ -67,6 +71,7 @@ public static class ExperimentCommand
                gba experiment --list
 
         Experiments:
+          promise        tokens to FRR@0.9 >= 0.9 of default GBA (not told s) vs TopK told s and with k wrong, several models and seeds
           recovery       FRR@0.8/0.9 and dead fraction of every method on the uniform statistical model
           resonance      BA's FRR against its target frequency p (the paper: recovery needs p about 2-4x f)
           frequency      the n=128, d=42 mixture (half the tokens s=3, half s=20): TopK k=20/30/50 vs GBA
@@ -79,6 +84,7 @@ public static class ExperimentCommand
           --out DIR          where NAME.md, NAME-*.svg and NAME.json go (default: experiment-results)
           --threads T        threads per run (default: all cores)
           --seed S           first seed (default 1)
+          --seeds N          seeds per setting (default: each experiment's own, 2-5 at full size)
           --data FILE        activations for consistency/frontier (default: shared/data/use-lite-moby-resid1-40k.f16.npy)
           --kernels K        scalar|avx2|avx512
           --json             end stdout with a JSON list of the reports written

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using GbaEngine.Activations;
+using GbaEngine.Formats;
 
 namespace GbaEngine.Cli.Commands;
 

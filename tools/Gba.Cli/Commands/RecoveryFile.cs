@@ -1,6 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using GbaEngine.Metrics;
+using GbaEngine.Evaluation;
 
 namespace GbaEngine.Cli.Commands;
 

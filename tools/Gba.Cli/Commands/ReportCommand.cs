@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
-using GbaEngine.Cli.Config;
+using GbaEngine.Cli.Options;
 using GbaEngine.Cli.Report;
+using GbaEngine.Formats;
 
 namespace GbaEngine.Cli.Commands;
 

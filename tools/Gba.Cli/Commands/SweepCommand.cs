@@ -1,8 +1,9 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json.Nodes;
-using GbaEngine.Cli.Config;
+using GbaEngine.Cli.Options;
 using GbaEngine.Cli.Sweeps;
+using GbaEngine.Formats;
 
 namespace GbaEngine.Cli.Commands;
 

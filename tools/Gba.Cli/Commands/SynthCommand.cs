@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using GbaEngine.Cli.Config;
-using GbaEngine.Cli.IO;
+using GbaEngine.Cli.Options;
+using GbaEngine.Formats;
 using GbaEngine.Synthetic;
 
 namespace GbaEngine.Cli.Commands;
@@ -68,7 +68,7 @@ public static class SynthCommand
         var description = new JsonObject
         {
             ["generator"] = "gba synth (GbaEngine.Synthetic.SyntheticModel, training stream 1)",
-            ["spec"] = JsonSerializer.SerializeToNode(spec, TrainCommand.JsonOptions),
+            ["spec"] = CliJson.Write(spec),
             ["seed"] = seed,
             ["tokens"] = tokens,
             ["dim"] = spec.Dim,

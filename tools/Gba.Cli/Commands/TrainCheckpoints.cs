@@ -2,6 +2,8 @@ using System.Text.Json.Nodes;
 using GbaEngine.Checkpoints;
 using GbaEngine.Training;
 
+using GbaEngine.Cli.Options;
+
 namespace GbaEngine.Cli.Commands;
 
 /// <summary>
@@ -15,9 +17,6 @@ namespace GbaEngine.Cli.Commands;
 /// </summary>
 static class TrainCheckpoints
 {
-    /// <summary>Options that steer this invocation only: never saved, free to differ on resume (checkpoint settings are saved, and may change too).</summary>
-    public static readonly HashSet<string> RunControl = ["--resume", "--out", "--json", "--quiet", "--help", "-h"];
-
     public const string Folder = "checkpoints";
 
     /// <summary>A run being continued: the checkpoint, where it came from, and the merged arguments.</summary>
@@ -27,7 +26,7 @@ static class TrainCheckpoints
     /// Loads the newest loadable checkpoint of the run in <paramref name="dir"/> (a run directory, or one
     /// step-* directory to take that checkpoint) and merges its saved arguments with <paramref name="given"/>.
     /// </summary>
-    public static Resume Open(string dir, string command, IReadOnlyList<string> given, IReadOnlySet<string> valueOptions, TextWriter stderr)
+    public static Resume Open(string dir, string command, IReadOnlyList<string> given, TextWriter stderr)
     {
         string full = FullPath(dir);
         LoadedCheckpoint loaded;
@@ -53,9 +52,9 @@ static class TrainCheckpoints
         if (savedCommand is not ("train" or "demo"))
             throw new InvalidDataException($"{loaded.Directory}: written by 'gba {savedCommand}', which 'gba {command}' cannot resume.");
         var saved = reader.Args(app);
-        if (Parse(given, valueOptions).LastOrDefault(a => a.Name == "--out").Value is { } outDir && FullPath(outDir) != runDir)
+        if (Parse(given).LastOrDefault(a => a.Name == "--out").Value is { } outDir && FullPath(outDir) != runDir)
             throw new UsageException($"--out must be the directory being resumed ({dir}) or left out");
-        return new Resume(savedCommand, runDir, loaded, Merge(Parse(saved, valueOptions), Parse(given, valueOptions)));
+        return new Resume(savedCommand, runDir, loaded, Merge(Parse(saved), Parse(given)));
     }
 
     /// <summary>
@@ -72,7 +71,7 @@ static class TrainCheckpoints
         var nowData = Without(data.Config, "files");
         if (!JsonNode.DeepEquals(savedData, nowData))
             throw new InvalidDataException($"{r.Loaded.Directory}: the checkpoint was trained on {savedData?.ToJsonString()}, this run reads {nowData?.ToJsonString()}.");
-        string kernels = Kernels.KernelSelector.Current.ToString().ToLowerInvariant();
+        string kernels = trainer.Model.Kernels.ToString().ToLowerInvariant();
         if (c.Kernels != kernels || c.Options.Threads != options.Threads)
             stderr.WriteLine($"gba {command}: warning: the checkpoint ran with kernels {c.Kernels} on {c.Options.Threads} threads, this run uses {kernels} on {options.Threads}: " +
                              "the result will match an uninterrupted run only up to rounding");
@@ -95,7 +94,7 @@ static class TrainCheckpoints
     }
 
     /// <summary>The schedule that writes OUT/checkpoints/, carrying what `--resume` needs to rebuild the run; null without --out.</summary>
-    public static CheckpointSchedule? Schedule(string? outDir, string command, IReadOnlyList<string> args, IReadOnlySet<string> valueOptions,
+    public static CheckpointSchedule? Schedule(string? outDir, string command, IReadOnlyList<string> args,
         OptionReader o, TrainerOptions options, DataSource data)
     {
         if (outDir is null)
@@ -107,7 +106,7 @@ static class TrainCheckpoints
         int keep = o.Int("--keep-checkpoints", 3);
         if (every < 0) throw new UsageException("--checkpoint-every must be 0 (only at the end and on interrupt) or a positive number of steps");
         if (keep < 1) throw new UsageException("--keep-checkpoints must be at least 1");
-        var saved = Parse(args, valueOptions).Where(a => !RunControl.Contains(a.Name)).ToList();
+        var saved = Parse(args).Where(a => !TrainOptions.RunControl.Contains(a.Name)).ToList();
         if (!saved.Exists(a => a.Name == "--threads")) saved.Add(new Arg("--threads", options.Threads.ToString(System.Globalization.CultureInfo.InvariantCulture)));
         return new CheckpointSchedule(new CheckpointStore(Path.Combine(outDir, Folder), keep), every)
         {
@@ -148,7 +147,7 @@ static class TrainCheckpoints
     public readonly record struct Arg(string Name, string? Value);
 
     /// <summary>Splits arguments the way <see cref="OptionReader"/> reads them; positional ones (data paths) become --data.</summary>
-    public static List<Arg> Parse(IReadOnlyList<string> args, IReadOnlySet<string> valueOptions)
+    public static List<Arg> Parse(IReadOnlyList<string> args)
     {
         var list = new List<Arg>();
         for (int i = 0; i < args.Count; i++)
@@ -157,7 +156,7 @@ static class TrainCheckpoints
             if (!a.StartsWith("--", StringComparison.Ordinal) || a == "--") { list.Add(new Arg("--data", a)); continue; }
             int eq = a.IndexOf('=');
             string name = eq > 0 ? a[..eq] : a;
-            if (!valueOptions.Contains(name)) list.Add(new Arg(name, null));
+            if (!TrainOptions.ValueOptions.Contains(name)) list.Add(new Arg(name, null));
             else list.Add(new Arg(name, eq > 0 ? a[(eq + 1)..] : i + 1 < args.Count ? args[++i] : null));
         }
         return list;

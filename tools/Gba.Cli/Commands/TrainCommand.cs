@@ -1,13 +1,15 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using GbaEngine.Cli.Config;
+using GbaEngine.Cli.Options;
+using static GbaEngine.Cli.Options.TrainOptions;
 using GbaEngine.Cli.Runs;
 using GbaEngine.Kernels.Elementwise;
-using GbaEngine.Metrics;
+using GbaEngine.Evaluation;
 using GbaEngine.Model;
 using GbaEngine.Synthetic;
 using GbaEngine.Training;
+using GbaEngine.Encoders;
 
 namespace GbaEngine.Cli.Commands;
 
@@ -18,36 +20,13 @@ namespace GbaEngine.Cli.Commands;
 /// </summary>
 public static class TrainCommand
 {
-    internal static readonly HashSet<string> ValueOptions =
-    [
-        "--method", "--d-sae", "--batch", "--steps", "--tokens", "--lr", "--weight-decay", "--seed", "--threads",
-        "--groups", "--htf", "--ltf", "--taf", "--k", "--gate", "--bias-init", "--buffer-tokens", "--init-tokens",
-        "--normalize", "--eval-every", "--eval-tokens", "--features", "--dim", "--sparsity", "--profile", "--exponent",
-        "--noise", "--magnitude-min", "--magnitude-max", "--out", "--kernels",
-        "--data", "--dtype", "--tensor", "--row-limit", "--model-name", "--hook-name", "--resume", "--checkpoint-every", "--keep-checkpoints",
-        "--config", "--sweep", "--index", "--token-text", "--ground-truth", "--data-seed",
-        "--l1", "--l1-warmup", "--l0-coefficient", "--ste-bandwidth", "--threshold-init", "--threshold-decay",
-        "--mp-steps", "--eval-mp-steps", "--mix-sparsity", "--mix-fraction",
-        "--lr-warmup", "--lr-schedule", "--lr-decay-start", "--aux-k", "--aux-k-coefficient", "--dead-tokens", "--resample-every",
-    ];
-    internal static readonly HashSet<string> Flags = ["--json", "--untied", "--quiet", "--help", "-h", "--skip-nonfinite"];
-    internal static readonly HashSet<string> Repeatable = ["--data"];
-
-    /// <summary>The embedded default problem of `gba demo` (README: "The demo").</summary>
-    public static class DemoDefaults
-    {
-        public const int Features = 512, Dim = 64, Sparsity = 3, Neurons = 2048, Batch = 512, Groups = 3;
-        public const double Htf = 0.024, Ltf = 0.012, LearningRate = 3e-3;
-        public const long Tokens = 512L * 6000;
-    }
-
     public static int Run(string command, IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr)
     {
-        var o = new OptionReader(args, ValueOptions, Flags, Repeatable);
+        var o = TrainOptions.Reader(args);
         if (o.Flag("--help") || o.Flag("-h")) { stdout.Write(Help(command)); return CliApp.Ok; }
-        var resume = o.String("--resume") is { } from ? TrainCheckpoints.Open(from, command, args, ValueOptions, stderr)
+        var resume = o.String("--resume") is { } from ? TrainCheckpoints.Open(from, command, args, stderr)
             : o.Has("--sweep") ? ResumeSweepPoint(command, args, stderr) : null;
-        if (resume != null) (command, o) = (resume.Command, new OptionReader(resume.Args, ValueOptions, Flags, Repeatable));
+        if (resume != null) (command, o) = (resume.Command, TrainOptions.Reader(resume.Args));
         string? outDir = ConfigSources.Apply(o, Environment.GetEnvironmentVariable);
         return RunPoint(command, o, resume?.RunDirectory ?? outDir, stdout, stderr, resume);
     }
@@ -58,17 +37,14 @@ public static class TrainCommand
     /// </summary>
     static TrainCheckpoints.Resume? ResumeSweepPoint(string command, IReadOnlyList<string> args, TextWriter stderr)
     {
-        var probe = new OptionReader(args, ValueOptions, Flags, Repeatable);
+        var probe = TrainOptions.Reader(args);
         if (ConfigSources.Apply(probe, Environment.GetEnvironmentVariable) is not { } dir) return null;
         if (new Checkpoints.CheckpointStore(Path.Combine(dir, TrainCheckpoints.Folder)).List().Count == 0) return null;
         stderr.WriteLine($"gba {command}: {dir} holds checkpoints of this sweep point: resuming it");
         // --out names the sweep directory here, not the run directory being resumed.
-        var given = TrainCheckpoints.Parse(args, ValueOptions).Where(a => a.Name != "--out");
-        return TrainCheckpoints.Open(dir, command, TrainCheckpoints.Format(given).ToList(), ValueOptions, stderr);
+        var given = TrainCheckpoints.Parse(args).Where(a => a.Name != "--out");
+        return TrainCheckpoints.Open(dir, command, TrainCheckpoints.Format(given).ToList(), stderr);
     }
-
-    /// <summary>Options that pick a run's options (expanded into the reader): not part of the command line a checkpoint saves.</summary>
-    static readonly HashSet<string> OptionSources = ["--config", "--sweep", "--index"];
 
     /// <summary>
     /// Trains one run whose options are all in <paramref name="o"/>; a failure leaves --out/error.txt.
@@ -96,9 +72,8 @@ public static class TrainCommand
         // Paths after --data (a shell glob expands to several) are data files too.
         var dataPaths = o.Strings("--data").Concat(o.Positional).ToList();
         if (o.Positional.Count > 0 && o.Strings("--data").Count == 0) throw new UsageException($"unexpected argument '{o.Positional[0]}'");
-        if (o.String("--kernels") is { } k) Kernels.KernelSelector.Force(Kernels.KernelSelector.Parse(k));
 
-        var options = ReadTrainerOptions(o, demo: command == "demo");
+        var options = TrainOptions.Trainer(o, demo: command == "demo");
         options.Validate();
         var mpSweep = ReadStepList(o, options);
         if (o.Has("--token-text") && dataPaths.Count == 0) throw new UsageException("--token-text goes with --data (it names each activation row's token)");
@@ -108,6 +83,8 @@ public static class TrainCommand
         if (text != null && text.Count != data.EvalRows!.Value.TokenCount)
             throw new InvalidDataException($"{text.Path}: {text.Count} token rows, but the activations have {data.EvalRows.Value.TokenCount} rows (they must align row by row).");
         var (train, eval, describe) = (data.Train, data.Eval, data.Description);
+        // k_aux's default (d/2) needs the data's width: resolved here, so config.json and the checkpoint record the value used.
+        options = options.WithResolvedAuxK(train.Dim);
         bool json = o.Flag("--json");
         if (outDir != null)
         {
@@ -118,21 +95,23 @@ public static class TrainCommand
             File.Delete(Path.Combine(outDir, "summary.json"));
         }
         // The checkpoint keeps the fully expanded command line (config-file and sweep options included), so --resume needs neither file.
-        var schedule = openData is null ? TrainCheckpoints.Schedule(outDir, command, o.ToArgs(OptionSources), ValueOptions, o, options, data) : null;
+        var schedule = openData is null ? TrainCheckpoints.Schedule(outDir, command, o.ToArgs(TrainOptions.Sources), o, options, data) : null;
 
         using var trainer = new SaeTrainer(options, train.Dim);
         if (resume != null) TrainCheckpoints.Continue(resume, command, trainer, data, stderr, JsonlLog.Line);
         using var signals = new InterruptSignals(command, stderr);
-        stderr.WriteLine($"gba {command}: {MethodName(options.Method).ToUpperInvariant()} M={options.Neurons} on {train.Describe()}; " +
-                         $"{options.Steps} steps of {options.BatchSize} tokens, {options.Threads} threads, kernels {Kernels.KernelSelector.Current}");
+        stderr.WriteLine($"gba {command}: {TrainOptions.MethodName(options.Method).ToUpperInvariant()} M={options.Neurons} on {train.Describe()}; " +
+                         $"{options.Steps} steps of {options.BatchSize} tokens, {options.Threads} threads, kernels {trainer.Model.Kernels}");
+        if (options.BudgetWarning() is { } warning) stderr.WriteLine($"gba {command}: warning: {warning}");
         using var log = outDir is null ? null : new StreamWriter(Path.Combine(outDir, "metrics.jsonl"), append: resume != null);
         // Appended on resume: steps logged after the last checkpoint appear twice, and readers keep the later line.
         using var lossLog = outDir is null ? null : new StreamWriter(Path.Combine(outDir, LossLog.FileName), append: resume != null);
+        using var biasLog = outDir is null || trainer.Groups is null ? null : new StreamWriter(Path.Combine(outDir, BiasLog.FileName), append: resume != null);
         var observers = new ObserverList(new ProgressDisplay(stderr, !Console.IsErrorRedirected && ReferenceEquals(stderr, Console.Error), o.Flag("--quiet")),
-            log is null ? null : new JsonlLog(log), lossLog is null ? null : new LossLog(lossLog));
+            log is null ? null : new JsonlLog(log), lossLog is null ? null : new LossLog(lossLog), biasLog is null ? null : new BiasLog(biasLog));
         if (outDir != null)
         {
-            var effective = ConfigSources.Effective(options, data.Options, train.Dim);
+            var effective = TrainOptions.Effective(options, data.Options);
             if (text != null) effective["token_text"] = Path.GetFullPath(text.Path);
             foreach (var name in new[] { "--model-name", "--hook-name" })
                 if (o.String(name) is { } v) effective[name[2..].Replace('-', '_')] = v;
@@ -149,7 +128,7 @@ public static class TrainCommand
         {
             RunArtefacts.Write(outDir, result, eval, options, text, data.EvalRows?.FirstRow ?? 0);
             if (result.Final.BestCosines != null) RecoveryFile.Write(outDir, result.Final, eval.FeatureFrequencies);
-            Interop.SaeLensExport.Write(Path.Combine(outDir, "sae"), result.Model, options, result.Groups,
+            Interop.SaeLensExport.Write(Path.Combine(outDir, "sae"), result.Model, options.Method.ToString().ToLowerInvariant(), result.Groups?.Assignment,
                 new Dictionary<string, string?> { ["dataset"] = describe, ["model_name"] = o.String("--model-name"), ["hook_name"] = o.String("--hook-name") });
             // summary.json last: its presence marks a finished run (sweep summaries rely on it).
             RunConfig.WriteAtomically(Path.Combine(outDir, "summary.json"), summary);
@@ -161,58 +140,11 @@ public static class TrainCommand
     /// <summary>Written into --out when training fails, so `gba sweep summarize` can tell failed runs from unfinished ones.</summary>
     public const string FailureFile = "error.txt";
 
-    internal static TrainerOptions ReadTrainerOptions(OptionReader o, bool demo)
-    {
-        // The demo's TAF band and learning rate are tuned to its problem; `train` starts from the paper's defaults.
-        var paper = new TrainerOptions();
-        var method = o.Enum("--method", TrainingMethod.Gba);
-        int batch = o.Int("--batch", DemoDefaults.Batch);
-        long tokens = o.Has("--steps") ? o.Long("--steps", 0) * batch : o.Long("--tokens", DemoDefaults.Tokens);
-        if (o.Has("--steps") && o.Has("--tokens")) throw new UsageException("give --steps or --tokens, not both");
-        return new TrainerOptions
-        {
-            Method = method,
-            Neurons = o.Int("--d-sae", DemoDefaults.Neurons),
-            Tied = !o.Flag("--untied"),
-            Gate = o.Enum("--gate", GateKind.JumpRelu),
-            K = o.Int("--k", 3),
-            MpSteps = o.Int("--mp-steps", 3),
-            Groups = o.Int("--groups", demo ? DemoDefaults.Groups : paper.Groups),
-            Htf = o.Double("--htf", demo ? DemoDefaults.Htf : paper.Htf),
-            Ltf = o.Double("--ltf", demo ? DemoDefaults.Ltf : paper.Ltf),
-            Taf = o.Double("--taf", 0.012),
-            BiasInit = o.Enum("--bias-init", BiasInitialization.Quantile),
-            BufferTokens = o.Long("--buffer-tokens", 25_600),
-            InitTokens = o.Int("--init-tokens", 25_600),
-            BatchSize = batch,
-            Tokens = tokens,
-            LearningRate = o.Double("--lr", demo ? DemoDefaults.LearningRate : paper.LearningRate),
-            WeightDecay = o.Double("--weight-decay", 0),
-            Seed = o.ULong("--seed", 1),
-            Threads = o.Int("--threads", Environment.ProcessorCount),
-            Normalization = o.Enum("--normalize", InputNormalization.DatasetScale),
-            EvalEvery = o.Int("--eval-every", 500),
-            L1Coefficient = o.Double("--l1", paper.L1Coefficient),
-            L1Warmup = o.Double("--l1-warmup", paper.L1Warmup),
-            L0Coefficient = o.Double("--l0-coefficient", paper.L0Coefficient),
-            SteBandwidth = o.Double("--ste-bandwidth", paper.SteBandwidth),
-            InitialThreshold = o.Double("--threshold-init", paper.InitialThreshold),
-            ThresholdDecay = o.Double("--threshold-decay", paper.ThresholdDecay),
-            LrWarmup = o.Double("--lr-warmup", paper.LrWarmup),
-            LrSchedule = o.Enum("--lr-schedule", paper.LrSchedule),
-            LrDecayStart = o.Double("--lr-decay-start", paper.LrDecayStart),
-            AuxK = o.Has("--aux-k") ? o.Int("--aux-k", 0) : null,
-            AuxKCoefficient = o.Double("--aux-k-coefficient", paper.AuxKCoefficient),
-            DeadTokens = o.Has("--dead-tokens") ? o.Long("--dead-tokens", 0) : null,
-            ResampleEvery = o.Int("--resample-every", 0),
-        };
-    }
-
     static void PrintSummary(TextWriter w, TrainerOptions o, TrainingResult r)
     {
         var m = r.Final;
         var ci = CultureInfo.InvariantCulture;
-        w.WriteLine(string.Create(ci, $"method {MethodName(o.Method).ToUpperInvariant()}  M={o.Neurons}  tokens {r.Tokens:N0}  {r.Seconds:F1} s  {r.TokensPerSecond:N0} tokens/s"));
+        w.WriteLine(string.Create(ci, $"method {TrainOptions.MethodName(o.Method).ToUpperInvariant()}  M={o.Neurons}  tokens {r.Tokens:N0}  {r.Seconds:F1} s  {r.TokensPerSecond:N0} tokens/s"));
         if (m.Frr08 is { } f8) w.WriteLine(string.Create(ci, $"  FRR@0.8 {f8:F4}   FRR@0.9 {m.Frr09:F4}   (true features recovered by a decoder direction)"));
         w.WriteLine(string.Create(ci, $"  FVU {m.Fvu:F4}   explained variance {m.ExplainedVariance:F4}   MSE {m.Mse:G4}"));
         w.WriteLine(string.Create(ci, $"  L0 {m.L0:F2}   fraction active {m.FractionActive:G3}   dead fraction {m.DeadFraction:F4}"));
@@ -236,7 +168,7 @@ public static class TrainCommand
         var m = r.Final;
         return new JsonObject
         {
-            ["method"] = MethodName(o.Method),
+            ["method"] = TrainOptions.MethodName(o.Method),
             ["frr_0_8"] = m.Frr08,
             ["frr_0_9"] = m.Frr09,
             ["fvu"] = m.Fvu,
@@ -251,7 +183,7 @@ public static class TrainCommand
             ["d_sae"] = o.Neurons,
             ["threads"] = o.Threads,
             ["seed"] = o.Seed,
-            ["kernels"] = Kernels.KernelSelector.Current.ToString().ToLowerInvariant(),
+            ["kernels"] = (o.Kernels ?? Kernels.KernelSelector.Current).ToString().ToLowerInvariant(),
         };
     }
 
@@ -278,27 +210,18 @@ public static class TrainCommand
                 : throw new UsageException($"option --eval-mp-steps: '{x}' is not a step count >= 1")).ToArray();
     }
 
-    /// <summary>The method as --method spells it.</summary>
-    internal static string MethodName(TrainingMethod method) => method == TrainingMethod.JumpReluL0 ? "jumprelu-l0" : method.ToString().ToLowerInvariant();
-
     /// <summary>config.json: "options" is loadable by --config (repeats the run); the rest records what ran.</summary>
     static void WriteConfig(string path, TrainerOptions o, JsonNode dataConfig, JsonObject effective)
     {
         var cfg = new JsonObject
         {
             ["options"] = effective,
-            ["trainer"] = JsonSerializer.SerializeToNode(o, JsonOptions),
+            ["trainer"] = TrainerOptionsJson.Write(o),
             ["data"] = dataConfig.DeepClone(),
-            ["kernels"] = Kernels.KernelSelector.Current.ToString().ToLowerInvariant(),
+            ["kernels"] = (o.Kernels ?? Kernels.KernelSelector.Current).ToString().ToLowerInvariant(),
         };
         RunConfig.WriteAtomically(path, cfg);
     }
-
-    internal static readonly JsonSerializerOptions JsonOptions = new()
-    {
-        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
-    };
 
     sealed class JsonlLog(StreamWriter w) : ITrainingObserver
     {
@@ -331,50 +254,21 @@ public static class TrainCommand
         readonly ITrainingObserver[] _all = observers.OfType<ITrainingObserver>().ToArray();
         public void OnStep(in StepReport r) { foreach (var o in _all) o.OnStep(r); }
         public void OnEvaluation(EvaluationReport r) { foreach (var o in _all) o.OnEvaluation(r); }
-        public void OnBiasUpdate(long step, BiasUpdateSummary s) { foreach (var o in _all) o.OnBiasUpdate(step, s); }
+        public void OnBiasUpdate(BiasUpdateReport r) { foreach (var o in _all) o.OnBiasUpdate(r); }
     }
+
+    static readonly TrainerOptions Defaults = new();
 
     static string Help(string command) => command == "demo"
         ? $"""
           gba demo: train GBA on the embedded default and print the metrics
 
           Default: synthetic data from the paper's model with n={DemoDefaults.Features} unit Gaussian features in
-          d={DemoDefaults.Dim}, s={DemoDefaults.Sparsity} active per token (f = s/n), magnitudes U(0.5, 1.5); a tied JumpReLU SAE
-          with M={DemoDefaults.Neurons} neurons trained by GBA with K={DemoDefaults.Groups} groups, TAFs {DemoDefaults.Htf} -> {DemoDefaults.Ltf} (4x to 2x the true
-          frequency), AdamW lr {DemoDefaults.LearningRate}, batch {DemoDefaults.Batch}, {DemoDefaults.Tokens:N0} tokens. Every 'gba train' option overrides it.
+          d={DemoDefaults.Dim}, s={DemoDefaults.Sparsity} active per token (f = s/n), magnitudes U(0.5, 1.5), trained with the same
+          defaults as 'gba train': a tied JumpReLU SAE with M={Defaults.Neurons} neurons, GBA with K={Defaults.Groups} groups and TAFs
+          {Defaults.Htf} -> {Defaults.Ltf} (the paper's setting, not told s), AdamW lr {Defaults.LearningRate}, batch {Defaults.BatchSize},
+          {Defaults.Tokens:N0} tokens. Every 'gba train' option overrides it.
 
-          """ + Options
-        : "gba train: train an SAE on activation files (--data) or on synthetic data from the paper's model\n\n" + Options;
-
-    const string Options = """
-        Method:      --method gba|ba|topk|l1|batchtopk|jumprelu-l0|mp   --d-sae M   --gate jumprelu|relu   --untied
-                     GBA: --groups K --htf P --ltf P   BA: --taf P   both: --bias-init quantile|zero --buffer-tokens N
-                     TopK: --k K (per token)   BatchTopK: --k K (mean per token; the batch keeps k*B) --threshold-decay X
-                     L1: --l1 LAMBDA (penalty LAMBDA*sum |a_m|*||w_m||*h_m, decoder not renormalised) --l1-warmup FRACTION
-                     JumpReLU-L0: --l0-coefficient LAMBDA --ste-bandwidth EPS --threshold-init THETA   --init-tokens N
-                     MP: --mp-steps T (matching-pursuit steps)   --eval-mp-steps T1,T2,... (also evaluate at these T)
-                     Dead latents (not fired in the last N tokens): --dead-tokens N (default: AuxK min(10M, budget/10);
-                     resampling half the interval)   TopK, BatchTopK: --aux-k K (AuxK on by default with K = d/2; 0: off)
-                     --aux-k-coefficient ALPHA (1/32)   L1, JumpReLU-L0: --resample-every STEPS (default 0: never)
-        Budget:      --batch B   --steps S | --tokens N (suffix k/M/G)   --lr X   --weight-decay X   --seed S   --threads T
-                     --lr-warmup FRACTION (linear from 0; default 0)   --lr-schedule constant|cosine|linear (default constant)
-                     --lr-decay-start FRACTION (where cosine/linear decay towards 0 begins; default 0.8)
-                     --normalize datasetscale|pertoken   --eval-every STEPS   --eval-tokens N   --kernels scalar|avx2|avx512
-        Synthetic:   --features n   --dim d   --sparsity s   --profile uniform|powerlaw   --exponent A   --noise SIGMA
-                     --magnitude-min X   --magnitude-max X   --mix-sparsity S2 --mix-fraction F   --data-seed S (seed of the synthetic problem or of the file shuffle; default --seed)
-        Data files:  --data PATH... (.npy, .safetensors, raw; files, directories or globs; repeatable)   --dtype f32|f16|bf16 --dim d (raw)
-                     --tensor NAME (safetensors)   --row-limit N   --skip-nonfinite   --eval-tokens N (held out: the last rows, at most 10%)
-                     --ground-truth FILE.npy (true features [n x d], e.g. from gba synth: FRR and per-feature best cosines, recovery.json)
-                     --token-text FILE.tsv (token text per activation row: top-activating tokens in the report)
-        Config:      --config FILE (JSON object of these options without the dashes, e.g. {"d_sae": 4096, "data": ["a.npy"]};
-                     flags override it; a run's config.json repeats the run)
-                     --sweep FILE --index I (point I of a gba sweep grid, into SWEEP_DIR/run-III; SLURM_ARRAY_TASK_ID if no --index)
-        Output:      --out DIR (config.json, metrics.jsonl, loss.jsonl, neurons.json, summary.json, sae/ in the SAELens layout,
-                     top_activations.json with --token-text; error.txt if the run failed)   --json (last stdout line: one JSON object)   --quiet
-                     --model-name NAME --hook-name NAME (recorded in sae/cfg.json for SAELens / SAEBench, e.g. gpt2 blocks.6.hook_resid_post)
-        Checkpoints: --checkpoint-every STEPS (default 1000; 0: only at the end and on Ctrl-C/SIGTERM) into DIR/checkpoints/
-                     --keep-checkpoints K (default 3)   --resume DIR (continue the run in DIR exactly; saved options apply,
-                     --steps/--tokens may grow it; Ctrl-C stops after the current step with a checkpoint, twice at once)
-
-        """;
+          """ + TrainOptions.Help()
+        : "gba train: train an SAE on activation files (--data) or on synthetic data from the paper's model\n\n" + TrainOptions.Help();
 }

@@ -1,7 +1,9 @@
+using GbaEngine.Charts;
 using System.Globalization;
 using System.Text.Json.Nodes;
-using GbaEngine.Metrics;
+using GbaEngine.Evaluation;
 using GbaEngine.Training;
+using GbaEngine.Encoders;
 
 namespace GbaEngine.Cli.Experiments;
 
@@ -77,8 +79,8 @@ public sealed class FrontierExperiment : IExperiment
         }
         report.Table(["method", "setting", "fraction active", "L0", "FVU", "dead", "train s"], rows);
         report.Data["runs"] = runs;
-        report.Plot("fvu", SvgChart.Lines("Loss-sparsity frontier (lower left is better)", "fraction of neurons active (log scale)", "FVU",
-            series.Select(kv => new Series(kv.Key, kv.Value.OrderBy(p => p.Item1).ToArray())).ToArray(), logX: true),
+        report.Plot("fvu", Svg.LinePlot(new PlotSpec("Loss-sparsity frontier (lower left is better)", "fraction of neurons active", "FVU", LogX: true, Width: 640, Height: 400),
+            series.Select(kv => Series.From(kv.Key, kv.Value.OrderBy(p => p.Item1).ToArray())).ToArray()),
             "FVU against fraction active, one point per setting");
         return report;
     }

@@ -3,6 +3,8 @@ using System.Net;
 using System.Text;
 using System.Text.Json.Nodes;
 
+using GbaEngine.Charts;
+
 namespace GbaEngine.Cli.Report;
 
 /// <summary>

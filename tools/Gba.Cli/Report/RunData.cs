@@ -1,6 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using GbaEngine.Cli.Config;
+using GbaEngine.Cli.Options;
 using GbaEngine.Cli.Runs;
 
 namespace GbaEngine.Cli.Report;

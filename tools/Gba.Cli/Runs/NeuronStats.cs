@@ -1,5 +1,5 @@
-using GbaEngine.Memory;
-using GbaEngine.Metrics;
+using GbaEngine.Encoders;
+using GbaEngine.Evaluation;
 using GbaEngine.Model;
 using GbaEngine.Training;
 
@@ -37,22 +37,19 @@ public sealed class NeuronStats
 
     public double Frequency(int m) => Tokens == 0 ? 0 : (double)Fires[m] / Tokens;
 
+    /// <summary>One pass of the model's own encoder (matching pursuit for an MP-SAE) over the set.</summary>
     public static NeuronStats Compute(SparseAutoencoder sae, EvaluationSet set, int threads)
     {
-        const int chunk = 1024;
-        var p = sae.Parameters;
-        int d = sae.Dim, stride = p.Stride, n = set.Count, m = sae.Neurons;
-        using var encoder = new BatchEncoder(sae.Architecture, p, chunk, threads);
-        var code = new SparseCode();
-        var x = new AlignedArray((long)chunk * stride);
-        var factors = new float[chunk];
-        var s = new NeuronStats(m, n);
-        var scale = p.Scale.ToArray();
-        for (int start = 0; start < n; start += chunk)
+        var s = new NeuronStats(sae.Neurons, set.Count);
+        using var encoder = new ChunkedEncoder(sae, threads);
+        encoder.Encode(set.Tokens, set.Count, new Collector(s, sae.Parameters.Scale.ToArray()));
+        return s;
+    }
+
+    sealed class Collector(NeuronStats s, float[] scale) : IEncodedChunkVisitor
+    {
+        public void Visit(int first, int rows, ReadOnlySpan<float> normalized, ReadOnlySpan<float> factors, SparseCode code)
         {
-            int rows = Math.Min(chunk, n - start);
-            sae.NormalizeBatch(set.Tokens.AsSpan(start * d, rows * d), rows, x.Span, factors);
-            encoder.Encode(x, rows, code, null);
             for (int t = 0; t < rows; t++)
             {
                 var idx = code.Indices(t);
@@ -65,11 +62,10 @@ public sealed class NeuronStats
                     s.Fires[k]++;
                     s.SumActivation[k] += f;
                     if (f > s.MaxActivation[k]) s.MaxActivation[k] = f;
-                    s.Offer(k, start + t, f);
+                    s.Offer(k, first + t, f);
                 }
             }
         }
-        return s;
     }
 
     /// <summary>Keeps the neuron's top list sorted descending (insertion into a list of TopCount).</summary>

@@ -1,8 +1,9 @@
 using System.Text.Json.Nodes;
-using GbaEngine.Cli.Config;
-using GbaEngine.Metrics;
+using GbaEngine.Cli.Options;
+using GbaEngine.Evaluation;
 using GbaEngine.Synthetic;
 using GbaEngine.Training;
+using GbaEngine.Rng;
 
 namespace GbaEngine.Cli.Runs;
 

@@ -1,5 +1,5 @@
 using System.Text.Json.Nodes;
-using GbaEngine.Cli.Config;
+using GbaEngine.Cli.Options;
 
 namespace GbaEngine.Cli.Runs;
 

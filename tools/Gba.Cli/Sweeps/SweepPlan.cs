@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using GbaEngine.Cli.Config;
+using GbaEngine.Cli.Options;
 
 namespace GbaEngine.Cli.Sweeps;
 
@@ -93,7 +93,7 @@ public sealed class SweepPlan
                 labels[name] = Label(value);
             }
             foreach (var (key, _) in options)
-                if (!ConfigSources.Configurable.Contains("--" + key.Replace('_', '-')))
+                if (!TrainOptions.Configurable.Contains("--" + key.Replace('_', '-')))
                     throw new InvalidDataException($"{path}: unknown option '{key}' in run {i} (base and grid keys are gba train options without the dashes).");
             points.Add(new SweepPoint(i, "run-" + i.ToString(CultureInfo.InvariantCulture).PadLeft(width, '0'), labels, options));
         }
