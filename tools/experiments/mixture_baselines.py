@@ -35,6 +35,10 @@ PAPER = {20: (100, 98.4), 30: (98.4, 24.2), 50: (94.5, 23.4)}
 REAL = os.path.join(os.path.dirname(ROOT), "shared", "data", "use-lite-moby-resid1-40k.f16.npy")
 
 
+# The runs whose dead latents `report` checks for reachability by AuxK (see reach()).
+REACH = [f"topk-k{k}-aux{a}-s{s}" for k in (20, 30, 50) for a in ("on", "off") for s in SEEDS]
+
+
 def sweep_runs():
     """(name, args): the main grid."""
     for method in ["topk", "batchtopk"]:
@@ -62,7 +66,7 @@ def probe_runs():
         # generator
         "magnitudes-1": ["--magnitude-min", "1", "--magnitude-max", "1"],
         "magnitudes-0.1-1.9": ["--magnitude-min", "0.1", "--magnitude-max", "1.9"],
-        "pertoken": ["--normalize", "pertoken"],
+        "datasetscale": ["--normalize", "datasetscale"],
         # width
         "width-256": ["--d-sae", "256"],
         "width-2048": ["--d-sae", "2048"],
@@ -77,9 +81,11 @@ def probe_runs():
         "dead-50k": ["--dead-tokens", "50k"],
         # budget
         "tokens-20M": ["--tokens", "20M"],
-        "pertoken-20M": ["--normalize", "pertoken", "--tokens", "20M"],
+        # the centring bias b_pre (issue 18's --pre-bias)
+        "pre-bias-frozen": ["--pre-bias", "frozen"],
+        "pre-bias-none": ["--pre-bias", "none"],
     }
-    expensive = {"width-2048", "tokens-20M", "pertoken-20M"}   # 4x the compute: two seeds
+    expensive = {"width-2048", "tokens-20M"}   # 4x the compute: two seeds
     for k in [20, 30]:
         for name, extra in variants.items():
             for seed in SEEDS[:2] if name in expensive else SEEDS:
@@ -138,6 +144,9 @@ def load(work, name):
             m = json.loads(line)
             curve.append({k: m.get(k) for k in ["step", "tokens", "frr_0_8", "frr_0_9", "dead_fraction", "fvu", "l0"]})
     summary["curve"] = curve
+    with open(os.path.join(d, "config.json")) as f:
+        config = json.load(f)
+    summary["normalize"] = config["options"]["normalize"]
     return summary
 
 
@@ -202,6 +211,54 @@ def readouts(gba, work, name, seed):
     return {f"{part}_{tau}": frr(v, rows_, tau) for part, rows_ in [("dec", dec), ("enc", enc)] for tau in (0.8, 0.9)}
 
 
+def reach(gba, work, name, seed, tokens=1024):
+    """Can AuxK reach the dead latents? AuxK (as sparsify and OpenAI implement it) selects each token's largest
+    *positive* pre-activations y = w_enc.(x' - b_dec) + b_enc among the dead latents, so a latent whose y is <= 0
+    on every token gets no gradient from it. From the exported SAE (x' = sqrt(d) x/|x|, SAELens'
+    constant_norm_rescale, which the export folds in) on fresh mixture tokens drawn with the run's true features
+    (s = 3 or 20 distinct features, magnitudes U(0.5, 1.5): the generator's law, not its stream): the latents that
+    never fired on the evaluation set (neurons.json), how many of them have y > 0 on at least one token, and the
+    mean number of positive dead y per token. Also checks the read-out: the fraction of tokens whose top-k by this
+    formula fires only latents the evaluation saw fire."""
+    import random
+    truth = os.path.join(work, f"features-s{seed}")
+    if not os.path.exists(os.path.join(truth, "features.npy")):
+        subprocess.run([gba, "synth", "--features", "128", "--dim", "42", "--sparsity", "3", "--seed", str(seed), "--tokens", "1",
+                        "--out", truth, "--quiet"], check=True, capture_output=True)
+    feats = rows(*npy_f32(os.path.join(truth, "features.npy")))
+    w = safetensors(os.path.join(work, name, "sae", "sae_weights.safetensors"))
+    (d, m), wenc = w["W_enc"]
+    benc, bdec = w["b_enc"][1], w["b_dec"][1]
+    cols = [[wenc[j * m + i] for j in range(d)] for i in range(m)]
+    with open(os.path.join(work, name, "neurons.json")) as f:
+        freq = json.load(f)["frequency"]
+    with open(os.path.join(work, name, "config.json")) as f:
+        k = int(json.load(f)["options"]["k"])
+    dead = [i for i in range(m) if freq[i] == 0]
+    rng = random.Random(1000 + seed)
+    positive = [0] * m
+    per_token, consistent = 0, 0
+    for _ in range(tokens):
+        s = 20 if rng.random() < 0.5 else 3
+        x = [0.0] * d
+        for f_ in rng.sample(range(len(feats)), s):
+            c = rng.uniform(0.5, 1.5)
+            for j in range(d):
+                x[j] += c * feats[f_][j]
+        norm = math.sqrt(sum(v * v for v in x))
+        xc = [v * math.sqrt(d) / norm - b for v, b in zip(x, bdec)]
+        y = [sum(a * b for a, b in zip(cols[i], xc)) + benc[i] for i in range(m)]
+        for i in dead:
+            if y[i] > 0:
+                positive[i] += 1
+                per_token += 1
+        top = sorted(range(m), key=lambda i: -y[i])[:k]
+        consistent += all(freq[i] > 0 for i in top if y[i] > 0)
+    reached = sum(1 for i in dead if positive[i] > 0)
+    return {"run": name, "k": k, "tokens": tokens, "dead": len(dead), "dead_with_positive_y": reached,
+            "positive_dead_y_per_token": per_token / tokens, "topk_consistent_with_eval": consistent / tokens}
+
+
 def mean(xs):
     xs = [x for x in xs if x is not None]
     return sum(xs) / len(xs) if xs else float("nan")
@@ -217,11 +274,13 @@ def at_tokens(curve, tokens):
     return min(curve, key=lambda c: abs(c["tokens"] - tokens))
 
 
-def report(gba, work):
+def report(gba, work, path):
     result = {"setup": {"mixture": " ".join(MIX), "threads": 1, "defaults": "gba train defaults (lr 1e-3, batch 512, tied, AdamW, "
-                                                                                "AuxK k_aux = d/2 = 21, alpha = 1/32, dead window = budget/10)"},
+                                                                                "AuxK k_aux = d/2 = 21, alpha = 1/32, dead window = budget/10, "
+                                                                                "normalize pertoken); each row records the normalisation its runs used"},
               "sweep": [], "probes": [], "real": []}
-    print("method     k  AuxK  FRR@0.8 (min-max)      FRR@0.9 (min-max)      dead            FVU     L0     dFRR@0.8 2.5M->5M  ddead")
+    print("| method | k | AuxK | FRR@0.8 mean (min-max) | FRR@0.9 mean (min-max) | dead (min-max) | FVU | L0 | FRR@0.8 at 0.5M / 1M / 2.5M / 5M | seeds |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for method in ["topk", "batchtopk"]:
         for k in KS:
             for aux in ["on", "off"]:
@@ -234,16 +293,17 @@ def report(gba, work):
                     "method": method, "k": k, "auxk": aux == "on", "seeds": [r["seed"] for r in runs],
                     "frr_0_8": [r["frr_0_8"] for r in runs], "frr_0_9": [r["frr_0_9"] for r in runs],
                     "dead_fraction": [r["dead_fraction"] for r in runs], "fvu": [r["fvu"] for r in runs], "l0": [r["l0"] for r in runs],
+                    "normalize": sorted({r["normalize"] for r in runs}),
                     "frr_0_8_at_2_5M": [h["frr_0_8"] for h in half], "dead_at_2_5M": [h["dead_fraction"] for h in half],
                     "curves": [r["curve"] for r in runs],
                 }
                 result["sweep"].append(row)
                 f8, f9, dd = spread(row["frr_0_8"]), spread(row["frr_0_9"]), spread(row["dead_fraction"])
-                df = mean(row["frr_0_8"]) - mean(row["frr_0_8_at_2_5M"])
-                ddead = mean(row["dead_fraction"]) - mean(row["dead_at_2_5M"])
-                print(f"{method:9s} {k:3d}  {aux:4s}  {mean(row['frr_0_8']):.3f} ({f8[0]:.3f}-{f8[1]:.3f})  "
-                      f"{mean(row['frr_0_9']):.3f} ({f9[0]:.3f}-{f9[1]:.3f})  {mean(row['dead_fraction']):.3f} ({dd[0]:.2f}-{dd[1]:.2f})  "
-                      f"{mean(row['fvu']):.4f} {mean(row['l0']):6.2f}  {df:+.3f}  {ddead:+.3f}")
+                curve = " / ".join(f"{mean([at_tokens(r['curve'], t)['frr_0_8'] for r in runs]):.2f}"
+                                   for t in (500_000, 1_000_000, 2_500_000, 5_000_000))
+                print(f"| {method} | {k} | {aux} | {mean(row['frr_0_8']):.3f} ({f8[0]:.3f}-{f8[1]:.3f}) | "
+                      f"{mean(row['frr_0_9']):.3f} ({f9[0]:.3f}-{f9[1]:.3f}) | {mean(row['dead_fraction']):.3f} ({dd[0]:.2f}-{dd[1]:.2f}) | "
+                      f"{mean(row['fvu']):.4f} | {mean(row['l0']):.1f} | {curve} | {len(runs)} |")
     print("\nat 20M tokens (AuxK on)  FRR@0.8 (min-max)      FRR@0.9 (min-max)      dead   FVU     FRR@0.8 at 5M / 10M")
     for method, k in LONG:
         runs = [r for r in (load(work, f"{method}-k{k}-auxon-s{s}-20M") for s in SEEDS) if r]
@@ -265,7 +325,7 @@ def report(gba, work):
         if not r:
             continue
         k = None if group == "gba-default" else int(name.split("-k")[-1].split("-")[0])
-        entry = {"run": name, "group": group, "k": k, "seed": r["seed"], "frr_0_8": r["frr_0_8"], "frr_0_9": r["frr_0_9"],
+        entry = {"run": name, "group": group, "k": k, "seed": r["seed"], "normalize": r["normalize"], "frr_0_8": r["frr_0_8"], "frr_0_9": r["frr_0_9"],
                  "dead_fraction": r["dead_fraction"], "fvu": r["fvu"], "l0": r["l0"], "tokens": r["tokens"], "curve": r["curve"]}
         if group == "untied":
             entry["readouts"] = readouts(gba, work, name, r["seed"])
@@ -281,13 +341,19 @@ def report(gba, work):
         print(f"{group:24s} {str(k):>4s}  {mean([e['frr_0_8'] for e in es]):.3f} ({f8[0]:.3f}-{f8[1]:.3f})     "
               f"{mean([e['frr_0_9'] for e in es]):.3f} ({f9[0]:.3f}-{f9[1]:.3f})     {mean([e['dead_fraction'] for e in es]):.3f}  "
               f"{mean([e['fvu'] for e in es]):.4f} {mean([e['l0'] for e in es]):6.2f}  n={len(es)}{extra}")
+    for name in REACH:
+        r = load(work, name)
+        if r and r["normalize"] == "pertoken":   # reach() feeds the export per-token-normalised tokens
+            e = reach(gba, work, name, r["seed"])
+            result.setdefault("reach", []).append(e)
+            print(f"reach {name:24s} dead {e['dead']:3d}, with y > 0 on some token {e['dead_with_positive_y']:3d}, "
+                  f"positive dead y per token {e['positive_dead_y_per_token']:.2f} (read-out check {e['topk_consistent_with_eval']:.3f})")
     for name, _ in real_runs():
         r = load(work, name)
         if r:
-            result["real"].append({"run": name, "dead_fraction": r["dead_fraction"], "fvu": r["fvu"], "l0": r["l0"], "tokens": r["tokens"],
+            result["real"].append({"run": name, "normalize": r["normalize"], "dead_fraction": r["dead_fraction"], "fvu": r["fvu"], "l0": r["l0"], "tokens": r["tokens"],
                                    "curve": r["curve"]})
             print(f"{name:28s} dead {r['dead_fraction']:.4f}  FVU {r['fvu']:.4f}  L0 {r['l0']:.1f}  tokens {r['tokens']}")
-    path = os.path.join(ROOT, "docs", "experiments", "mixture-baselines.json")
     with open(path + ".tmp", "w") as f:
         json.dump(result, f, indent=1)
     os.replace(path + ".tmp", path)
@@ -300,17 +366,19 @@ def main():
     ap.add_argument("--gba", default=os.path.join(ROOT, "tools", "Gba.Cli", "bin", "Release", "net10.0", "gba"))
     ap.add_argument("--work", default="/tmp/mixture-baselines")
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--json-out", default=os.path.join(ROOT, "docs", "experiments", "mixture-baselines.json"), help="report: where the JSON goes")
+    ap.add_argument("--only", default="", help="run only the runs whose name starts with this prefix")
     a = ap.parse_args()
     if a.what == "sweep":
-        run_all(a.gba, a.work, a.jobs, list(sweep_runs()))
+        run_all(a.gba, a.work, a.jobs, [r for r in sweep_runs() if r[0].startswith(a.only)])
     elif a.what == "long":
-        run_all(a.gba, a.work, a.jobs, list(long_runs()))
+        run_all(a.gba, a.work, a.jobs, [r for r in long_runs() if r[0].startswith(a.only)])
     elif a.what == "probes":
-        run_all(a.gba, a.work, a.jobs, [(n, args) for n, _, args in probe_runs()])
+        run_all(a.gba, a.work, a.jobs, [(n, args) for n, _, args in probe_runs() if n.startswith(a.only)])
     elif a.what == "real":
-        run_all(a.gba, a.work, a.jobs, list(real_runs()))
+        run_all(a.gba, a.work, a.jobs, [r for r in real_runs() if r[0].startswith(a.only)])
     else:
-        report(a.gba, a.work)
+        report(a.gba, a.work, a.json_out)
 
 
 if __name__ == "__main__":
