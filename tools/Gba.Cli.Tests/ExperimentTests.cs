@@ -141,6 +141,16 @@ public class ExperimentTests
     }
 
     [Fact]
+    public void AblationTheDefaultsRecoverAndTheEarlierDefaultsDoNot()
+    {
+        var rows = Items(RunExperiment("ablation"), "rows").ToArray();
+        Assert.Equal(11, rows.Length);
+        double Frr(string setting) => Median(rows.Single(r => (string)r["setting"]! == setting), "frr_0_9");
+        Assert.True(Frr("defaults") >= 0.9, rows[0].ToJsonString());
+        Assert.True(Frr("defaults") > Frr("earlier defaults (quantile start, dataset scale)") + 0.5);
+    }
+
+    [Fact]
     public void UnknownExperimentAndMissingNameAreUsageErrors()
     {
         var (o, e) = (new StringWriter(), new StringWriter());
@@ -150,6 +160,6 @@ public class ExperimentTests
         Assert.Equal(2, CliApp.Run(["experiment", "recovery", "--size", "huge"], o, new StringWriter()));
         var list = new StringWriter();
         Assert.Equal(0, CliApp.Run(["experiment", "--list"], list, e));
-        Assert.Equal(7, list.ToString().TrimEnd().Split('\n').Length);
+        Assert.Equal(8, list.ToString().TrimEnd().Split('\n').Length);
     }
 }
