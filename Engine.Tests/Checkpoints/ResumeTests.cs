@@ -120,6 +120,72 @@ public class ResumeTests
         AssertSameState(CheckpointStore.Load(straightStore.LastWritten!), CheckpointStore.Load(store.LastWritten!));
     }
 
+    /// <summary>
+    /// The state the dead-latent repairs and schedules add: AuxK active before the stop (a 3-step dead
+    /// window), resampling steps before and after it (every 12 steps), and a warm-up that
+    /// ends before it with a decay that starts after it (steps 22 and 44 of 74).
+    /// </summary>
+    [Theory]
+    [InlineData(TrainingMethod.TopK, "auxk")]
+    [InlineData(TrainingMethod.BatchTopK, "auxk")]
+    [InlineData(TrainingMethod.L1, "resample")]
+    [InlineData(TrainingMethod.JumpReluL0, "resample")]
+    [InlineData(TrainingMethod.TopK, "schedule")]
+    [InlineData(TrainingMethod.Gba, "schedule")]
+    public void RepairsAndSchedulesResumeBitwise(TrainingMethod method, string variant)
+    {
+        using var dir = new TempDir();
+        var o = variant switch
+        {
+            "auxk" => Options(method) with { DeadTokens = 64 * 3 },
+            "resample" => Options(method) with { ResampleEvery = 12, L1Coefficient = 1.0, L0Coefficient = 0.5, LearningRate = 0.01 },
+            _ => Options(method) with { LrWarmup = 0.3, LrSchedule = LearningRateDecay.Cosine, LrDecayStart = 0.6 },
+        };
+        var data = new Data(false, dir);
+        var straightStore = new CheckpointStore(Path.Combine(dir.Path, "straight"));
+        TrainingResult straight;
+        long repairsBefore;
+        using (var trainer = new SaeTrainer(o, Spec.Dim))
+        {
+            var probe = new RepairProbe(trainer, N);
+            straight = trainer.Train(data.Open(), data.Eval(), probe, checkpoints: new CheckpointSchedule(straightStore, EverySteps: 0));
+            repairsBefore = probe.BeforeStop;
+            if (variant == "auxk") Assert.True(probe.BeforeStop > 0 && probe.AfterStop > 0, $"AuxK entries before/after the stop: {probe.BeforeStop}/{probe.AfterStop}");
+            if (variant == "resample") Assert.True(trainer.Resampling!.Total > probe.BeforeStop && probe.BeforeStop > 0,
+                $"resampled {probe.BeforeStop} by step {N}, {trainer.Resampling.Total} in all");
+        }
+
+        var store = new CheckpointStore(Path.Combine(dir.Path, "resumed"));
+        using (var cts = new CancellationTokenSource())
+        using (var trainer = new SaeTrainer(o, Spec.Dim))
+            Assert.ThrowsAny<OperationCanceledException>(() =>
+                trainer.Train(data.Open(), data.Eval(), new StopAt(N, cts), cts.Token, new CheckpointSchedule(store, EverySteps: 0)));
+        var loaded = store.LoadLatest();
+        Assert.Equal(o.TracksDeadLatents ? o.Neurons : 0, loaded.Checkpoint.TokensSinceFired.Length);
+        TrainingResult resumed;
+        using (var trainer = new SaeTrainer(loaded.Checkpoint.Options, Spec.Dim))
+        {
+            trainer.Restore(loaded.Checkpoint, loaded.Directory);
+            resumed = trainer.Train(data.Open(loaded.Checkpoint.Stream), data.Eval(), checkpoints: new CheckpointSchedule(store, EverySteps: 0));
+        }
+        AssertSameRun(straight, resumed);
+        var (a, b) = (CheckpointStore.Load(straightStore.LastWritten!), CheckpointStore.Load(store.LastWritten!));
+        AssertSameState(a, b);
+        Assert.True(a.TokensSinceFired.Span.SequenceEqual(b.TokensSinceFired.Span));
+    }
+
+    /// <summary>Counts AuxK entries or resampled latents up to and after a step.</summary>
+    sealed class RepairProbe(SaeTrainer trainer, long stop) : ITrainingObserver
+    {
+        public long BeforeStop, AfterStop;
+        public void OnStep(in StepReport r)
+        {
+            long n = trainer.AuxK?.Code.Count ?? 0;
+            if (trainer.Resampling is { } rs) { if (r.Step <= stop) BeforeStop = rs.Total; return; }
+            if (r.Step <= stop) BeforeStop += n; else AfterStop += n;
+        }
+    }
+
     [Fact]
     public void PeriodicCheckpointsResumeFromAnyOfThemAndAFinishedRunExtends()
     {

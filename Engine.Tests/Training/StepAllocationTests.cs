@@ -19,7 +19,10 @@ public class StepAllocationTests
     [InlineData(TrainingMethod.Ba, true, 2)]
     [InlineData(TrainingMethod.TopK, true, 1)]
     [InlineData(TrainingMethod.TopK, false, 2)]
-    public void SteadyStateStepsAllocateNothing(TrainingMethod method, bool tied, int threads)
+    [InlineData(TrainingMethod.BatchTopK, true, 2, true)]
+    [InlineData(TrainingMethod.L1, true, 1, true)]
+    [InlineData(TrainingMethod.JumpReluL0, false, 2, true)]
+    public void SteadyStateStepsAllocateNothing(TrainingMethod method, bool tied, int threads, bool repairs = false)
     {
         var spec = new SyntheticSpec(Features: 96, Dim: 24, Sparsity: 3);
         var tokens = new float[4096 * spec.Dim];
@@ -29,6 +32,11 @@ public class StepAllocationTests
         {
             Method = method, Neurons = 160, Tied = tied, K = 4, BatchSize = 64, Threads = threads,
             InitTokens = 512, BufferTokens = 256, Groups = 4, EvalEvery = 0,
+            // A learning-rate schedule in both phases; TopK and BatchTopK's AuxK is on by default (a 2-step dead window so it
+            // acts), L1 and JumpReLU-L0 resample every 10 steps (with λ and lr that kill latents to resample).
+            LrWarmup = 0.002, LrSchedule = LearningRateDecay.Cosine, LrDecayStart = 0.005, Tokens = 64 * 5000,
+            DeadTokens = 128, ResampleEvery = repairs && method is TrainingMethod.L1 or TrainingMethod.JumpReluL0 ? 10 : 0,
+            L1Coefficient = 3.0, L0Coefficient = 0.5, LearningRate = repairs ? 0.03 : 1e-3,
         };
         using var trainer = new SaeTrainer(options, spec.Dim);
         trainer.Initialize(stream);
@@ -46,6 +54,8 @@ public class StepAllocationTests
             cleanest = Math.Min(cleanest, GC.GetAllocatedBytesForCurrentThread() - before);
         }
         Assert.Equal(0, cleanest);
-        if (method != TrainingMethod.TopK) Assert.True(updates >= 9, $"only {updates} bias updates in the measured steps");
+        if (trainer.AuxK is { } aux) Assert.True(aux.DeadCount > 0, "AuxK never had dead latents to work on");
+        if (trainer.Resampling is { } rs) Assert.True(rs.Total > 0, "no latent was resampled");
+        if (method is TrainingMethod.Gba or TrainingMethod.Ba) Assert.True(updates >= 9, $"only {updates} bias updates in the measured steps");
     }
 }

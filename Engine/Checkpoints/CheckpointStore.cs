@@ -76,6 +76,7 @@ public sealed class CheckpointStore : ICheckpointSink
                     CheckpointTensors.Source.Longs("fire_count", c.FireCount),
                     CheckpointTensors.Source.Floats("max_y", c.MaxY),
                     CheckpointTensors.Source.Ints("group_of", c.GroupOf),
+                    CheckpointTensors.Source.Longs("tokens_since_fired", c.TokensSinceFired),
                 ]);
                 files.Add(w.Complete());
             }
@@ -219,6 +220,7 @@ public sealed class CheckpointStore : ICheckpointSink
             {
                 ["parameters"] = ("F32", parameterCount), ["adam_m1"] = ("F32", parameterCount), ["adam_m2"] = ("F32", parameterCount),
                 ["fire_count"] = ("I64", neurons), ["max_y"] = ("F32", neurons), ["group_of"] = ("I32", groups),
+                ["tokens_since_fired"] = ("I64", options.TracksDeadLatents ? neurons : 0),
             });
 
         return new TrainingCheckpoint
@@ -236,6 +238,7 @@ public sealed class CheckpointStore : ICheckpointSink
             MaxY = (float[])t["max_y"],
             StatisticsTokens = sr.Long(state, "statistics_tokens"),
             GroupOf = (int[])t["group_of"],
+            TokensSinceFired = (long[])t["tokens_since_fired"],
             Stream = CheckpointJson.ReadStream(sr.Object(state, "stream"), sr),
             Evaluations = sr.Array(state, "evaluations").Select(e => CheckpointJson.ReadEvaluation(sr.AsObject(e, "evaluations"), sr)).ToArray(),
             Kernels = sr.String(state, "kernels"),

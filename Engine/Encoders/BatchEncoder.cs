@@ -29,6 +29,11 @@ internal sealed unsafe class BatchEncoder : IDisposable
     readonly AlignedArray _shiftedBias;     // b − offset when the firing threshold is moved
     readonly int[][] _mergeIndex;           // TopK: per merge part, k slots of scratch (x2)
     readonly float[][] _mergeValue;
+    int[] _auxStageIndex = [], _auxStageCount = [];   // AuxK: as the TopK staging, k_aux slots per token
+    float[] _auxStageH = [];
+    int _auxCapacity;
+    int[][] _auxMergeIndex = [];
+    float[][] _auxMergeValue = [];
 
     /// <summary>An encoder with its own <paramref name="threads"/> worker threads.</summary>
     public BatchEncoder(SaeArchitecture arch, SaeParameters parameters, int batchCapacity, int threads, KernelSet? kernels = null)
@@ -67,6 +72,24 @@ internal sealed unsafe class BatchEncoder : IDisposable
 
     public int BatchCapacity { get; }
 
+    /// <summary>AuxK's dead-latent selection made by every <see cref="Encode(AlignedArray, int, SparseCode, FiringStatistics?, float)"/>
+    /// while set (and its <see cref="DeadLatentSelection.Count"/> and K are positive); null: none.</summary>
+    internal DeadLatentSelection? DeadSelection { get; set; }
+
+    /// <summary>Allocates the per-lane room for dead-latent selections of up to <paramref name="k"/> per token.</summary>
+    internal void EnableDeadSelection(int k)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(k, 1);
+        _auxCapacity = k;
+        foreach (var lane in _lanes) lane.EnsureAux(BatchCapacity, k);
+        _auxStageIndex = new int[BatchCapacity * k];
+        _auxStageH = new float[BatchCapacity * k];
+        _auxStageCount = new int[BatchCapacity];
+        _auxMergeIndex = new int[_lanes.Length * 2][];
+        _auxMergeValue = new float[_lanes.Length * 2][];
+        for (int i = 0; i < _auxMergeIndex.Length; i++) { _auxMergeIndex[i] = new int[k]; _auxMergeValue[i] = new float[k]; }
+    }
+
     /// <summary>[B × Stride] the centred inputs of the last batch (the backward pass reads them).</summary>
     public AlignedArray Xc { get; }
 
@@ -89,7 +112,10 @@ internal sealed unsafe class BatchEncoder : IDisposable
             throw new ArgumentException($"Cannot move the firing threshold by {offset} (TopK has none; the offset must be finite).");
         int stride = _p.Stride, m = _arch.Neurons;
         _pool.For(rows, new CenterJob(this, x), granule: 16);
-        foreach (var lane in _lanes) lane.Reset(rows, _k > 0);
+        var aux = DeadSelection is { Count: > 0, K: > 0 } selection ? selection : null;
+        if (aux != null && aux.K > _auxCapacity)
+            throw new InvalidOperationException($"Dead-latent selection of {aux.K} per token exceeds the room EnableDeadSelection made.");
+        foreach (var lane in _lanes) lane.Reset(rows, _k > 0, aux != null);
 
         float* bias = _p.Data.Pointer + _p.BiasOffset;
         var gate = _arch.Gate;
@@ -104,12 +130,22 @@ internal sealed unsafe class BatchEncoder : IDisposable
         }
         if (rows > 0)
         {
-            var epilogue = new EncoderEpilogue(_lanes, bias, gate, _k, _gemm.Kernels);
+            var epilogue = new EncoderEpilogue(_lanes, bias, gate, _k, _gemm.Kernels, aux, _p.Data.Pointer + _p.BiasOffset);
             _gemm.MultiplyFused(GemmTranspose.NoTranspose, GemmTranspose.Transpose, rows, m, _p.Dim, 1f,
                 Xc.Pointer, stride, _p.Data.Pointer + _p.EncoderOffset, stride, epilogue);
         }
         if (_k > 0) AssembleTopK(rows, code);
         else AssembleThreshold(rows, code);
+        if (aux != null)
+        {
+            _pool.For(rows, new MergeJob(this, aux.K, aux: true), granule: 16);
+            Assemble(rows, aux.Code, aux.K, _auxStageIndex, _auxStageH, _auxStageCount);
+        }
+        else if (DeadSelection is { } idle)
+        {
+            idle.Code.Reset(rows);
+            Array.Clear(idle.Code.RowStart, 0, rows + 1);
+        }
         if (offset != 0 && _arch.Gate == SaeActivation.Relu) AddBias(code);
 
         if (stats != null)
@@ -156,17 +192,23 @@ internal sealed unsafe class BatchEncoder : IDisposable
     /// neuron order so ties resolve exactly as a single pass over the whole row would.</summary>
     void AssembleTopK(int rows, SparseCode code)
     {
-        _pool.For(rows, new MergeJob(this), granule: 16);
+        _pool.For(rows, new MergeJob(this, _k, aux: false), granule: 16);
+        Assemble(rows, code, _k, _stageIndex, _stageH, _stageCount);
+    }
+
+    /// <summary>CSR from per-token staged selections of up to <paramref name="k"/> entries each.</summary>
+    static void Assemble(int rows, SparseCode code, int k, int[] stageIndex, float[] stageH, int[] stageCount)
+    {
         code.Reset(rows);
         int offset = 0;
-        for (int t = 0; t < rows; t++) { code.RowStart[t] = offset; offset += _stageCount[t]; }
+        for (int t = 0; t < rows; t++) { code.RowStart[t] = offset; offset += stageCount[t]; }
         code.RowStart[rows] = offset;
         code.EnsureCapacity(offset);
         for (int t = 0; t < rows; t++)
         {
-            int n = _stageCount[t], at = code.RowStart[t];
-            _stageIndex.AsSpan(t * _k, n).CopyTo(code.Index.AsSpan(at));
-            _stageH.AsSpan(t * _k, n).CopyTo(code.H.AsSpan(at));
+            int n = stageCount[t], at = code.RowStart[t];
+            stageIndex.AsSpan(t * k, n).CopyTo(code.Index.AsSpan(at));
+            stageH.AsSpan(t * k, n).CopyTo(code.H.AsSpan(at));
         }
     }
 
@@ -214,29 +256,34 @@ internal sealed unsafe class BatchEncoder : IDisposable
         }
     }
 
-    readonly struct MergeJob(BatchEncoder enc) : IRangeJob
+    /// <summary>Per token, the final selection from the lanes' partial ones: TopK's code (counted as fired)
+    /// or, with <paramref name="aux"/>, AuxK's dead-latent selection (not counted).</summary>
+    readonly struct MergeJob(BatchEncoder enc, int k, bool aux) : IRangeJob
     {
         public void Run(int part, int start, int end)
         {
-            int k = enc._k;
-            var selIndex = enc._mergeIndex[2 * part].AsSpan();
-            var selValue = enc._mergeValue[2 * part].AsSpan();
-            var sortIndex = enc._mergeIndex[2 * part + 1].AsSpan();
-            var sortValue = enc._mergeValue[2 * part + 1].AsSpan();
+            var (mergeIndex, mergeValue) = aux ? (enc._auxMergeIndex, enc._auxMergeValue) : (enc._mergeIndex, enc._mergeValue);
+            var (stageIndex, stageH, stageCount) = aux ? (enc._auxStageIndex, enc._auxStageH, enc._auxStageCount) : (enc._stageIndex, enc._stageH, enc._stageCount);
+            var selIndex = mergeIndex[2 * part].AsSpan(0, k);
+            var selValue = mergeValue[2 * part].AsSpan(0, k);
+            var sortIndex = mergeIndex[2 * part + 1].AsSpan(0, k);
+            var sortValue = mergeValue[2 * part + 1].AsSpan(0, k);
             var fireCount = enc._lanes[part].Count.AsSpan();
             for (int t = start; t < end; t++)
             {
                 var sel = new TopKSelector(k, selIndex, selValue);
                 foreach (var lane in enc._lanes)
                 {
-                    int n = lane.CandidateCount[t];
+                    int n = aux ? lane.AuxCount[t] : lane.CandidateCount[t];
                     if (n == 0) continue;
-                    lane.CandidateIndex.AsSpan(t * k, n).CopyTo(sortIndex);
-                    lane.CandidateValue.AsSpan(t * k, n).CopyTo(sortValue);
+                    (aux ? lane.AuxIndex : lane.CandidateIndex).AsSpan(t * k, n).CopyTo(sortIndex);
+                    (aux ? lane.AuxValue : lane.CandidateValue).AsSpan(t * k, n).CopyTo(sortValue);
                     SortByIndex(sortIndex[..n], sortValue[..n]);
                     for (int j = 0; j < n; j++) sel.Offer(sortIndex[j], sortValue[j]);
                 }
-                enc._stageCount[t] = sel.Emit(fireCount, enc._stageIndex.AsSpan(t * k, k), enc._stageH.AsSpan(t * k, k));
+                var outIndex = stageIndex.AsSpan(t * k, k);
+                var outH = stageH.AsSpan(t * k, k);
+                stageCount[t] = aux ? sel.Emit(outIndex, outH) : sel.Emit(fireCount, outIndex, outH);
             }
         }
 

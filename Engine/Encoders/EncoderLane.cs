@@ -43,11 +43,30 @@ internal sealed class EncoderLane
     public readonly int[] CandidateIndex = [], CandidateCount = [], CandidateMin = [];
     public readonly float[] CandidateValue = [];
 
-    public void Reset(int tokens, bool topK)
+    // AuxK: per token, this lane's running selection among the dead latents (AuxKCapacity slots per token).
+    public int[] AuxIndex = [], AuxCount = [], AuxMin = [];
+    public float[] AuxValue = [];
+
+    /// <summary>Room for a dead-latent selection of <paramref name="k"/> per token (allocated once, when AuxK is enabled).</summary>
+    public void EnsureAux(int batchCapacity, int k)
+    {
+        if (AuxCount.Length >= batchCapacity && AuxIndex.Length >= batchCapacity * k) return;
+        AuxIndex = new int[batchCapacity * k];
+        AuxValue = new float[batchCapacity * k];
+        AuxCount = new int[batchCapacity];
+        AuxMin = new int[batchCapacity];
+    }
+
+    public void Reset(int tokens, bool topK, bool aux = false)
     {
         Array.Clear(Count);
         Array.Fill(MaxY, float.NegativeInfinity);
         Entries = 0;
+        if (aux)
+        {
+            Array.Clear(AuxCount, 0, tokens);
+            Array.Clear(AuxMin, 0, tokens);
+        }
         if (topK)
         {
             Array.Clear(CandidateCount, 0, tokens);

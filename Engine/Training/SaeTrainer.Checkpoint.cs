@@ -36,6 +36,8 @@ public sealed partial class SaeTrainer
         Model.InputScale = checkpoint.InputScale;
         _stats.Restore(checkpoint.FireCount.Span, checkpoint.MaxY.Span, checkpoint.StatisticsTokens);
         _baseline?.RestoreState(checkpoint.BaselineState, source);
+        if (_dead != null) _dead.Restore(checkpoint.TokensSinceFired.Span, source);
+        else Expect(checkpoint.TokensSinceFired.Length, 0, "tokens_since_fired");
         _step = checkpoint.Step;
         _restored = checkpoint;
 
@@ -65,6 +67,7 @@ public sealed partial class SaeTrainer
         Evaluations = [.. _evaluations],
         Kernels = Model.Kernels.ToString().ToLowerInvariant(),
         BaselineState = _baseline?.CaptureState(),
+        TokensSinceFired = _dead?.TokensSinceFired ?? ReadOnlyMemory<long>.Empty,
         Application = application,
     };
 }

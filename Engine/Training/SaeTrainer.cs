@@ -38,6 +38,11 @@ public sealed partial class SaeTrainer : IDisposable
     readonly float[] _raw;
     readonly float[] _factors;     // per-row factors back to the original scale (unused by training itself)
     readonly IBaselineStep? _baseline;
+    readonly LearningRateSchedule _schedule;
+    readonly DeadLatents? _dead;                    // AuxK and resampling: tokens since each latent fired
+    readonly AuxKLoss? _auxK;
+    readonly DeadLatentResampling? _resampling;
+    readonly SparseCode _probe = new();             // resampling's forward pass after the step
     readonly (int Offset, int Length)[] _adamSegments;  // the parts of the flat buffer AdamW trains
     readonly float[] _biasScratch;                     // sorted copy of b for the bias-update report
     long _step;
@@ -72,6 +77,17 @@ public sealed partial class SaeTrainer : IDisposable
         _factors = new float[options.BatchSize];
         var tafs = options.TargetFrequencies();
         _baseline = BaselineSteps.Create(options, _p, _pool, kernels);
+        _schedule = LearningRateSchedule.Of(options);
+        if (options.TracksDeadLatents) _dead = new DeadLatents(options.Neurons, options.ResolvedDeadTokens);
+        if (options.UsesAuxK)
+        {
+            int k = Math.Min(options.ResolvedAuxK(dim), options.Neurons);
+            _auxK = new AuxKLoss(_arch, _p, options.BatchSize, _pool, _dead!, k, options.AuxKCoefficient, kernels);
+            _encoder.EnableDeadSelection(k);
+        }
+        if (options.UsesResampling)
+            _resampling = new DeadLatentResampling(_p, _m1, _m2, options.BatchSize, options.Seed, freeRows: !options.RenormalizesDecoder,
+                bias: options.Method == TrainingMethod.JumpReluL0 ? -(float)options.InitialThreshold : 0f);
         Groups = tafs.Length == 0 ? null : new GroupBiasAdaptation(options.Neurons, tafs, options.Seed,
             options.GammaPlus, options.GammaMinus, options.DeadEpsilon, options.BiasRule);
         _adamSegments = AdamSegments(_p, options, _mp != null);
@@ -102,6 +118,12 @@ public sealed partial class SaeTrainer : IDisposable
     public SparseAutoencoder Model { get; }
     /// <summary>GBA's groups and bias rule (null for the baselines).</summary>
     public GroupBiasAdaptation? Groups { get; }
+    /// <summary>Tokens since each latent last fired (AuxK and resampling), or null when the method keeps none.</summary>
+    public DeadLatents? DeadLatents => _dead;
+    /// <summary>The AuxK loss of TopK and BatchTopK, or null.</summary>
+    internal AuxKLoss? AuxK => _auxK;
+    /// <summary>The dead-latent resampling of L1 and JumpReLU-L0, or null.</summary>
+    internal DeadLatentResampling? Resampling => _resampling;
     /// <summary>The options it trains with.</summary>
     public TrainerOptions Options => _o;
     /// <summary>Steps taken so far (the step number of the last <see cref="TrainStep"/>).</summary>
@@ -252,6 +274,7 @@ public sealed partial class SaeTrainer : IDisposable
         Model.NormalizeBatch(_raw, rows, _x, _factors, _pool);
         long t1 = Stopwatch.GetTimestamp();
         if (_mp != null) return MatchingPursuitStep(rows, t0, t1);
+        _auxK?.Prepare(_encoder);
         if (_baseline is null) _encoder.Encode(_x, rows, _code, _stats);
         else _baseline.Encode(_encoder, _x, rows, _code);
         long t2 = Stopwatch.GetTimestamp();
@@ -259,13 +282,19 @@ public sealed partial class SaeTrainer : IDisposable
         long t3 = Stopwatch.GetTimestamp();
         _backward.Gradients(_encoder.Xc, rows, _code, _grad);
         if (_baseline != null) loss += _baseline.AddGradients(_encoder, _backward, rows, _code, _grad, _step, _o.Steps);
+        if (_auxK != null) loss += _auxK.Add(_encoder.Xc, _backward.Error, rows, _grad);
         long t4 = Stopwatch.GetTimestamp();
 
-        var step = new AdamWStep((float)_o.LearningRate, (float)_o.Beta1, (float)_o.Beta2, (float)_o.AdamEpsilon, (float)_o.WeightDecay, _step);
+        var step = new AdamWStep(LearningRate, (float)_o.Beta1, (float)_o.Beta2, (float)_o.AdamEpsilon, (float)_o.WeightDecay, _step);
         foreach (var (offset, length) in _adamSegments) _pool.For(length, new AdamWJob(this, step, offset), granule: 1024);
         _baseline?.AfterStep(_p);
         long t5 = Stopwatch.GetTimestamp();
         if (_o.RenormalizesDecoder) Model.NormalizeDecoderRows(_pool);
+        if (_dead != null)
+        {
+            _dead.Update(_code, rows);
+            if (_resampling != null && _step % _o.ResampleEvery == 0) Resample(rows);
+        }
 
         BiasUpdateReport? summary = null;
         if (Groups != null && _stats.Tokens >= _o.BufferTokens)
@@ -286,6 +315,19 @@ public sealed partial class SaeTrainer : IDisposable
         return new StepOutcome(loss, _code.L0, summary);
     }
 
+    /// <summary>AdamW's rate at step <see cref="Step"/> (the step being taken, or the last one taken): the base rate times the schedule's factor.</summary>
+    internal float LearningRate => (float)(_o.LearningRate * _schedule.Factor(_step, _o.Steps));
+
+    /// <summary>Resampling: the dead latents re-initialised from this batch's worst-reconstructed tokens under the updated model.</summary>
+    void Resample(int rows)
+    {
+        _dead!.Refresh();
+        if (_dead.DeadCount == 0) return;
+        _encoder.Encode(_x, rows, _probe, null);
+        _backward.Decode(_x, rows, _probe);
+        _resampling!.Resample(_x, _backward.Error, rows, _dead.Dead, _step);
+    }
+
     /// <summary>MP-SAE: pursuit, loss and chain gradients; AdamW on the dictionary and b_pre only (a stays 1, b unused).</summary>
     StepOutcome MatchingPursuitStep(int rows, long t0, long t1)
     {
@@ -295,7 +337,7 @@ public sealed partial class SaeTrainer : IDisposable
         long t3 = Stopwatch.GetTimestamp();
         _mpBackward.Gradients(_mp, rows, _grad);
         long t4 = Stopwatch.GetTimestamp();
-        var step = new AdamWStep((float)_o.LearningRate, (float)_o.Beta1, (float)_o.Beta2, (float)_o.AdamEpsilon, (float)_o.WeightDecay, _step);
+        var step = new AdamWStep(LearningRate, (float)_o.Beta1, (float)_o.Beta2, (float)_o.AdamEpsilon, (float)_o.WeightDecay, _step);
         foreach (var (offset, length) in _adamSegments) _pool.For(length, new AdamWJob(this, step, offset), granule: 1024);
         long t5 = Stopwatch.GetTimestamp();
         Model.NormalizeDecoderRows(_pool);

@@ -100,11 +100,15 @@ internal sealed class SparseBackward : IDisposable
 
     /// <summary>Decodes the code, writes e_t and returns the mean loss 0.5·‖e‖² per token. Sorts
     /// each token's entries by neuron index in place where they are not already.</summary>
-    public double Decode(AlignedArray x, int rows, SparseCode code)
+    public double Decode(AlignedArray x, int rows, SparseCode code) => Decode(x, rows, code, preBias: true);
+
+    /// <summary>As <see cref="Decode(AlignedArray, int, SparseCode)"/>; without <paramref name="preBias"/> the
+    /// reconstruction is Σ f_tm w_m alone (AuxK's ê, which predicts a residual, not a token).</summary>
+    internal double Decode(AlignedArray x, int rows, SparseCode code, bool preBias)
     {
         Array.Clear(_lossParts);
         _errSumParts.Span.Clear();
-        _pool.For(rows, new DecodeJob(this, x, code), granule: 4);
+        _pool.For(rows, new DecodeJob(this, x, code, preBias), granule: 4);
         double total = 0;
         for (int i = 0; i < _threads; i++) total += _lossParts[i];
         return rows == 0 ? 0 : total / rows;
@@ -116,11 +120,27 @@ internal sealed class SparseBackward : IDisposable
         var set = Kernels;
         int stride = _p.Stride;
         float invB = 1f / rows;
-        _pool.For(_arch.Neurons, new NeuronJob(this, xc, rows, code, grad, invB), granule: 16);
+        _pool.For(_arch.Neurons, new NeuronJob(this, xc, rows, code, grad, invB, accumulate: false), granule: 16);
 
         var gPre = grad.PreBias;
         gPre.Clear();
         for (int i = 0; i < _threads; i++) Blas1.Axpy(invB, _errSumParts.Span.Slice(i * stride, stride), gPre, set);
+        for (int i = 0; i < _threads; i++) Blas1.Axpy(1f, _preParts.Span.Slice(i * stride, stride), gPre, set);
+        gPre[_p.Dim..].Clear();
+    }
+
+    /// <summary>
+    /// Adds to grad the gradient of c·Σ_t ‖r_t‖² / 2 for the last Decode run without b_pre, where
+    /// r_t = Σ_m f_tm w_m − x_t is its <see cref="Error"/> and x_t a target that does not depend on the
+    /// parameters: Gradients' formulas with 1/B replaced by <paramref name="coefficient"/> and without
+    /// b_pre's direct term (the reconstruction has no b_pre), accumulated instead of overwritten.
+    /// </summary>
+    internal void AccumulateGradients(AlignedArray xc, int rows, SparseCode code, SaeParameters grad, float coefficient)
+    {
+        var set = KernelSelector.Current;
+        int stride = _p.Stride;
+        _pool.For(_arch.Neurons, new NeuronJob(this, xc, rows, code, grad, coefficient, accumulate: true), granule: 16);
+        var gPre = grad.PreBias;
         for (int i = 0; i < _threads; i++) Blas1.Axpy(1f, _preParts.Span.Slice(i * stride, stride), gPre, set);
         gPre[_p.Dim..].Clear();
     }
@@ -135,7 +155,7 @@ internal sealed class SparseBackward : IDisposable
     /// decoder is walked a block of rows at a time; every token of the part adds its entries in that
     /// block, so a weight row is fetched from L3 once per block rather than once per entry.
     /// </summary>
-    readonly unsafe struct DecodeJob(SparseBackward b, AlignedArray x, SparseCode code) : IRangeJob
+    readonly unsafe struct DecodeJob(SparseBackward b, AlignedArray x, SparseCode code, bool preBias) : IRangeJob
     {
         public void Run(int part, int start, int end)
         {
@@ -155,7 +175,8 @@ internal sealed class SparseBackward : IDisposable
             for (int t = start; t < end; t++)
             {
                 SortByNeuron(code, t);
-                p.PreBias.CopyTo(new Span<float>(e + (long)t * stride, stride));
+                if (preBias) p.PreBias.CopyTo(new Span<float>(e + (long)t * stride, stride));
+                else new Span<float>(e + (long)t * stride, stride).Clear();
                 cursor[t] = rowStart[t];
             }
             for (int n1 = block; n1 - block < neurons; n1 += block)
@@ -212,7 +233,7 @@ internal sealed class SparseBackward : IDisposable
     /// gradients and this part's share of b_pre's. The block's weight and gradient rows stay in L2;
     /// each token's error and input rows are read once per block, in order.
     /// </summary>
-    readonly unsafe struct NeuronJob(SparseBackward b, AlignedArray xc, int rows, SparseCode code, SaeParameters grad, float invB) : IRangeJob
+    readonly unsafe struct NeuronJob(SparseBackward b, AlignedArray xc, int rows, SparseCode code, SaeParameters grad, float invB, bool accumulate) : IRangeJob
     {
         public void Run(int part, int start, int end)
         {
@@ -235,8 +256,11 @@ internal sealed class SparseBackward : IDisposable
             for (int n0 = start; n0 < end; n0 += block)
             {
                 int n1 = Math.Min(end, n0 + block);
-                new Span<float>(gd + (long)n0 * stride, (n1 - n0) * stride).Clear();
-                if (!p.Tied) new Span<float>(ge + (long)n0 * stride, (n1 - n0) * stride).Clear();
+                if (!accumulate)
+                {
+                    new Span<float>(gd + (long)n0 * stride, (n1 - n0) * stride).Clear();
+                    if (!p.Tied) new Span<float>(ge + (long)n0 * stride, (n1 - n0) * stride).Clear();
+                }
                 s.SumG.AsSpan(0, n1 - n0).Clear();
                 s.SumGH.AsSpan(0, n1 - n0).Clear();
                 for (int t = 0; t < rows; t++)
@@ -271,8 +295,9 @@ internal sealed class SparseBackward : IDisposable
                 for (int n = n0; n < n1; n++)
                 {
                     float a = scale[n], sumG = s.SumG[n - n0];
-                    grad.Scale[n] = s.SumGH[n - n0] * invB;
-                    grad.Bias[n] = reluBias ? a * sumG * invB : 0f;
+                    float gA = s.SumGH[n - n0] * invB, gB = reluBias ? a * sumG * invB : 0f;
+                    if (accumulate) { grad.Scale[n] += gA; grad.Bias[n] += gB; }
+                    else { grad.Scale[n] = gA; grad.Bias[n] = gB; }
                     if (sumG != 0) Blas1.Axpy(-a * sumG * invB, p.EncoderRow(n), pre, set);
                 }
             }

@@ -90,6 +90,17 @@ public sealed record TrainerOptions
     /// <summary>T, the matching-pursuit steps per token for MP (at inference any T may be used).</summary>
     public int MpSteps { get; init; } = 3;
 
+    /// <summary>TopK and BatchTopK: k_aux of the AuxK loss (Gao et al. 2024), the dead latents per token that
+    /// reconstruct the residual; null: d/2 (sparsify's default); 0: no AuxK.</summary>
+    public int? AuxK { get; init; }
+    /// <summary>α, the AuxK loss's weight next to the reconstruction loss (sparsify: 1/32).</summary>
+    public double AuxKCoefficient { get; init; } = 1.0 / 32;
+    /// <summary>A latent is dead after more than this many tokens without firing (AuxK and resampling); null: the
+    /// method's default (<see cref="ResolvedDeadTokens"/>).</summary>
+    public long? DeadTokens { get; init; }
+    /// <summary>L1 and JumpReLU-L0: resample the dead latents every this many steps (0: never, the peers' default).</summary>
+    public int ResampleEvery { get; init; }
+
     /// <summary>K, the number of GBA groups.</summary>
     public int Groups { get; init; } = 10;
     /// <summary>Highest target frequency (group 1).</summary>
@@ -127,6 +138,12 @@ public sealed record TrainerOptions
     public double Beta2 { get; init; } = 0.999;
     /// <summary>AdamW ε.</summary>
     public double AdamEpsilon { get; init; } = 1e-8;
+    /// <summary>Fraction of the steps over which the learning rate rises linearly from 0 (<see cref="LearningRateSchedule"/>).</summary>
+    public double LrWarmup { get; init; }
+    /// <summary>How the learning rate decays after <see cref="LrDecayStart"/>.</summary>
+    public LearningRateDecay LrSchedule { get; init; } = LearningRateDecay.Constant;
+    /// <summary>Fraction of the steps after which a cosine or linear schedule decays (dictionary_learning: 0.8).</summary>
+    public double LrDecayStart { get; init; } = 0.8;
 
     /// <summary>Seed of the initialisation and the GBA group split.</summary>
     public ulong Seed { get; init; } = 1;
@@ -188,6 +205,36 @@ public sealed record TrainerOptions
                $"train at least {needed * BufferTokens:N0} tokens.";
     }
 
+    /// <summary>Whether the method takes AuxK (TopK, BatchTopK) and it is on.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public bool UsesAuxK => Method is TrainingMethod.TopK or TrainingMethod.BatchTopK && AuxK != 0;
+
+    /// <summary>Whether the method resamples dead latents (L1, JumpReLU-L0 with <see cref="ResampleEvery"/> &gt; 0).</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public bool UsesResampling => Method is TrainingMethod.L1 or TrainingMethod.JumpReluL0 && ResampleEvery > 0;
+
+    /// <summary>Whether the trainer counts tokens since each latent last fired (AuxK or resampling needs it).</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public bool TracksDeadLatents => UsesAuxK || UsesResampling;
+
+    /// <summary>k_aux for data of width <paramref name="dim"/>: the setting, or d/2 (at least 1).</summary>
+    public int ResolvedAuxK(int dim) => AuxK ?? Math.Max(1, dim / 2);
+
+    /// <summary>These options with k_aux's default made explicit for data of width <paramref name="dim"/> (unchanged when AuxK is off
+    /// or not the method's), so that a record of the run states the value it used.</summary>
+    public TrainerOptions WithResolvedAuxK(int dim) => UsesAuxK ? this with { AuxK = ResolvedAuxK(dim) } : this;
+
+    /// <summary>
+    /// The dead window N in tokens. AuxK: the paper's and sparsify's 10M tokens, but at most a tenth of the
+    /// budget, so a short run (the 5M-token mixture) still revives latents within its first tenth rather
+    /// than never. Resampling: half the resampling interval, dictionary_learning's rule
+    /// (steps_since_active &gt; resample_steps / 2).
+    /// </summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public long ResolvedDeadTokens => DeadTokens ?? (UsesResampling
+        ? (long)ResampleEvery * BatchSize / 2
+        : Math.Max(1, Math.Min(10_000_000, Tokens / 10)));
+
     /// <summary>Whether AdamW trains b (every baseline) or the GBA bias rule owns it (GBA, BA).</summary>
     public bool TrainsBiasByGradient => Method is not (TrainingMethod.Gba or TrainingMethod.Ba);
 
@@ -236,6 +283,16 @@ public sealed record TrainerOptions
         if (Method == TrainingMethod.Mp && MpSteps < 1) throw new ArgumentException($"--mp-steps must be at least 1 (got {MpSteps}).");
         if (Method == TrainingMethod.Mp && !Tied) throw new ArgumentException("--method mp uses one tied dictionary to encode and decode: drop --untied.");
         if (Method == TrainingMethod.Gba && Groups > Neurons) throw new ArgumentException($"--groups ({Groups}) exceeds --d-sae ({Neurons}).");
+        if (AuxK < 0) throw new ArgumentException($"--aux-k must be non-negative (0: off; got {AuxK}).");
+        if (AuxK > 0 && Method is not (TrainingMethod.TopK or TrainingMethod.BatchTopK))
+            throw new ArgumentException($"--aux-k applies to --method topk and batchtopk, not {Method}.");
+        if (AuxK > Neurons) throw new ArgumentException($"--aux-k ({AuxK}) exceeds --d-sae ({Neurons}).");
+        if (!(AuxKCoefficient >= 0) || double.IsInfinity(AuxKCoefficient)) throw new ArgumentException($"--aux-k-coefficient must be finite and non-negative (got {AuxKCoefficient}).");
+        if (DeadTokens < 1) throw new ArgumentException($"--dead-tokens must be positive (got {DeadTokens}).");
+        if (ResampleEvery < 0) throw new ArgumentException($"--resample-every must be non-negative (0: never; got {ResampleEvery}).");
+        if (ResampleEvery > 0 && Method is not (TrainingMethod.L1 or TrainingMethod.JumpReluL0))
+            throw new ArgumentException($"--resample-every applies to --method l1 and jumprelu-l0, not {Method} (TopK and BatchTopK revive latents with AuxK).");
+        LearningRateSchedule.Of(this).Validate();
         _ = TargetFrequencies();
     }
 }

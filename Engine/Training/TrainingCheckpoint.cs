@@ -17,7 +17,7 @@ namespace GbaEngine.Training;
 public sealed class TrainingCheckpoint
 {
     /// <summary>The version this engine writes and reads.</summary>
-    public const int FormatVersion = 1;
+    public const int FormatVersion = 2;
 
     /// <summary>The options the run was trained with.</summary>
     public required TrainerOptions Options { get; init; }
@@ -54,6 +54,8 @@ public sealed class TrainingCheckpoint
     public required IReadOnlyList<EvaluationReport> Evaluations { get; init; }
     /// <summary>The kernel set the run used (<see cref="Model.SparseAutoencoder.Kernels"/>); results are bitwise reproducible only on the same set.</summary>
     public required string Kernels { get; init; }
+    /// <summary>Tokens since each latent last fired (<see cref="Training.DeadLatents"/>; empty when the method keeps no such counters).</summary>
+    public ReadOnlyMemory<long> TokensSinceFired { get; init; }
     /// <summary>A baseline method's state between steps beyond the parameters (BatchTopK: its running threshold), or null.</summary>
     public JsonObject? BaselineState { get; init; }
     /// <summary>Free-form data of the application that trains (the CLI keeps its arguments and data settings here).</summary>

@@ -25,6 +25,10 @@ public class ConfigTests
     [InlineData("jumprelu-l0 --l0-coefficient 0.02 --ste-bandwidth 0.05 --threshold-init 0.02")]
     [InlineData("mp --mp-steps 2")]
     [InlineData("topk --k 3 --mix-sparsity 4 --mix-fraction 0.25")]
+    [InlineData("topk --k 3 --aux-k 5 --aux-k-coefficient 0.5 --dead-tokens 200 --lr-warmup 0.1 --lr-schedule cosine --lr-decay-start 0.5")]
+    [InlineData("batchtopk --k 2 --aux-k 0 --lr-schedule linear")]
+    [InlineData("l1 --resample-every 5 --dead-tokens 300 --lr-warmup 0.2")]
+    [InlineData("jumprelu-l0 --resample-every 4")]
     public void ConfigJsonOfARunRepeatsItExactly(string method)
     {
         using var t = new TempDir();
@@ -38,6 +42,23 @@ public class ConfigTests
         var o1 = JsonNode.Parse(File.ReadAllText(t["a/config.json"]))!["options"]!.ToJsonString();
         var o2 = JsonNode.Parse(File.ReadAllText(t["b/config.json"]))!["options"]!.ToJsonString();
         Assert.Equal(o1, o2);
+    }
+
+    /// <summary>Defaults that depend on the data or the budget are written resolved: k_aux = d/2, the dead window a tenth of the budget.</summary>
+    [Fact]
+    public void ResolvedRepairDefaultsAreWrittenIntoTheConfig()
+    {
+        using var t = new TempDir();
+        var (code, _, err) = Run(["train", .. TinyArgs, "--method", "topk", "--k", "2", "--out", t["a"]]);
+        Assert.True(code == 0, err);
+        var options = JsonNode.Parse(File.ReadAllText(t["a/config.json"]))!["options"]!;
+        int dim = options["dim"]!.GetValue<int>();
+        Assert.Equal(dim / 2, options["aux_k"]!.GetValue<int>());
+        Assert.Equal(options["tokens"]!.GetValue<long>() / 10, options["dead_tokens"]!.GetValue<long>());
+        Assert.Equal("constant", options["lr_schedule"]!.GetValue<string>());
+        var (bad, _, badErr) = Run(["train", .. TinyArgs, "--method", "gba", "--resample-every", "5"]);
+        Assert.Equal(1, bad);
+        Assert.Contains("--resample-every applies to", badErr);
     }
 
     [Fact]

@@ -213,6 +213,14 @@ internal ref struct TopKSelector
     /// <summary>Writes the selection sorted by index; counts it as fired.</summary>
     public readonly int Emit(Span<int> fireCount, Span<int> idx, Span<float> h)
     {
+        Emit(idx, h);
+        for (int j = 0; j < _count; j++) fireCount[idx[j]]++;
+        return _count;
+    }
+
+    /// <summary>Writes the selection sorted by index without counting it (AuxK's dead-latent selection does not fire).</summary>
+    public readonly int Emit(Span<int> idx, Span<float> h)
+    {
         for (int j = 0; j < _count; j++) { idx[j] = _idx[j]; h[j] = _val[j]; }
         for (int j = 1; j < _count; j++)
         {
@@ -220,7 +228,6 @@ internal ref struct TopKSelector
             while (p >= 0 && idx[p] > ki) { idx[p + 1] = idx[p]; h[p + 1] = h[p]; p--; }
             idx[p + 1] = ki; h[p + 1] = kv;
         }
-        for (int j = 0; j < _count; j++) fireCount[idx[j]]++;
         return _count;
     }
 }

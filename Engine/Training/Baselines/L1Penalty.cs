@@ -48,11 +48,7 @@ internal sealed class L1Penalty : IBaselineStep
     public double Warmup { get; }
 
     /// <summary>λ at 1-based <paramref name="step"/> of <paramref name="totalSteps"/>: linear from 0 over the warm-up.</summary>
-    public double LambdaAt(long step, long totalSteps)
-    {
-        double rampSteps = Warmup * totalSteps;
-        return rampSteps <= 0 || step >= rampSteps ? Lambda : Lambda * step / rampSteps;
-    }
+    public double LambdaAt(long step, long totalSteps) => Lambda * LearningRateSchedule.Ramp(step, totalSteps, Warmup);
 
     /// <summary>
     /// Adds the penalty's gradient for a ReLU code (h = y on the active entries) to grad and returns the

@@ -81,6 +81,8 @@ public static class TrainCommand
         if (text != null && text.Count != data.EvalRows!.Value.TokenCount)
             throw new InvalidDataException($"{text.Path}: {text.Count} token rows, but the activations have {data.EvalRows.Value.TokenCount} rows (they must align row by row).");
         var (train, eval, describe) = (data.Train, data.Eval, data.Description);
+        // k_aux's default (d/2) needs the data's width: resolved here, so config.json and the checkpoint record the value used.
+        options = options.WithResolvedAuxK(train.Dim);
         bool json = o.Flag("--json");
         if (outDir != null)
         {
