@@ -39,11 +39,11 @@ public sealed class DataSource : IDisposable
     {
         seed = o.ULong("--data-seed", seed);
         var spec = ReadSyntheticSpec(o);
-        spec.Validate();
+        FlagTerms.ValidateSynthetic(spec);
         var model = new SyntheticModel(spec, seed);
         var train = model.OpenStream(1);
         using var evalStream = model.OpenStream(2);
-        int evalTokens = o.Int("--eval-tokens", 16_384);
+        int evalTokens = EvalTokens(o);
         // A --ground-truth file replaces the generator's own features (their frequencies no longer apply).
         var truth = GroundTruthFile(o, spec.Dim);
         var eval = EvaluationSet.FromStream(evalStream, evalTokens, truth ?? model.Features, truth is null ? model.Frequencies : null);
@@ -69,7 +69,7 @@ public sealed class DataSource : IDisposable
         seed = o.ULong("--data-seed", seed);
         var loader = ReadLoaderOptions(o);
         var dtype = loader.RawDType;
-        long evalWanted = o.Int("--eval-tokens", 16_384);
+        long evalWanted = EvalTokens(o);
         long used;
         using (var probe = ActivationDataset.Open(paths, loader)) used = probe.UsedRows;
         long evalRows = Math.Min(evalWanted, used / 10);
@@ -96,6 +96,7 @@ public sealed class DataSource : IDisposable
             if (loader.TensorName is { } tn) options["tensor"] = tn;
             if (loader.RowLimit is { } rl) options["row_limit"] = rl;
             if (loader.NonFinite == NonFiniteRows.Skip) options["skip_nonfinite"] = true;
+            if (loader.Reads == FileReads.Buffered) options["buffered_reads"] = true;
             if (o.String("--ground-truth") is { } g) options["ground_truth"] = Path.GetFullPath(g);
             return new DataSource(train, eval, dataset.Describe(), config, options, dataset)
             {
@@ -141,6 +142,13 @@ public sealed class DataSource : IDisposable
         MixSparsity: o.Int("--mix-sparsity", 0),
         MixFraction: o.Double("--mix-fraction", 0.5));
 
+    /// <summary>--eval-tokens: at least one (every metric of an empty evaluation set is NaN).</summary>
+    static int EvalTokens(OptionReader o)
+    {
+        int n = o.Int("--eval-tokens", 16_384);
+        return n >= 1 ? n : throw new SettingException($"--eval-tokens must be at least 1 (got {n}): the metrics are computed on them");
+    }
+
     /// <summary>How to read activation files, from --dtype/--dim (raw), --tensor, --row-limit and
     /// --skip-nonfinite (`train`, `eval` and `encode` share them).</summary>
     public static LoaderOptions ReadLoaderOptions(OptionReader o)
@@ -149,6 +157,8 @@ public sealed class DataSource : IDisposable
         if (o.String("--dtype") is { } dt)
             dtype = ActivationDTypes.TryParse(dt) ?? throw new UsageException($"--dtype '{dt}': expected f32, f16, bf16 or f64");
         if (dtype is not null != o.Has("--dim")) throw new UsageException("raw files need both --dtype and --dim");
+        if (dtype is not null && o.Int("--dim", 0) is var dim and < 1) throw new SettingException($"--dim must be at least 1 (got {dim})");
+        if (o.Has("--row-limit") && o.Long("--row-limit", 0) is var limit and < 1) throw new SettingException($"--row-limit must be at least 1 (got {limit})");
         return new LoaderOptions
         {
             RawDType = dtype,
@@ -156,6 +166,7 @@ public sealed class DataSource : IDisposable
             TensorName = o.String("--tensor"),
             RowLimit = o.Has("--row-limit") ? o.Long("--row-limit", 0) : null,
             NonFinite = o.Flag("--skip-nonfinite") ? NonFiniteRows.Skip : NonFiniteRows.Error,
+            Reads = o.Flag("--buffered-reads") ? FileReads.Buffered : FileReads.Mapped,
         };
     }
 

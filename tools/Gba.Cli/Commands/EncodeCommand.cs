@@ -18,7 +18,7 @@ namespace GbaEngine.Cli.Commands;
 public static class EncodeCommand
 {
     static readonly HashSet<string> ValueOptions = ["--sae", "--data", "--out", "--batch", "--threads", "--dtype", "--dim", "--tensor", "--row-limit", "--kernels"];
-    static readonly HashSet<string> Flags = ["--json", "--quiet", "--help", "-h", "--skip-nonfinite"];
+    static readonly HashSet<string> Flags = ["--json", "--quiet", "--help", "-h", "--skip-nonfinite", "--buffered-reads"];
     static readonly HashSet<string> Repeatable = ["--data"];
 
     const string Help = """
@@ -36,7 +36,7 @@ public static class EncodeCommand
                                      codes = scipy.sparse.csr_matrix((t["values"], t["indices"], t["indptr"]), shape=(N, d_sae))
                              Written beside FILE and renamed into place when complete.
           --batch N          rows per encoder call (default 4096)   --threads T (default: all cores)
-          --dtype f32|f16|bf16 --dim d (raw files)   --tensor NAME (safetensors)   --row-limit N   --skip-nonfinite
+          --dtype f32|f16|bf16 --dim d (raw files)   --tensor NAME (safetensors)   --row-limit N   --skip-nonfinite   --buffered-reads
           --kernels scalar|avx2|avx512   --json (last stdout line: one JSON object)   --quiet (no progress)
 
         """;

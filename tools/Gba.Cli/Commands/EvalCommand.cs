@@ -24,7 +24,7 @@ public static class EvalCommand
 {
     static readonly HashSet<string> ValueOptions = ["--sae", "--data", "--eval-tokens", "--threads", "--dtype", "--dim", "--tensor", "--row-limit", "--kernels",
         "--ground-truth", "--mp-steps", "--out"];
-    static readonly HashSet<string> Flags = ["--json", "--help", "-h", "--skip-nonfinite"];
+    static readonly HashSet<string> Flags = ["--json", "--help", "-h", "--skip-nonfinite", "--buffered-reads"];
     static readonly HashSet<string> Repeatable = ["--data"];
 
     public const string Help = """
@@ -38,7 +38,7 @@ public static class EvalCommand
           --eval-tokens N    evaluate on the last N rows (what `gba train --eval-tokens N` holds out when N is at
                              most 10% of the rows); default: every row
           --threads N        worker threads (default: all cores); results do not depend on it
-          --dtype f32|f16|bf16 --dim d (raw files)   --tensor NAME (safetensors)   --row-limit N   --skip-nonfinite
+          --dtype f32|f16|bf16 --dim d (raw files)   --tensor NAME (safetensors)   --row-limit N   --skip-nonfinite   --buffered-reads
           --kernels scalar|avx2|avx512   --json (last stdout line: one JSON object)
           --ground-truth V.npy  true features [n, d_in] (.npy or .safetensors): FRR@0.8/0.9 of the decoder directions
           --out DIR          with --ground-truth: write DIR/recovery.json (per-feature best cosines)

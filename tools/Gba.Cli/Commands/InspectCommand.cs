@@ -82,8 +82,8 @@ public static class InspectCommand
 
     static int UsageError(TextWriter stderr, string message)
     {
-        stderr.WriteLine($"gba inspect: {message}");
-        stderr.WriteLine(Usage);
+        // One line, as every other command's usage errors: --help prints the usage.
+        stderr.WriteLine($"gba inspect: {message} (run 'gba inspect --help' for the usage)");
         return 2;
     }
 

@@ -55,7 +55,7 @@ public static class SynthCommand
         };
         ulong seed = o.ULong("--seed", 1);
         var spec = DataSource.ReadSyntheticSpec(o);
-        spec.Validate();
+        FlagTerms.ValidateSynthetic(spec);
         var model = new SyntheticModel(spec, seed);
         Directory.CreateDirectory(outDir);
 

@@ -58,10 +58,10 @@ public static class TrainCommand
         {
             return Train(command, o, outDir, stdout, stderr, resume, openData);
         }
-        catch (Exception e) when (outDir != null && e is not (UsageException or OperationCanceledException))
+        catch (Exception e) when (outDir != null && (e is SettingException || e is not (UsageException or OperationCanceledException)))
         {
             Directory.CreateDirectory(outDir);
-            File.WriteAllText(Path.Combine(outDir, FailureFile), e.Message + "\n");
+            File.WriteAllText(Path.Combine(outDir, FailureFile), FlagTerms.Message(e) + "\n");
             throw;
         }
     }
@@ -74,7 +74,7 @@ public static class TrainCommand
         if (o.Positional.Count > 0 && o.Strings("--data").Count == 0) throw new UsageException($"unexpected argument '{o.Positional[0]}'");
 
         var options = TrainOptions.Trainer(o, demo: command == "demo");
-        options.Validate();
+        FlagTerms.ValidateTrainer(options);
         var mpSweep = ReadStepList(o, options);
         if (o.Has("--token-text") && dataPaths.Count == 0) throw new UsageException("--token-text goes with --data (it names each activation row's token)");
         using var data = openData?.Invoke(o, options)

@@ -115,7 +115,7 @@ public static class TrainOptions
         Trainer("tokens", "Budget", "N", "token budget (suffix k/M/G); or --steps S", (o, _, t) =>
         {
             if (o.Has("--steps") && o.Has("--tokens")) throw new UsageException("give --steps or --tokens, not both");
-            return t with { Tokens = o.Has("--steps") ? o.Long("--steps", 0) * t.BatchSize : o.Long("--tokens", Paper.Tokens) };
+            return o.Has("--steps") ? t with { Steps = o.Long("--steps", 0) } : t with { Tokens = o.Long("--tokens", Paper.Tokens) };
         }, t => t.Tokens),
         Run("steps", "Budget", "S", "step budget (instead of --tokens)"),
         Trainer("lr", "Budget", "X", "AdamW learning rate", (o, _, t) => t with { LearningRate = o.Double("--lr", Paper.LearningRate) }, t => t.LearningRate),
@@ -164,6 +164,7 @@ public static class TrainOptions
         Run("tensor", "Data files", "NAME", "safetensors tensor"),
         Run("row-limit", "Data files", "N", "use at most N rows"),
         Run("skip-nonfinite", "Data files", "", "skip rows with NaN/Inf (default: an error)", OptionKind.Flag),
+        Run("buffered-reads", "Data files", "", "read files through buffers, not memory maps: a file truncated while in use is then always a clean error", OptionKind.Flag),
         Run("eval-tokens", "Data files", "N", "held-out evaluation tokens (files: the last rows, at most 10%)"),
         Run("ground-truth", "Data files", "FILE.npy", "true features [n x d]: FRR and per-feature best cosines, recovery.json"),
         Run("token-text", "Data files", "FILE.tsv", "token text per activation row: top-activating tokens in the report"),
