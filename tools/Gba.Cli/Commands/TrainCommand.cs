@@ -54,6 +54,9 @@ public static class TrainCommand
     internal static int RunPoint(string command, OptionReader o, string? outDir, TextWriter stdout, TextWriter stderr,
         TrainCheckpoints.Resume? resume = null, Func<OptionReader, TrainerOptions, DataSource>? openData = null)
     {
+        // One writer per run directory, for the run's whole life: a second `train --out`, a duplicate sweep --index
+        // or a Slurm requeue beside a live task is refused here, before it touches a file (and writes no error.txt).
+        using var runLock = outDir is null ? null : RunLock.Acquire(outDir, resume is null ? "--out" : "--resume");
         try
         {
             return Train(command, o, outDir, stdout, stderr, resume, openData);
