@@ -178,6 +178,7 @@ public static class TrainOptions
             "config.json, metrics.jsonl, loss.jsonl, neurons.json, summary.json, sae/ (SAELens layout), top_activations.json with --token-text; error.txt if the run failed"),
         new("json", OptionKind.Flag, OptionScope.RunControl, "Output", "", "last stdout line: one JSON object"),
         new("quiet", OptionKind.Flag, OptionScope.RunControl, "Output", "", "no progress on stderr"),
+        new("dry-run", OptionKind.Flag, OptionScope.RunControl, "Output", "", "validate everything, print the plan and the memory estimate, train nothing"),
         Run("model-name", "Output", "NAME", "recorded in sae/cfg.json for SAELens / SAEBench (e.g. gpt2)"),
         Run("hook-name", "Output", "NAME", "recorded there too (e.g. blocks.6.hook_resid_post)"),
         // Checkpoints
