@@ -38,7 +38,7 @@ public sealed class DataSource : IDisposable
     public static DataSource Synthetic(OptionReader o, ulong seed)
     {
         seed = o.ULong("--data-seed", seed);
-        var spec = ReadSyntheticSpec(o);
+        var spec = SyntheticOptions.ReadSpec(o);
         FlagTerms.ValidateSynthetic(spec);
         var model = new SyntheticModel(spec, seed);
         var train = model.OpenStream(1);
@@ -67,7 +67,7 @@ public sealed class DataSource : IDisposable
     {
         bool dataSeed = o.Has("--data-seed");
         seed = o.ULong("--data-seed", seed);
-        var loader = ReadLoaderOptions(o);
+        var loader = SharedOptions.ReadLoader(o);
         var dtype = loader.RawDType;
         long evalWanted = EvalTokens(o);
         long used;
@@ -129,45 +129,11 @@ public sealed class DataSource : IDisposable
     }
 
     /// <summary>The --ground-truth matrix V [n × d], validated against the data's d; null without the option.</summary>
-    /// <summary>The paper's model from the synthetic flags (`train`, `demo` and `synth` share them).</summary>
-    public static SyntheticSpec ReadSyntheticSpec(OptionReader o) => new(
-        Features: o.Int("--features", TrainOptions.DemoDefaults.Features),
-        Dim: o.Int("--dim", TrainOptions.DemoDefaults.Dim),
-        Sparsity: o.Int("--sparsity", TrainOptions.DemoDefaults.Sparsity),
-        MagnitudeMin: o.Double("--magnitude-min", 0.5),
-        MagnitudeMax: o.Double("--magnitude-max", 1.5),
-        Noise: o.Double("--noise", 0),
-        Profile: o.Enum("--profile", FrequencyProfile.Uniform),
-        Exponent: o.Double("--exponent", 1.0),
-        MixSparsity: o.Int("--mix-sparsity", 0),
-        MixFraction: o.Double("--mix-fraction", 0.5));
-
     /// <summary>--eval-tokens: at least one (every metric of an empty evaluation set is NaN).</summary>
     static int EvalTokens(OptionReader o)
     {
         int n = o.Int("--eval-tokens", 16_384);
         return n >= 1 ? n : throw new SettingException($"--eval-tokens must be at least 1 (got {n}): the metrics are computed on them");
-    }
-
-    /// <summary>How to read activation files, from --dtype/--dim (raw), --tensor, --row-limit and
-    /// --skip-nonfinite (`train`, `eval` and `encode` share them).</summary>
-    public static LoaderOptions ReadLoaderOptions(OptionReader o)
-    {
-        ActivationDType? dtype = null;
-        if (o.String("--dtype") is { } dt)
-            dtype = ActivationDTypes.TryParse(dt) ?? throw new UsageException($"--dtype '{dt}': expected f32, f16, bf16 or f64");
-        if (dtype is not null != o.Has("--dim")) throw new UsageException("raw files need both --dtype and --dim");
-        if (dtype is not null && o.Int("--dim", 0) is var dim and < 1) throw new SettingException($"--dim must be at least 1 (got {dim})");
-        if (o.Has("--row-limit") && o.Long("--row-limit", 0) is var limit and < 1) throw new SettingException($"--row-limit must be at least 1 (got {limit})");
-        return new LoaderOptions
-        {
-            RawDType = dtype,
-            RawDim = dtype is null ? null : o.Int("--dim", 0),
-            TensorName = o.String("--tensor"),
-            RowLimit = o.Has("--row-limit") ? o.Long("--row-limit", 0) : null,
-            NonFinite = o.Flag("--skip-nonfinite") ? NonFiniteRows.Skip : NonFiniteRows.Error,
-            Reads = o.Flag("--buffered-reads") ? FileReads.Buffered : FileReads.Mapped,
-        };
     }
 
     static float[]? GroundTruthFile(OptionReader o, int dim) =>
