@@ -162,7 +162,7 @@ public class HostileInputTests
         Rejects(dir.File("r.bin", new byte[21]), raw, "not a multiple of the 10-byte row", "1 bytes left");
         Rejects(dir.File("e.bin", []), raw, "empty");
         Rejects(dir.File("e.npy", []), null, "empty");
-        Rejects(dir.File("r2.bin", new byte[20]), null, "unrecognised", "--dtype");
+        Rejects(dir.File("r2.bin", new byte[20]), null, "unrecognised", "LoaderOptions.RawDType");
         Rejects(Path.Combine(dir.Path, "missing.npy"), null, "not found");
         Rejects(Path.Combine(dir.Path, "nothing*.npy"), null, "no files match");
         Rejects(Path.Combine(dir.Path, "nodir", "*.npy"), null, "not found");

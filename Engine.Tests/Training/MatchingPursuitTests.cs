@@ -261,7 +261,7 @@ public class MatchingPursuitTests
     {
         Assert.Contains("tied", Assert.Throws<ArgumentException>(() => new SaeArchitecture(8, 16, false, SaeActivation.Relu, SparsityMode.MatchingPursuit, 3).Validate()).Message);
         Assert.Throws<ArgumentException>(() => new SaeArchitecture(8, 16, true, SaeActivation.Relu, SparsityMode.MatchingPursuit, 0).Validate());
-        Assert.Contains("--untied", Assert.Throws<ArgumentException>(() => new TrainerOptions { Method = TrainingMethod.Mp, Tied = false }.Validate()).Message);
+        Assert.Contains("TrainerOptions.Tied", Assert.Throws<ArgumentException>(() => new TrainerOptions { Method = TrainingMethod.Mp, Tied = false }.Validate()).Message);
     }
 
     [Fact]

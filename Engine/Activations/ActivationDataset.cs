@@ -98,13 +98,36 @@ public sealed class ActivationDataset : IDisposable
         return new ActivationStream(this, TrainRows, UsedRows, new StreamOptions { Shuffle = false }, 0, startPosition);
     }
 
-    /// <summary>The shard holding global row <paramref name="row"/> and the row's index inside it.</summary>
-    public (ActivationShard Shard, long Row) Locate(long row)
+    /// <summary>
+    /// Throws an <see cref="ActivationFormatException"/> naming the first file that is shorter now than
+    /// when it was opened (truncated or overwritten while in use). Streams run it at shard boundaries and
+    /// window loads and when a checkpoint captures them; see <see cref="FileReads"/>.
+    /// </summary>
+    public void EnsureIntact()
+    {
+        foreach (var s in _shards) s.EnsureIntact();
+    }
+
+    /// <summary>Checks the files holding rows [row, row + count) as <see cref="EnsureIntact()"/> does.</summary>
+    internal void EnsureIntact(long row, long count)
+    {
+        for (int i = ShardIndexOf(row); i < _shards.Length && _starts[i] < row + count; i++) _shards[i].EnsureIntact();
+    }
+
+    /// <summary>The index of the shard holding global row <paramref name="row"/>.</summary>
+    internal int ShardIndexOf(long row)
     {
         if ((ulong)row >= (ulong)TokenCount) throw new ArgumentOutOfRangeException(nameof(row), row, $"Row outside [0, {TokenCount}).");
         int i = Array.BinarySearch(_starts, row);
         if (i < 0) i = ~i - 1;
         while (_shards[i].Rows == 0 || row >= _starts[i + 1]) i++; // skip empty shards sharing a start
+        return i;
+    }
+
+    /// <summary>The shard holding global row <paramref name="row"/> and the row's index inside it.</summary>
+    public (ActivationShard Shard, long Row) Locate(long row)
+    {
+        int i = ShardIndexOf(row);
         return (_shards[i], row - _starts[i]);
     }
 

@@ -15,10 +15,13 @@ public sealed unsafe class ActivationShard : IDisposable
     readonly MappedFile _file;
     readonly ShardLayout _layout;
 
-    ActivationShard(MappedFile file, ShardLayout layout)
+    readonly bool _buffered;
+
+    ActivationShard(MappedFile file, ShardLayout layout, bool buffered)
     {
         _file = file;
         _layout = layout;
+        _buffered = buffered;
     }
 
     /// <summary>The file.</summary>
@@ -46,7 +49,7 @@ public sealed unsafe class ActivationShard : IDisposable
         var file = MappedFile.Open(path);
         try
         {
-            return new ActivationShard(file, ParseLayout(path, file, options));
+            return new ActivationShard(file, ParseLayout(path, file, options), options.Reads == FileReads.Buffered);
         }
         catch (ActivationFormatException)
         {
@@ -71,7 +74,7 @@ public sealed unsafe class ActivationShard : IDisposable
         if (options.RawDType is { } dtype && options.RawDim is { } dim)
             return RawLayout(path, file, dtype, dim);
         throw new ActivationFormatException(path,
-            "unrecognised file: expected a .npy file (magic \\x93NUMPY), a .safetensors file, or raw little-endian binary with its dtype and dim given (--dtype, --dim).");
+            "unrecognised file: expected a .npy file (magic \\x93NUMPY), a .safetensors file, or raw little-endian binary with its element type and row width given", FormatRemedy.RawLayout);
     }
 
     static ShardLayout RawLayout(string path, MappedFile file, ActivationDType dtype, int dim)
@@ -79,7 +82,7 @@ public sealed unsafe class ActivationShard : IDisposable
         long rowBytes = (long)dim * dtype.ByteSize();
         if (file.Length % rowBytes != 0)
             throw new ActivationFormatException(path,
-                $"raw {dtype.Name()} with d = {dim}: file length {file.Length} is not a multiple of the {rowBytes}-byte row ({file.Length % rowBytes} bytes left over; wrong --dim or --dtype, or a truncated file).");
+                $"raw {dtype.Name()} with d = {dim}: file length {file.Length} is not a multiple of the {rowBytes}-byte row ({file.Length % rowBytes} bytes left over: a wrong row width or element type, or a truncated file)", FormatRemedy.RawLayout);
         long rows = file.Length / rowBytes;
         return new ShardLayout(ShardFormat.Raw, dtype, rows, dim, 0, false, [rows, dim], null);
     }
@@ -92,20 +95,43 @@ public sealed unsafe class ActivationShard : IDisposable
         int elements = checked(count * Dim);
         var dst = destination[..elements];
         int size = DType.ByteSize();
-        byte* data = _file.Pointer + _layout.DataOffset;
         if (!FortranOrder)
         {
-            Convert(data + row * Dim * size, elements, dst);
+            Convert(_layout.DataOffset + row * Dim * size, elements, dst);
             return;
         }
         // Column-major: column c of rows [row, row+count) is contiguous; convert it, then scatter.
         var column = System.Buffers.ArrayPool<float>.Shared.Rent(count);
         for (int c = 0; c < Dim; c++)
         {
-            Convert(data + (c * Rows + row) * size, count, column);
+            Convert(_layout.DataOffset + (c * Rows + row) * size, count, column);
             for (int i = 0; i < count; i++) dst[i * Dim + c] = column[i];
         }
         System.Buffers.ArrayPool<float>.Shared.Return(column);
+    }
+
+    /// <summary>Throws naming the file if it is shorter now than when it was opened (see <see cref="FileReads"/>).</summary>
+    internal void EnsureIntact() => _file.EnsureIntact();
+
+    /// <summary>Converts elements starting at byte <paramref name="offset"/>: from the mapping, or read into a pooled buffer first.</summary>
+    void Convert(long offset, int elements, Span<float> dst)
+    {
+        if (!_buffered)
+        {
+            Convert(_file.Pointer + offset, elements, dst);
+            return;
+        }
+        int bytes = checked(elements * DType.ByteSize());
+        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(bytes);
+        try
+        {
+            _file.Read(offset, buffer.AsSpan(0, bytes));
+            fixed (byte* p = buffer) Convert(p, elements, dst);
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+        }
     }
 
     void Convert(byte* source, int elements, Span<float> dst)

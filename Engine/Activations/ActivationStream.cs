@@ -45,6 +45,7 @@ public sealed class ActivationStream : ITokenStream
     long _position, _skipped, _epoch, _validInEpoch;
     bool _epochFromStart;
     long _cursor;                       // file order: rows of this epoch consumed
+    int _checkedShard = -1, _blocksSinceCheck; // file order: the shard last size-checked, blocks read since
     int _window, _windowRows, _offset;  // shuffled: current window, its size, rows of it consumed
     bool _windowLoaded;
 
@@ -101,10 +102,16 @@ public sealed class ActivationStream : ITokenStream
     public StreamOptions Options => _options;
 
     /// <summary>Seed, position and ordering options, for a checkpoint (the dataset re-derives the order from them).</summary>
-    public StreamState CaptureState() => new()
+    /// <remarks>A checkpoint of a stream whose files changed under it would resume into other data, so the
+    /// files' sizes are checked first.</remarks>
+    public StreamState CaptureState()
     {
-        Kind = StreamKind.Activations, Position = Position, Description = Describe(), ShuffleSeed = _seed, Options = _options,
-    };
+        _data.EnsureIntact();
+        return new StreamState
+        {
+            Kind = StreamKind.Activations, Position = Position, Description = Describe(), ShuffleSeed = _seed, Options = _options,
+        };
+    }
 
     /// <summary>Files, row range, shuffle seed and buffer, for logs and checkpoints.</summary>
     public string Describe() =>
@@ -127,6 +134,7 @@ public sealed class ActivationStream : ITokenStream
         {
             if (_cursor == _length) StartEpoch(_epoch + 1);
             int n = (int)Math.Min(Math.Min(rows - filled, _length - _cursor), _blockRows);
+            EnsureIntactInOrder(_begin + _cursor, n);
             var block = destination.Slice(filled * _dim, n * _dim);
             _data.ReadRows(_begin + _cursor, n, block);
             int kept = 0;
@@ -143,6 +151,21 @@ public sealed class ActivationStream : ITokenStream
             filled += kept;
         }
     }
+
+    /// <summary>
+    /// File order: the size check when the read enters another shard, and every <see cref="CheckEveryBlocks"/>
+    /// blocks (a few MB) within one, so one fstat costs well under 1% of the reading.
+    /// </summary>
+    void EnsureIntactInOrder(long row, int count)
+    {
+        int shard = _data.ShardIndexOf(row + count - 1);
+        if (shard == _checkedShard && ++_blocksSinceCheck < CheckEveryBlocks) return;
+        _data.EnsureIntact(row, count);
+        _checkedShard = shard;
+        _blocksSinceCheck = 0;
+    }
+
+    const int CheckEveryBlocks = 64;
 
     void NextShuffled(Span<float> destination, int rows)
     {
@@ -225,6 +248,8 @@ public sealed class ActivationStream : ITokenStream
         {
             long chunkStart = _begin + (long)_chunkOrder[k] * _chunkRows;
             int chunkRows = ChunkLength(_chunkOrder[k]);
+            // One fstat per shard a chunk touches, before any of its bytes: a window is MBs of reading.
+            _data.EnsureIntact(chunkStart, chunkRows);
             for (int done = 0; done < chunkRows;)
             {
                 int n = Math.Min(chunkRows - done, _blockRows);
@@ -253,7 +278,7 @@ public sealed class ActivationStream : ITokenStream
         {
             var (shard, row) = _data.Locate(globalRow);
             throw new ActivationFormatException(shard.Path,
-                $"row {row} (dataset row {globalRow}) contains NaN or infinity: expected finite activations (LoaderOptions.NonFinite = Skip drops such rows).");
+                $"row {row} (dataset row {globalRow}) contains NaN or infinity: expected finite activations", FormatRemedy.SkipNonFinite);
         }
         _skipped++;
     }

@@ -10,6 +10,19 @@ public enum NonFiniteRows
     Skip,
 }
 
+/// <summary>How shard data is read.</summary>
+public enum FileReads
+{
+    /// <summary>
+    /// Memory-mapped (the default): no copies, the page cache serves reads. A file truncated while in use
+    /// is caught by size checks at shard boundaries, window loads and checkpoints; one truncated between a
+    /// check and a read faults the process, which .NET cannot catch.
+    /// </summary>
+    Mapped,
+    /// <summary>Read through the file handle into a buffer (one copy more): a file truncated while in use is always an error naming the file.</summary>
+    Buffered,
+}
+
 /// <summary>
 /// How a dataset is opened: how to read raw files, which safetensors tensor, how many rows to use
 /// and how many of those to hold out for evaluation. The held-out rows are the last ones of the
@@ -31,10 +44,12 @@ public sealed record LoaderOptions
     public long? EvalRows { get; init; }
     /// <summary>What to do with NaN/Inf rows.</summary>
     public NonFiniteRows NonFinite { get; init; } = NonFiniteRows.Error;
+    /// <summary>How rows are read: mapped (default) or buffered (for files that may change while a run reads them).</summary>
+    public FileReads Reads { get; init; } = FileReads.Mapped;
 
     internal void Validate()
     {
-        if (RawDim is < 1) throw new ArgumentOutOfRangeException(nameof(RawDim), RawDim, "Raw dim must be at least 1.");
+        if (RawDim is < 1) throw new ArgumentOutOfRangeException(nameof(RawDim), RawDim, "RawDim must be at least 1.");
         if (RawDType is not null != RawDim is not null) throw new ArgumentException("Raw files need both RawDType and RawDim.");
         if (RowLimit is < 1) throw new ArgumentOutOfRangeException(nameof(RowLimit), RowLimit, "RowLimit must be at least 1.");
         if (!(EvalFraction >= 0 && EvalFraction < 1)) throw new ArgumentOutOfRangeException(nameof(EvalFraction), EvalFraction, "EvalFraction must be in [0, 1).");

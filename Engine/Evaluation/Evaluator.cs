@@ -71,8 +71,8 @@ public static class Evaluator
             {
                 int n = (int)Math.Min(StreamChunkRows, tokens - done);
                 stream.NextBatch(x, n);
-                model.EncodeBatch(x, n, batch, threads);
-                model.DecodeBatch(batch, xhat, threads);
+                model.EncodeBatch(x.AsSpan(0, n * d), n, batch, threads);
+                model.DecodeBatch(batch, xhat.AsSpan(0, n * d), threads);
                 sums.Active += batch.Count;
                 foreach (int i in batch.AllIndices) counts[i]++;
                 for (int t = 0; t < n; t++)

@@ -51,7 +51,7 @@ internal static class SafetensorsHeader
         }
         else if (entries.Count == 1) chosen = entries[0];
         else if (entries.Count == 0) throw new ActivationFormatException(path, "the file holds no tensors.");
-        else throw new ActivationFormatException(path, $"the file holds {entries.Count} tensors ({List(tensors)}): name one (--tensor NAME / LoaderOptions.TensorName).");
+        else throw new ActivationFormatException(path, $"the file holds {entries.Count} tensors ({List(tensors)}): name one", FormatRemedy.NameTensor);
 
         var dtype = chosen.DType switch
         {

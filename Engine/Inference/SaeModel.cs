@@ -186,6 +186,7 @@ public sealed unsafe class SaeModel
     // ---------------------------------------------------------------- encode
 
     /// <summary>Encodes one token x [d] into its active features.</summary>
+    /// <exception cref="ArgumentException">x does not hold exactly d values, or holds NaN or infinity.</exception>
     public SparseFeatures Encode(ReadOnlySpan<float> x)
     {
         CheckRows(x, 1, nameof(x));
@@ -207,6 +208,7 @@ public sealed unsafe class SaeModel
     }
 
     /// <summary>Encodes <paramref name="rows"/> tokens x [rows × d] into a new batch.</summary>
+    /// <exception cref="ArgumentException">x does not hold exactly rows × d values, or a token holds NaN or infinity.</exception>
     /// <param name="threads">Worker threads (contiguous token ranges; results do not depend on the count).</param>
     public SparseFeatureBatch EncodeBatch(ReadOnlySpan<float> x, int rows, int threads = 1)
     {
@@ -367,7 +369,7 @@ public sealed unsafe class SaeModel
     public void Decode(ReadOnlySpan<int> indices, ReadOnlySpan<float> values, Span<float> xhat, float outputScale = 1f, float outputShift = 0f)
     {
         if (indices.Length != values.Length) throw new ArgumentException($"{indices.Length} indices but {values.Length} values.", nameof(values));
-        if (xhat.Length < Dim) throw new ArgumentException($"xhat holds {xhat.Length} floats: expected at least d = {Dim}.", nameof(xhat));
+        if (xhat.Length != Dim) throw new ArgumentException($"xhat holds {xhat.Length} floats: expected exactly d = {Dim}.", nameof(xhat));
         foreach (int i in indices)
             if ((uint)i >= (uint)Features) throw new ArgumentOutOfRangeException(nameof(indices), i, $"Feature index outside [0, {Features}).");
         DecodeRow(indices, values, outputScale, outputShift, xhat[..Dim], _kernels);
@@ -379,7 +381,7 @@ public sealed unsafe class SaeModel
         ArgumentNullException.ThrowIfNull(features);
         ArgumentOutOfRangeException.ThrowIfLessThan(threads, 1);
         int rows = features.Tokens, d = Dim;
-        if (xhat.Length < (long)rows * d) throw new ArgumentException($"xhat holds {xhat.Length} floats: {rows} tokens × d = {d} need {(long)rows * d}.", nameof(xhat));
+        if (xhat.Length != (long)rows * d) throw new ArgumentException($"xhat holds {xhat.Length} floats: {rows} tokens × d = {d} are exactly {(long)rows * d}.", nameof(xhat));
         foreach (int i in features.AllIndices)
             if ((uint)i >= (uint)Features) throw new ArgumentOutOfRangeException(nameof(features), i, $"Feature index outside [0, {Features}).");
         fixed (float* px = xhat)
@@ -413,11 +415,19 @@ public sealed unsafe class SaeModel
     public void ReconstructBatch(ReadOnlySpan<float> x, int rows, Span<float> xhat, int threads = 1) =>
         DecodeBatch(EncodeBatch(x, rows, threads), xhat, threads);
 
+    /// <summary>
+    /// Tokens must be exactly rows × d finite values: a longer span is a caller's mix-up of rows and widths
+    /// (silently reading a prefix hides it), and a NaN token would come back with no features at all.
+    /// </summary>
     void CheckRows(ReadOnlySpan<float> x, int rows, string name)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(rows);
-        if (x.Length < (long)rows * Dim)
-            throw new ArgumentException($"{name} holds {x.Length} floats: {rows} token(s) × d = {Dim} need {(long)rows * Dim}.", name);
+        if (x.Length != (long)rows * Dim)
+            throw new ArgumentException($"{name} holds {x.Length} floats: {rows} token(s) × d = {Dim} are exactly {(long)rows * Dim}.", name);
+        if (!NonFinite.Any(x, _kernels)) return;
+        for (int t = 0; t < rows; t++)
+            if (NonFinite.AnyScalar(x.Slice(t * Dim, Dim)))
+                throw new ArgumentException($"{name}: token {t} holds NaN or infinity; an SAE encodes finite activations only.", name);
     }
 
     Scratch Rent() => _pool.TryTake(out var s) ? s : new Scratch(this);

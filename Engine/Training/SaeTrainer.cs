@@ -47,6 +47,7 @@ public sealed partial class SaeTrainer : IDisposable
     readonly float[] _biasScratch;                     // sorted copy of b for the bias-update report
     long _step;
     long _tokens;
+    bool _nonFiniteParameters;         // set by the AdamW pass when an update leaves a parameter NaN or infinite
     double _secondsBefore;             // training seconds before this process (resumed runs)
     List<EvaluationReport> _evaluations = [];
 
@@ -130,6 +131,15 @@ public sealed partial class SaeTrainer : IDisposable
     public long Step => _step;
 
     /// <summary>
+    /// A step whose loss per token exceeds this has diverged. Inputs are normalised to mean token norm 1
+    /// (dataset scale) or norm 1 (per token), where reconstructing nothing costs about 0.5 per token, so
+    /// this is four orders of magnitude above the worst sane loss; a state past it does not come back.
+    /// A fixed bound rather than one relative to the run's history keeps a resumed run stopping exactly
+    /// where the uninterrupted one would.
+    /// </summary>
+    public const double DivergedLoss = 1e4;
+
+    /// <summary>
     /// Trains on the stream for the token budget, evaluating on <paramref name="eval"/>; continues from
     /// the restored state after <see cref="Restore"/>. Cancellation is honoured between steps: the
     /// current step finishes, a checkpoint is written (if <paramref name="checkpoints"/> is given),
@@ -138,7 +148,7 @@ public sealed partial class SaeTrainer : IDisposable
     public TrainingResult Train(ITokenStream data, EvaluationSet eval, ITrainingObserver? observer = null, CancellationToken cancel = default,
         CheckpointSchedule? checkpoints = null)
     {
-        if (data.Dim != _arch.Dim) throw new ArgumentException($"Data has d = {data.Dim}, the SAE was built for d = {_arch.Dim}.");
+        if (data.Dim != _arch.Dim) throw new ArgumentException($"The stream has rows of d = {data.Dim}, the SAE was built for d = {_arch.Dim}.", nameof(data));
         var clock = Stopwatch.StartNew();
         long totalSteps = _o.Steps;
         if (_restored is { } from)
@@ -197,8 +207,11 @@ public sealed partial class SaeTrainer : IDisposable
     {
         int d = _arch.Dim, n = _o.InitTokens, stride = _p.Stride;
         _step = 0;
+        if (data.Dim != d) throw new ArgumentException($"The stream has rows of d = {data.Dim}, the SAE was built for d = {d}.", nameof(data));
         var init = new float[(long)n * d];
         data.NextBatch(init, n);
+        if (NonFinite.Any(init, Model.Kernels))
+            throw new ArgumentException($"The stream delivered NaN or infinity in row {FirstNonFiniteRow(init, d)} of the first InitTokens = {n} rows ({data.Describe()}).", nameof(data));
 
         double normSum = 0;
         for (int t = 0; t < n; t++)
@@ -269,11 +282,13 @@ public sealed partial class SaeTrainer : IDisposable
     {
         int rows = _o.BatchSize;
         _step++;
+        _nonFiniteParameters = false;
+        if (data.Dim != _arch.Dim) throw new ArgumentException($"The stream has rows of d = {data.Dim}, the SAE was built for d = {_arch.Dim}.", nameof(data));
         long t0 = Stopwatch.GetTimestamp();
         data.NextBatch(_raw, rows);
         Model.NormalizeBatch(_raw, rows, _x, _factors, _pool);
         long t1 = Stopwatch.GetTimestamp();
-        if (_mp != null) return MatchingPursuitStep(rows, t0, t1);
+        if (_mp != null) return MatchingPursuitStep(data, rows, t0, t1);
         _auxK?.Prepare(_encoder);
         if (_baseline is null) _encoder.Encode(_x, rows, _code, _stats);
         else _baseline.Encode(_encoder, _x, rows, _code);
@@ -312,6 +327,7 @@ public sealed partial class SaeTrainer : IDisposable
         }
         long t6 = Stopwatch.GetTimestamp();
         Profile.Add(t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t6 - t5);
+        CheckDivergence(loss, data);
         return new StepOutcome(loss, _code.L0, summary);
     }
 
@@ -328,8 +344,28 @@ public sealed partial class SaeTrainer : IDisposable
         _resampling!.Resample(_x, _backward.Error, rows, _dead.Dead, _step);
     }
 
+    /// <summary>
+    /// Stops a diverged run (one comparison of the already summed loss, and a flag the AdamW pass set). A
+    /// non-finite loss from non-finite input is the data's fault, not the learning rate's: that is checked
+    /// first, only on this rare path.
+    /// </summary>
+    void CheckDivergence(double loss, ITokenStream data)
+    {
+        if (loss <= DivergedLoss && !_nonFiniteParameters) return;
+        if (!double.IsFinite(loss) && NonFinite.Any(_raw.AsSpan(0, _o.BatchSize * _arch.Dim), Model.Kernels))
+            throw new ArgumentException($"The stream delivered NaN or infinity in row {FirstNonFiniteRow(_raw, _arch.Dim)} of the batch of step {_step} ({data.Describe()}).", nameof(data));
+        throw new TrainingDivergedException(_step, loss, _nonFiniteParameters, _o.LearningRate);
+    }
+
+    static int FirstNonFiniteRow(float[] rows, int d)
+    {
+        for (int r = 0; (long)r * d < rows.Length; r++)
+            if (NonFinite.AnyScalar(rows.AsSpan(r * d, d))) return r;
+        return -1;
+    }
+
     /// <summary>MP-SAE: pursuit, loss and chain gradients; AdamW on the dictionary and b_pre only (a stays 1, b unused).</summary>
-    StepOutcome MatchingPursuitStep(int rows, long t0, long t1)
+    StepOutcome MatchingPursuitStep(ITokenStream data, int rows, long t0, long t1)
     {
         _mp!.Encode(_x, rows, _code, _stats);
         long t2 = Stopwatch.GetTimestamp();
@@ -342,6 +378,7 @@ public sealed partial class SaeTrainer : IDisposable
         long t5 = Stopwatch.GetTimestamp();
         Model.NormalizeDecoderRows(_pool);
         Profile.Add(t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, Stopwatch.GetTimestamp() - t5);
+        CheckDivergence(loss, data);
         return new StepOutcome(loss, _code.L0, null);
     }
 
@@ -353,11 +390,29 @@ public sealed partial class SaeTrainer : IDisposable
         _pool.Dispose();
     }
 
+    /// <summary>
+    /// AdamW over [offset + start, offset + end) in blocks small enough to stay in L1/L2, each tested for NaN/inf
+    /// right after its update, so the divergence check re-reads cached values instead of streaming the buffer
+    /// again. Splitting changes no bit: the update is element-wise.
+    /// </summary>
     readonly struct AdamWJob(SaeTrainer trainer, AdamWStep step, int offset) : IRangeJob
     {
-        public void Run(int part, int start, int end) =>
-            AdamW.Update(trainer._p.Data.Span[(offset + start)..(offset + end)], trainer._grad.Data.Span[(offset + start)..(offset + end)],
-                trainer._m1.Data.Span[(offset + start)..(offset + end)], trainer._m2.Data.Span[(offset + start)..(offset + end)], step, trainer.Model.Kernels);
+        const int Block = 2048;
+
+        public void Run(int part, int start, int end)
+        {
+            var set = trainer.Model.Kernels;
+            bool bad = false;
+            for (int s = offset + start, stop = offset + end; s < stop; s += Block)
+            {
+                int e = Math.Min(stop, s + Block);
+                var p = trainer._p.Data.Span[s..e];
+                AdamW.Update(p, trainer._grad.Data.Span[s..e], trainer._m1.Data.Span[s..e], trainer._m2.Data.Span[s..e], step, set);
+                bad |= NonFinite.Any(p, set);
+            }
+            // Only ever set to true by any worker between the reset and the join that ends the pass.
+            if (bad) trainer._nonFiniteParameters = true;
+        }
     }
 
     void LoadNormalized(ReadOnlySpan<float> raw, int rows) => Model.NormalizeBatch(raw, rows, _x.Span, _factors);

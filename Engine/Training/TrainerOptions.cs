@@ -126,8 +126,27 @@ public sealed record TrainerOptions
 
     /// <summary>Tokens per step B.</summary>
     public int BatchSize { get; init; } = 512;
-    /// <summary>Token budget; the run takes ceil(Tokens / BatchSize) steps.</summary>
-    public long Tokens { get; init; } = 512L * 6000;
+    long _tokens = 512L * 6000;
+    long? _steps;
+
+    /// <summary>Token budget; the run takes ceil(Tokens / BatchSize) steps. When <see cref="Steps"/> was set
+    /// instead, Steps × BatchSize.</summary>
+    public long Tokens
+    {
+        get => _steps is { } steps ? steps * BatchSize : _tokens;
+        init { _tokens = value; _steps = null; }
+    }
+
+    /// <summary>
+    /// Steps of the run: ceil(Tokens / BatchSize), or the number set here, which then fixes the budget in
+    /// steps whatever order an initializer sets <see cref="BatchSize"/> in (the last of Steps and Tokens set wins).
+    /// </summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public long Steps
+    {
+        get => _steps ?? (_tokens + BatchSize - 1) / BatchSize;
+        init => _steps = value;
+    }
     /// <summary>AdamW learning rate.</summary>
     public double LearningRate { get; init; } = 1e-3;
     /// <summary>AdamW decoupled weight decay.</summary>
@@ -178,9 +197,6 @@ public sealed record TrainerOptions
 
     long LogPoint(int i) => EvalPoints == 1 ? Steps
         : Math.Max(1, (long)Math.Round(Steps * Math.Pow(256, (double)(i - (EvalPoints - 1)) / (EvalPoints - 1))));
-
-    /// <summary>Steps the budget takes: ceil(Tokens / BatchSize).</summary>
-    public long Steps => (Tokens + BatchSize - 1) / BatchSize;
 
     /// <summary>Bias updates the run will make (GBA and BA; 0 for the other methods).</summary>
     [System.Text.Json.Serialization.JsonIgnore]
@@ -260,29 +276,43 @@ public sealed record TrainerOptions
         _ => [],
     };
 
-    /// <summary>Throws an <see cref="ArgumentException"/> naming the first bad setting (by its gba option).</summary>
+    /// <summary>
+    /// Throws an <see cref="ArgumentException"/> naming the first bad setting by its property (its
+    /// <see cref="ArgumentException.ParamName"/> is the property's name).
+    /// </summary>
     public void Validate()
     {
-        if (Neurons < 1) throw new ArgumentException($"--d-sae must be positive (got {Neurons}).");
-        if (BatchSize < 1) throw new ArgumentException($"--batch must be positive (got {BatchSize}).");
-        if (Tokens < 1) throw new ArgumentException($"The token budget must be positive (got {Tokens}).");
-        if (!(LearningRate > 0)) throw new ArgumentException($"--lr must be positive (got {LearningRate}).");
-        if (!(WeightDecay >= 0)) throw new ArgumentException($"--weight-decay must be non-negative (got {WeightDecay}).");
-        if (Threads < 1) throw new ArgumentException($"--threads must be at least 1 (got {Threads}).");
-        if (EvalPoints < 0) throw new ArgumentException($"EvalPoints must be non-negative (got {EvalPoints}).");
-        if (InitTokens < 1) throw new ArgumentException($"--init-tokens must be positive (got {InitTokens}).");
-        if (BufferTokens < 1) throw new ArgumentException($"--buffer-tokens must be positive (got {BufferTokens}).");
-        if (Method is TrainingMethod.TopK or TrainingMethod.BatchTopK && (K < 1 || K > Neurons)) throw new ArgumentException($"--k must be in 1..M (got {K}).");
-        if (!(L1Coefficient >= 0) || double.IsInfinity(L1Coefficient)) throw new ArgumentException($"--l1 must be finite and non-negative (got {L1Coefficient}).");
-        if (!(L1Warmup >= 0 && L1Warmup <= 1)) throw new ArgumentException($"--l1-warmup must lie in [0, 1] (got {L1Warmup}).");
-        if (!(L0Coefficient >= 0) || double.IsInfinity(L0Coefficient)) throw new ArgumentException($"--l0-coefficient must be finite and non-negative (got {L0Coefficient}).");
+        Require(Neurons >= 1, nameof(Neurons), $"must be at least 1 (got {Neurons})");
+        Require(BatchSize >= 1, nameof(BatchSize), $"must be at least 1 (got {BatchSize})");
+        if (_steps is { } steps)
+            Require(steps >= 1 && steps <= long.MaxValue / BatchSize, nameof(Steps), $"must be at least 1 and Steps × BatchSize fit in a long (got {steps})");
+        else Require(_tokens >= 1, nameof(Tokens), $"must be at least 1 (got {_tokens})");
+        Require(LearningRate > 0 && double.IsFinite(LearningRate), nameof(LearningRate), $"must be finite and positive (got {LearningRate})");
+        Require(WeightDecay >= 0 && double.IsFinite(WeightDecay), nameof(WeightDecay), $"must be finite and non-negative (got {WeightDecay})");
+        Require(Threads >= 1, nameof(Threads), $"must be at least 1 (got {Threads})");
+        Require(InitTokens >= 1, nameof(InitTokens), $"must be at least 1 (got {InitTokens})");
+        Require(BufferTokens >= 1, nameof(BufferTokens), $"must be at least 1 (got {BufferTokens})");
+        Require(EvalPoints >= 0, nameof(EvalPoints), $"must be 0 or positive (got {EvalPoints})");
+        Require(EvalEvery >= 0, nameof(EvalEvery), $"must be 0 (only at the end) or positive (got {EvalEvery})");
+        if (Method is TrainingMethod.TopK or TrainingMethod.BatchTopK) Require(K >= 1 && K <= Neurons, nameof(K), $"must lie in 1..Neurons = {Neurons} (got {K})");
+        Require(L1Coefficient >= 0 && double.IsFinite(L1Coefficient), nameof(L1Coefficient), $"must be finite and non-negative (got {L1Coefficient})");
+        Require(L1Warmup >= 0 && L1Warmup <= 1, nameof(L1Warmup), $"must lie in [0, 1] (got {L1Warmup})");
+        Require(L0Coefficient >= 0 && double.IsFinite(L0Coefficient), nameof(L0Coefficient), $"must be finite and non-negative (got {L0Coefficient})");
         // Below ~1e-5 the window is narrower than float resolution at |z| ~ 1 and the estimator sees nothing.
-        if (!(SteBandwidth >= 1e-5 && SteBandwidth <= 1)) throw new ArgumentException($"--ste-bandwidth must lie in [1e-5, 1] (got {SteBandwidth}).");
-        if (!(InitialThreshold >= 0 && InitialThreshold <= 1)) throw new ArgumentException($"--threshold-init must lie in [0, 1] (got {InitialThreshold}).");
-        if (!(ThresholdDecay >= 0 && ThresholdDecay < 1)) throw new ArgumentException($"--threshold-decay must lie in [0, 1) (got {ThresholdDecay}).");
-        if (Method == TrainingMethod.Mp && MpSteps < 1) throw new ArgumentException($"--mp-steps must be at least 1 (got {MpSteps}).");
-        if (Method == TrainingMethod.Mp && !Tied) throw new ArgumentException("--method mp uses one tied dictionary to encode and decode: drop --untied.");
-        if (Method == TrainingMethod.Gba && Groups > Neurons) throw new ArgumentException($"--groups ({Groups}) exceeds --d-sae ({Neurons}).");
+        Require(SteBandwidth >= 1e-5 && SteBandwidth <= 1, nameof(SteBandwidth), $"must lie in [1e-5, 1] (got {SteBandwidth})");
+        Require(InitialThreshold >= 0 && InitialThreshold <= 1, nameof(InitialThreshold), $"must lie in [0, 1] (got {InitialThreshold})");
+        Require(ThresholdDecay >= 0 && ThresholdDecay < 1, nameof(ThresholdDecay), $"must lie in [0, 1) (got {ThresholdDecay})");
+        if (Method == TrainingMethod.Mp)
+        {
+            Require(MpSteps >= 1, nameof(MpSteps), $"must be at least 1 (got {MpSteps})");
+            Require(Tied, nameof(Tied), "must be true for Method = Mp (one dictionary encodes and decodes)");
+        }
+        if (Method == TrainingMethod.Gba)
+        {
+            Require(Groups >= 1 && Groups <= Neurons, nameof(Groups), $"must lie in 1..Neurons = {Neurons} (got {Groups})");
+            Require(Htf > 0 && Htf <= 1 && Ltf > 0 && Ltf <= Htf, nameof(Htf), $"and Ltf must satisfy 0 < Ltf <= Htf <= 1 (got Htf {Htf}, Ltf {Ltf})");
+        }
+        if (Method == TrainingMethod.Ba) Require(Taf > 0 && Taf <= 1, nameof(Taf), $"must lie in (0, 1] (got {Taf})");
         if (AuxK < 0) throw new ArgumentException($"--aux-k must be non-negative (0: off; got {AuxK}).");
         if (AuxK > 0 && Method is not (TrainingMethod.TopK or TrainingMethod.BatchTopK))
             throw new ArgumentException($"--aux-k applies to --method topk and batchtopk, not {Method}.");
@@ -294,5 +324,10 @@ public sealed record TrainerOptions
             throw new ArgumentException($"--resample-every applies to --method l1 and jumprelu-l0, not {Method} (TopK and BatchTopK revive latents with AuxK).");
         LearningRateSchedule.Of(this).Validate();
         _ = TargetFrequencies();
+    }
+
+    static void Require(bool ok, string property, string rule)
+    {
+        if (!ok) throw new ArgumentException($"TrainerOptions.{property} {rule}.", property);
     }
 }

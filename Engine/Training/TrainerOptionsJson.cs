@@ -20,16 +20,32 @@ public static class TrainerOptionsJson
     static readonly HashSet<string> MayChangeOnResume = ["tokens", "threads", "steps"];
 
     /// <summary>Every setting (and the derived read-only ones) as one JSON object.</summary>
-    public static JsonObject Write(TrainerOptions options) =>
-        (JsonObject)JsonSerializer.SerializeToNode(options, TrainerOptionsJsonContext.Default.TrainerOptions)!;
+    public static JsonObject Write(TrainerOptions options)
+    {
+        var json = (JsonObject)JsonSerializer.SerializeToNode(options, TrainerOptionsJsonContext.Default.TrainerOptions)!;
+        json["steps"] = options.Steps;   // for readers; the budget itself is "tokens"
+        return json;
+    }
 
     /// <summary>Options from a JSON object written by <see cref="Write"/>; unknown keys are an error naming <paramref name="source"/>.</summary>
     public static TrainerOptions Read(JsonObject json, string source)
     {
+        // "steps" is written for readers; with "tokens" beside it, it is derived and must not fix the budget.
+        // (It is not a JSON property of the record: the generated reader would set a missing one to 0.)
+        long? steps = null;
+        if (json.ContainsKey("steps"))
+        {
+            json = (JsonObject)json.DeepClone();
+            if (!json.ContainsKey("tokens"))
+                steps = json["steps"] is JsonValue v && long.TryParse(v.ToJsonString(), System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out long s) ? s
+                    : throw new InvalidDataException($"{source}: \"options\": \"steps\" is not a whole number.");
+            json.Remove("steps");
+        }
         try
         {
-            return json.Deserialize(TrainerOptionsJsonContext.Default.TrainerOptions)
+            var options = json.Deserialize(TrainerOptionsJsonContext.Default.TrainerOptions)
                 ?? throw new InvalidDataException($"{source}: \"options\" is null.");
+            return steps is { } n ? options with { Steps = n } : options;
         }
         catch (JsonException e)
         {

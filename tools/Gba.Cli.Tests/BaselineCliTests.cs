@@ -50,13 +50,14 @@ public class BaselineCliTests
     [Theory]
     [InlineData("--method l1 --l1 -1", "--l1 must be finite and non-negative")]
     [InlineData("--method jumprelu-l0 --ste-bandwidth 0", "--ste-bandwidth must lie in")]
-    [InlineData("--method batchtopk --k 0", "--k must be in 1..M")]
+    [InlineData("--method batchtopk --k 0", "--k must lie in 1..--d-sae = ")]
     [InlineData("--method batchtopk --threshold-decay 1", "--threshold-decay must lie in [0, 1)")]
-    public void BadHyperParameterIsExitCode1WithOneMessage(string args, string message)
+    public void BadHyperParameterIsExitCode2WithOneMessageInFlagTerms(string args, string message)
     {
         var (code, _, err) = Run(["train", .. Tiny.Split(' '), .. args.Split(' ')]);
-        Assert.Equal(1, code);
+        Assert.Equal(2, code);                       // bad usage, as the README promises
         Assert.Contains(message, err);
+        Assert.DoesNotContain("TrainerOptions", err);
         Assert.Single(err.TrimEnd().Split('\n'));
     }
 

@@ -61,11 +61,11 @@ public class CliTests
     }
 
     [Fact]
-    public void InvalidSettingIsExitCode1WithMessage()
+    public void InvalidSettingIsExitCode2WithMessage()
     {
         var (code, _, err) = Run(["train", "--d-sae", "0", "--steps", "1"]);
-        Assert.NotEqual(0, code);
-        Assert.Contains("--d-sae", err);
+        Assert.Equal(2, code);
+        Assert.Equal("gba train: --d-sae must be at least 1 (got 0)", err.Trim());
     }
 
     [Fact]

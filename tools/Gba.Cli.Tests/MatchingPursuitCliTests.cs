@@ -64,8 +64,8 @@ public class MatchingPursuitCliTests
     }
 
     [Theory]
-    [InlineData("--method mp --untied", 1, "--untied")]
-    [InlineData("--method mp --mp-steps 0", 1, "--mp-steps")]
+    [InlineData("--method mp --untied", 2, "--untied")]
+    [InlineData("--method mp --mp-steps 0", 2, "--mp-steps")]
     [InlineData("--method gba --eval-mp-steps 1,2", 2, "needs --method mp")]
     [InlineData("--method mp --eval-mp-steps 1,x", 2, "'x'")]
     public void BadMpSettingsAreOneLineErrors(string extra, int exit, string message)

@@ -62,8 +62,8 @@ public class SweepTests
         Assert.Equal(0, Run("sweep", t["s.json"], "--out", t["sw"]).Code);
         Assert.Equal(0, Run("train", "--sweep", t["s.json"], "--out", t["sw"], "--index", "0", "--quiet").Code);
         var (failed, _, ferr) = Run("train", "--sweep", t["s.json"], "--out", t["sw"], "--index", "1", "--quiet");
-        Assert.Equal(1, failed);
-        Assert.Contains("--d-sae must be positive", ferr);
+        Assert.Equal(2, failed);
+        Assert.Contains("--d-sae must be at least 1", ferr);
         Directory.CreateDirectory(t["sw/run-002"]);   // started, never finished
         var (code, md, err) = Run("sweep", "summarize", t["sw"], "--format", "md");
         Assert.True(code == 0, err);
@@ -71,7 +71,7 @@ public class SweepTests
         Assert.StartsWith("| index | run | d_sae | status |", rows[0]);
         Assert.Contains("| 0 | run-000 | 64 | ok |", rows[2]);
         Assert.Contains("| 1 | run-001 | 0 | failed |", rows[3]);
-        Assert.Contains("--d-sae must be positive", rows[3]);
+        Assert.Contains("--d-sae must be at least 1", rows[3]);
         Assert.Contains("| 2 | run-002 | 32 | incomplete |", rows[4]);
         Assert.Contains("| 3 | run-003 | 16 | missing |", rows[5]);
 
@@ -175,7 +175,7 @@ public class SweepTests
         Assert.Contains("run-000, run-001 share one loader pass", err2);
         Assert.Contains("run-003 share one loader pass", err2);
         Assert.Contains("run-000: ok", out2);
-        Assert.Contains("run-001: failed: --d-sae must be positive", out2);
+        Assert.Contains("run-001: failed: --d-sae must be at least 1", out2);
         Assert.DoesNotContain("run-002", out2);
         Assert.True(File.Exists(t["s2/run-001/error.txt"]));
         Assert.Equal(2, Run("sweep", "run", t["s2.json"], "--indices", "7").Code);

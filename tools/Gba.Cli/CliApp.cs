@@ -1,6 +1,7 @@
 using GbaEngine.Cli.Commands;
 using GbaEngine.Cli.Options;
 using GbaEngine.Formats;
+using GbaEngine.Training;
 
 namespace GbaEngine.Cli;
 
@@ -64,9 +65,9 @@ public static class CliApp
             return Interrupted;
         }
         catch (Exception e) when (e is IOException or InvalidDataException or ArgumentException or UnauthorizedAccessException or FormatException
-                                   or ActivationFormatException or InvalidOperationException or NotSupportedException)
+                                   or ActivationFormatException or InvalidOperationException or NotSupportedException or TrainingDivergedException)
         {
-            stderr.WriteLine($"gba {args[0]}: {e.Message}");
+            stderr.WriteLine($"gba {args[0]}: {FlagTerms.Message(e)}");
             return Failed;
         }
     }

@@ -150,7 +150,10 @@ public class BaselineTrainingTests
             _ => new TrainerOptions { InitialThreshold = value },
         };
         var e = Assert.Throws<ArgumentException>(o.Validate);
-        Assert.Contains("--", e.Message);
+        // The library's vocabulary: the property by name, never a gba flag.
+        Assert.Equal(name, e.ParamName);
+        Assert.Contains($"TrainerOptions.{name}", e.Message);
+        Assert.DoesNotContain("--", e.Message);
         Assert.Throws<ArgumentException>(new TrainerOptions { Method = TrainingMethod.BatchTopK, K = 0 }.Validate);
     }
 }

@@ -13,7 +13,10 @@ internal static class NonFinite
 {
     const uint ExponentMask = 0x7F800000;
 
-    public static bool Any(ReadOnlySpan<float> x) => KernelSelector.Current switch
+    public static bool Any(ReadOnlySpan<float> x) => Any(x, KernelSelector.Current);
+
+    /// <summary>As <see cref="Any(ReadOnlySpan{float})"/> on the given kernel set (a trainer's or a model's).</summary>
+    public static bool Any(ReadOnlySpan<float> x, KernelSet set) => set switch
     {
         KernelSet.Avx512 => AnyVector512(x),
         KernelSet.Avx2 => AnyVector256(x),

@@ -39,11 +39,11 @@ public sealed class DataSource : IDisposable
     {
         seed = o.ULong("--data-seed", seed);
         var spec = SyntheticOptions.ReadSpec(o);
-        spec.Validate();
+        FlagTerms.ValidateSynthetic(spec);
         var model = new SyntheticModel(spec, seed);
         var train = model.OpenStream(1);
         using var evalStream = model.OpenStream(2);
-        int evalTokens = o.Int("--eval-tokens", 16_384);
+        int evalTokens = EvalTokens(o);
         // A --ground-truth file replaces the generator's own features (their frequencies no longer apply).
         var truth = GroundTruthFile(o, spec.Dim);
         var eval = EvaluationSet.FromStream(evalStream, evalTokens, truth ?? model.Features, truth is null ? model.Frequencies : null);
@@ -69,7 +69,7 @@ public sealed class DataSource : IDisposable
         seed = o.ULong("--data-seed", seed);
         var loader = SharedOptions.ReadLoader(o);
         var dtype = loader.RawDType;
-        long evalWanted = o.Int("--eval-tokens", 16_384);
+        long evalWanted = EvalTokens(o);
         long used;
         using (var probe = ActivationDataset.Open(paths, loader)) used = probe.UsedRows;
         long evalRows = Math.Min(evalWanted, used / 10);
@@ -96,6 +96,7 @@ public sealed class DataSource : IDisposable
             if (loader.TensorName is { } tn) options["tensor"] = tn;
             if (loader.RowLimit is { } rl) options["row_limit"] = rl;
             if (loader.NonFinite == NonFiniteRows.Skip) options["skip_nonfinite"] = true;
+            if (loader.Reads == FileReads.Buffered) options["buffered_reads"] = true;
             if (o.String("--ground-truth") is { } g) options["ground_truth"] = Path.GetFullPath(g);
             return new DataSource(train, eval, dataset.Describe(), config, options, dataset)
             {
@@ -128,6 +129,13 @@ public sealed class DataSource : IDisposable
     }
 
     /// <summary>The --ground-truth matrix V [n × d], validated against the data's d; null without the option.</summary>
+    /// <summary>--eval-tokens: at least one (every metric of an empty evaluation set is NaN).</summary>
+    static int EvalTokens(OptionReader o)
+    {
+        int n = o.Int("--eval-tokens", 16_384);
+        return n >= 1 ? n : throw new SettingException($"--eval-tokens must be at least 1 (got {n}): the metrics are computed on them");
+    }
+
     static float[]? GroundTruthFile(OptionReader o, int dim) =>
         o.String("--ground-truth") is { } path ? GroundTruth.Load(path, dim) : null;
 

@@ -57,8 +57,8 @@ public static class LocalSweep
     {
         var first = runs[0];
         var dataPaths = first.Options.Strings("--data");
-        try { first.Trainer.Validate(); }
-        catch (ArgumentException e) { return runs.Select(r => Fail(plan, r, e.Message)).ToArray(); }
+        try { FlagTerms.ValidateTrainer(first.Trainer); }
+        catch (SettingException e) { return runs.Select(r => Fail(plan, r, e.Message)).ToArray(); }
         DataSource shared;
         try
         {
@@ -66,7 +66,7 @@ public static class LocalSweep
         }
         catch (Exception e) when (e is IOException or InvalidDataException or ArgumentException or ActivationFormatException or UsageException)
         {
-            return runs.Select(r => Fail(plan, r, e.Message)).ToArray();
+            return runs.Select(r => Fail(plan, r, FlagTerms.Message(e))).ToArray();
         }
         using (shared)
         {
@@ -100,7 +100,7 @@ public static class LocalSweep
         catch (Exception e) when (e is not OutOfMemoryException)
         {
             view.Dispose();
-            return new Outcome(run.Point, false, e.Message, null);
+            return new Outcome(run.Point, false, FlagTerms.Message(e), null);
         }
     }
 

@@ -49,7 +49,7 @@ public static class SynthCommand
         };
         ulong seed = o.ULong(Seed.Flag, 1);
         var spec = SyntheticOptions.ReadSpec(o);
-        spec.Validate();
+        FlagTerms.ValidateSynthetic(spec);
         var model = new SyntheticModel(spec, seed);
         Directory.CreateDirectory(outDir);
 

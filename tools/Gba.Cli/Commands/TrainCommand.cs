@@ -53,14 +53,19 @@ public static class TrainCommand
     internal static int RunPoint(string command, OptionReader o, string? outDir, TextWriter stdout, TextWriter stderr,
         TrainCheckpoints.Resume? resume = null, Func<OptionReader, TrainerOptions, DataSource>? openData = null)
     {
+        // One writer per run directory, for the run's whole life: a second `train --out`, a duplicate sweep --index
+        // or a Slurm requeue beside a live task is refused here, before it touches a file (and writes no error.txt).
+        // A dry run writes nothing, so it neither locks nor leaves error.txt.
+        bool dry = o.Flag("--dry-run");
+        using var runLock = outDir is null || dry ? null : RunLock.Acquire(outDir, resume is null ? "--out" : "--resume");
         try
         {
             return Train(command, o, outDir, stdout, stderr, resume, openData);
         }
-        catch (Exception e) when (outDir != null && e is not (UsageException or OperationCanceledException))
+        catch (Exception e) when (outDir != null && !dry && (e is SettingException || e is not (UsageException or OperationCanceledException)))
         {
             Directory.CreateDirectory(outDir);
-            File.WriteAllText(Path.Combine(outDir, FailureFile), e.Message + "\n");
+            File.WriteAllText(Path.Combine(outDir, FailureFile), FlagTerms.Message(e) + "\n");
             throw;
         }
     }
@@ -72,9 +77,10 @@ public static class TrainCommand
         var dataPaths = SharedOptions.DataPaths(o);
 
         var options = TrainOptions.Trainer(o, demo: command == "demo");
-        options.Validate();
+        FlagTerms.ValidateTrainer(options);
         var mpSweep = ReadStepList(o, options);
         if (o.Has("--token-text") && dataPaths.Count == 0) throw new UsageException("--token-text goes with --data (it names each activation row's token)");
+        var memory = openData is null ? Preflight(o, options, dataPaths) : null;
         using var data = openData?.Invoke(o, options)
             ?? (dataPaths.Count > 0 ? DataSource.Files(dataPaths, o, options.Seed) : DataSource.Synthetic(o, options.Seed));
         var text = o.String("--token-text") is { } textPath ? TokenText.Read(textPath) : null;
@@ -83,6 +89,14 @@ public static class TrainCommand
         var (train, eval, describe) = (data.Train, data.Eval, data.Description);
         // k_aux's default (d/2) needs the data's width: resolved here, so config.json and the checkpoint record the value used.
         options = options.WithResolvedAuxK(train.Dim);
+        if (o.Flag("--dry-run"))
+        {
+            stdout.WriteLine($"gba {command} --dry-run: {TrainOptions.MethodName(options.Method).ToUpperInvariant()} M={options.Neurons} on {train.Describe()}; " +
+                             $"{options.Steps} steps of {options.BatchSize} tokens ({options.Tokens:N0} tokens), {options.Threads} threads; nothing trained");
+            if (memory != null) stdout.WriteLine($"gba {command} --dry-run: {memory.Describe(MemoryPlan.Available)}");
+            if (options.BudgetWarning() is { } budget) stdout.WriteLine($"gba {command} --dry-run: warning: {budget}");
+            return CliApp.Ok;
+        }
         bool json = o.Flag("--json");
         if (outDir != null)
         {
@@ -133,6 +147,27 @@ public static class TrainCommand
         }
         if (json) stdout.WriteLine(summary.ToJsonString());
         return CliApp.Ok;
+    }
+
+    /// <summary>
+    /// The memory the run will need, checked before the data or the trainer allocate anything: refused naming the
+    /// flags to lower when it cannot fit (<see cref="MemoryPlan"/>). Files are opened only to read their width.
+    /// </summary>
+    static MemoryPlan Preflight(OptionReader o, TrainerOptions options, IReadOnlyList<string> dataPaths)
+    {
+        int dim;
+        long evalTokens = Math.Max(1, o.Int("--eval-tokens", 16_384)), shuffleRows = 0;
+        if (dataPaths.Count > 0)
+        {
+            using var probe = Activations.ActivationDataset.Open(dataPaths, SharedOptions.ReadLoader(o));
+            dim = probe.Dim;
+            evalTokens = Math.Min(evalTokens, probe.UsedRows / 10);
+            shuffleRows = Math.Max(new Streams.StreamOptions().ChunkRows, Math.Min((256L << 20) / (4L * dim), 65536)); // the loader's default buffer
+        }
+        else dim = o.Int("--dim", DemoDefaults.Dim);
+        var plan = MemoryPlan.Estimate(options, Math.Max(1, dim), evalTokens, shuffleRows);
+        plan.EnsureFits(MemoryPlan.Available);
+        return plan;
     }
 
     /// <summary>Written into --out when training fails, so `gba sweep summarize` can tell failed runs from unfinished ones.</summary>

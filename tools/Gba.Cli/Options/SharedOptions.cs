@@ -51,12 +51,16 @@ public static class SharedOptions
     /// <summary>--skip-nonfinite: skip rows holding NaN or Inf.</summary>
     public static readonly OptionSpec SkipNonFinite = OptionSpec.Switch("skip-nonfinite", DataFiles, "skip rows with NaN/Inf (default: an error)", OptionScope.Run);
 
+    /// <summary>--buffered-reads: read through the file handle, not a memory map (a file truncated while in use is then always a clean error).</summary>
+    public static readonly OptionSpec BufferedReads = OptionSpec.Switch("buffered-reads", DataFiles,
+        "read files through buffers, not memory maps: a file truncated while in use is then always a clean error", OptionScope.Run);
+
     /// <summary>--ground-truth FILE: the true features of synthetic data.</summary>
     public static readonly OptionSpec GroundTruth = OptionSpec.Valued("ground-truth", DataFiles, "FILE.npy",
         "true features [n x d] (.npy or .safetensors): FRR@0.8/0.9 and per-feature best cosines, recovery.json", OptionScope.Run);
 
     /// <summary>How the loader reads activation files: --dtype, --dim, --tensor, --row-limit, --skip-nonfinite.</summary>
-    public static readonly IReadOnlyList<OptionSpec> Loader = [RawDType, Dim, Tensor, RowLimit, SkipNonFinite];
+    public static readonly IReadOnlyList<OptionSpec> Loader = [RawDType, Dim, Tensor, RowLimit, SkipNonFinite, BufferedReads];
 
     /// <summary>The files of --data and the paths after it; positional paths without --data are an error.</summary>
     public static List<string> DataPaths(OptionReader o)
@@ -90,10 +94,11 @@ public static class SharedOptions
         return new LoaderOptions { RawDType = dtype, RawDim = dtype is null ? null : o.Int(Dim.Flag, 0), TensorName = o.String(Tensor.Flag) };
     }
 
-    /// <summary>How the loader reads activation files, from all the loader's flags.</summary>
+    /// <summary>How the loader reads activation files, from all the loader's flags (--skip-nonfinite, --buffered-reads too).</summary>
     public static LoaderOptions ReadLoader(OptionReader o) => ReadFormat(o) with
     {
         RowLimit = o.Has(RowLimit.Flag) ? o.Long(RowLimit.Flag, 0) : null,
         NonFinite = o.Flag(SkipNonFinite.Flag) ? NonFiniteRows.Skip : NonFiniteRows.Error,
+        Reads = o.Flag(BufferedReads.Flag) ? FileReads.Buffered : FileReads.Mapped,
     };
 }

@@ -67,7 +67,7 @@ public static class TrainOptions
         Trainer("tokens", "Budget", "N", "token budget (suffix k/M/G); or --steps S", (o, _, t) =>
         {
             if (o.Has("--steps") && o.Has("--tokens")) throw new UsageException("give --steps or --tokens, not both");
-            return t with { Tokens = o.Has("--steps") ? o.Long("--steps", 0) * t.BatchSize : o.Long("--tokens", Paper.Tokens) };
+            return o.Has("--steps") ? t with { Steps = o.Long("--steps", 0) } : t with { Tokens = o.Long("--tokens", Paper.Tokens) };
         }, t => t.Tokens),
         Run("steps", "Budget", "S", "step budget (instead of --tokens)"),
         Trainer("lr", "Budget", "X", "AdamW learning rate", (o, _, t) => t with { LearningRate = o.Double("--lr", Paper.LearningRate) }, t => t.LearningRate),
@@ -123,6 +123,7 @@ public static class TrainOptions
         SharedOptions.Tensor,
         SharedOptions.RowLimit,
         SharedOptions.SkipNonFinite,
+        SharedOptions.BufferedReads,
         Run("eval-tokens", "Data files", "N", "held-out evaluation tokens (files: the last rows, at most 10%)"),
         SharedOptions.GroundTruth,
         Run("token-text", "Data files", "FILE.tsv", "token text per activation row: top-activating tokens in the report"),
@@ -136,6 +137,7 @@ public static class TrainOptions
             "config.json, metrics.jsonl, loss.jsonl, neurons.json, summary.json, sae/ (SAELens layout), top_activations.json with --token-text; error.txt if the run failed"),
         SharedOptions.Json,
         SharedOptions.Quiet,
+        new("dry-run", OptionKind.Flag, OptionScope.RunControl, "Output", "", "validate everything, print the plan and the memory estimate, train nothing"),
         Run("model-name", "Output", "NAME", "recorded in sae/cfg.json for SAELens / SAEBench (e.g. gpt2)"),
         Run("hook-name", "Output", "NAME", "recorded there too (e.g. blocks.6.hook_resid_post)"),
         // Checkpoints
