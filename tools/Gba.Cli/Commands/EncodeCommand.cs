@@ -26,8 +26,9 @@ public static class EncodeCommand
 
         Usage: gba encode --sae DIR --data PATH... --out CODES.safetensors [--batch N] [--threads T] [--json] [--quiet]
 
-          --sae DIR          an SAE directory: this engine's export (or a `gba train --out` run directory),
-                             SAELens (cfg.json + sae_weights.safetensors) or sparsify (cfg.json + sae.safetensors)
+          --sae DIR          an SAE directory: this engine's export (or a `gba train --out` run directory; an MP-SAE runs
+                             its trained pursuit, values in the export's units), SAELens (cfg.json + sae_weights.safetensors)
+                             or sparsify (cfg.json + sae.safetensors)
           --data PATH...     activation files (.npy, .safetensors, raw), directories or globs; every row is encoded,
                              shards in order (row i of the codes is row i of the concatenated shards)
           --out FILE         the codes: tensors indptr (int64 [N+1]), indices (int32 [nnz]) and values (float32 [nnz])
@@ -55,50 +56,114 @@ public static class EncodeCommand
         if (threads < 1) throw new UsageException($"--threads must be at least 1 (got {threads})");
         if (batch < 1) throw new UsageException($"--batch must be at least 1 (got {batch})");
 
-        var model = SaeModel.Load(saePath);
+        using var encoder = RowEncoder.Open(saePath, threads);
         using var dataset = ActivationDataset.Open(paths, DataSource.ReadLoaderOptions(o) with { EvalRows = long.MaxValue });
-        if (dataset.Dim != model.Dim)
-            throw new InvalidDataException($"{dataset.Shards[0].Path}: rows have d = {dataset.Dim}, but the SAE in {saePath} expects d_in = {model.Dim}.");
+        if (dataset.Dim != encoder.Dim)
+            throw new InvalidDataException($"{dataset.Shards[0].Path}: rows have d = {dataset.Dim}, but the SAE in {saePath} expects d_in = {encoder.Dim}.");
         long rows = dataset.UsedRows;
         if (Path.GetDirectoryName(Path.GetFullPath(outPath)) is { } dir) Directory.CreateDirectory(dir);
 
         var clock = Stopwatch.StartNew();
         var progress = WorkProgress.For(stderr, o.Flag("--quiet"), "rows", rows);
-        using var writer = new CsrSafetensorsWriter(outPath, model.Features);
+        using var writer = new CsrSafetensorsWriter(outPath, encoder.Features);
         using (var stream = dataset.OpenEvalStream())
         {
-            var x = new float[(long)Math.Min(batch, rows) * model.Dim];
-            var codes = new SparseFeatureBatch();
+            var x = new float[(long)Math.Min(batch, rows) * encoder.Dim];
             for (long done = 0; done < rows;)
             {
                 int n = (int)Math.Min(batch, rows - done);
                 stream.NextBatch(x, n);
-                model.EncodeBatch(x.AsSpan(0, n * model.Dim), n, codes, threads);
-                for (int t = 0; t < n; t++) writer.AppendRow(codes.Indices(t), codes.Values(t));
+                encoder.Encode(x, n, writer.AppendRow);
                 done += n;
                 progress.Report(done);
             }
         }
         long nnz = writer.NonZeros;
+        var model = encoder.Model;
         writer.Complete(new Dictionary<string, string>
         {
             ["producer"] = "gba encode (GbaEngine)",
-            ["sae"] = model.Source ?? Path.GetFullPath(saePath),
-            ["d_in"] = model.Dim.ToString(CultureInfo.InvariantCulture),
-            ["d_sae"] = model.Features.ToString(CultureInfo.InvariantCulture),
-            ["activation"] = model.Activation.ToString().ToLowerInvariant(),
+            ["sae"] = model?.Source ?? Path.GetFullPath(saePath),
+            ["d_in"] = encoder.Dim.ToString(CultureInfo.InvariantCulture),
+            ["d_sae"] = encoder.Features.ToString(CultureInfo.InvariantCulture),
+            ["activation"] = model?.Activation.ToString().ToLowerInvariant() ?? Interop.SaeLensExport.MatchingPursuitArchitecture,
             ["data"] = string.Join(";", dataset.Shards.Select(s => Path.GetFullPath(s.Path))),
             ["rows"] = "dataset rows in file order (shards concatenated), values = feature activations as the SAE defines them",
         });
         double seconds = clock.Elapsed.TotalSeconds;
         var ci = CultureInfo.InvariantCulture;
-        stdout.WriteLine(string.Create(ci, $"wrote {outPath}: {rows:N0} x {model.Features} CSR, {nnz:N0} non-zeros (L0 {(double)nnz / rows:F2}) in {seconds:F1} s ({rows / Math.Max(seconds, 1e-9):N0} rows/s)"));
+        stdout.WriteLine(string.Create(ci, $"wrote {outPath}: {rows:N0} x {encoder.Features} CSR, {nnz:N0} non-zeros (L0 {(double)nnz / rows:F2}) in {seconds:F1} s ({rows / Math.Max(seconds, 1e-9):N0} rows/s)"));
         if (o.Flag("--json"))
             stdout.WriteLine(new JsonObject
             {
-                ["out"] = Path.GetFullPath(outPath), ["rows"] = rows, ["d_sae"] = model.Features, ["nnz"] = nnz,
+                ["out"] = Path.GetFullPath(outPath), ["rows"] = rows, ["d_sae"] = encoder.Features, ["nnz"] = nnz,
                 ["l0"] = (double)nnz / rows, ["seconds"] = Math.Round(seconds, 3), ["rows_per_second"] = Math.Round(rows / Math.Max(seconds, 1e-9), 1),
             }.ToJsonString());
         return CliApp.Ok;
+    }
+
+    /// <summary>
+    /// Rows to sparse codes: any SAE <see cref="SaeModel"/> loads, or this engine's MP export, which has no
+    /// one-pass encoder: its trained pursuit runs through <see cref="Encoders.ChunkedEncoder"/> and the
+    /// coefficients are scaled to the export's units (what SAELens' matching_pursuit reports for the directory).
+    /// </summary>
+    sealed class RowEncoder : IDisposable
+    {
+        readonly Model.SparseAutoencoder? _pursuit;
+        readonly Encoders.ChunkedEncoder? _chunked;
+        readonly float _scale;
+        readonly int _threads;
+        readonly SparseFeatureBatch _codes = new();
+
+        RowEncoder(SaeModel? model, Model.SparseAutoencoder? pursuit, int threads)
+        {
+            Model = model;
+            _pursuit = pursuit;
+            _threads = threads;
+            if (pursuit == null) return;
+            _scale = Interop.SaeLensExport.MatchingPursuitFeatureScale(pursuit);
+            _chunked = new Encoders.ChunkedEncoder(pursuit, threads);
+        }
+
+        public static RowEncoder Open(string path, int threads) => Interop.MatchingPursuitImport.IsMatchingPursuit(path)
+            ? new RowEncoder(null, Interop.MatchingPursuitImport.Read(path), threads)
+            : new RowEncoder(SaeModel.Load(path), null, threads);
+
+        /// <summary>The one-pass model, or null for an MP-SAE.</summary>
+        public SaeModel? Model { get; }
+        public int Dim => Model?.Dim ?? _pursuit!.Dim;
+        public int Features => Model?.Features ?? _pursuit!.Neurons;
+
+        public delegate void RowSink(ReadOnlySpan<int> indices, ReadOnlySpan<float> values);
+
+        /// <summary>Encodes rows [n × d] of x, handing each row's code to <paramref name="sink"/> in order.</summary>
+        public void Encode(float[] x, int n, RowSink sink)
+        {
+            if (Model != null)
+            {
+                Model.EncodeBatch(x.AsSpan(0, n * Dim), n, _codes, _threads);
+                for (int t = 0; t < n; t++) sink(_codes.Indices(t), _codes.Values(t));
+                return;
+            }
+            _chunked!.Encode(x, n, new Scaled(sink, _scale));
+        }
+
+        public void Dispose() => _chunked?.Dispose();
+
+        sealed class Scaled(RowSink sink, float scale) : Encoders.IEncodedChunkVisitor
+        {
+            float[] _values = [];
+
+            public void Visit(int first, int rows, ReadOnlySpan<float> normalized, ReadOnlySpan<float> factors, Model.SparseCode code)
+            {
+                for (int t = 0; t < rows; t++)
+                {
+                    var v = code.Values(t);
+                    if (_values.Length < v.Length) _values = new float[v.Length];
+                    for (int i = 0; i < v.Length; i++) _values[i] = v[i] * scale;
+                    sink(code.Indices(t), _values.AsSpan(0, v.Length));
+                }
+            }
+        }
     }
 }

@@ -83,6 +83,10 @@ public static class TrainCommand
         if (text != null && text.Count != data.EvalRows!.Value.TokenCount)
             throw new InvalidDataException($"{text.Path}: {text.Count} token rows, but the activations have {data.EvalRows.Value.TokenCount} rows (they must align row by row).");
         var (train, eval, describe) = (data.Train, data.Eval, data.Description);
+        var exportFormat = ExportFormat(o, options, train.Dim);
+        var metadata = ExportMetadata.Read(o, dataPaths, describe);
+        if (dataPaths.Count > 0 && resume is null)
+            foreach (var warning in ExportMetadata.Warnings(metadata)) stderr.WriteLine($"gba {command}: warning: {warning}");
         bool json = o.Flag("--json");
         if (outDir != null)
         {
@@ -109,8 +113,7 @@ public static class TrainCommand
         {
             var effective = TrainOptions.Effective(options, data.Options);
             if (text != null) effective["token_text"] = Path.GetFullPath(text.Path);
-            foreach (var name in new[] { "--model-name", "--hook-name" })
-                if (o.String(name) is { } v) effective[name[2..].Replace('-', '_')] = v;
+            ExportMetadata.Record(o, effective);
             WriteConfig(Path.Combine(outDir, "config.json"), options, data.Config, effective);
         }
 
@@ -124,14 +127,31 @@ public static class TrainCommand
         {
             RunArtefacts.Write(outDir, result, eval, options, text, data.EvalRows?.FirstRow ?? 0);
             if (result.Final.BestCosines != null) RecoveryFile.Write(outDir, result.Final, eval.FeatureFrequencies);
-            Interop.SaeLensExport.Write(Path.Combine(outDir, "sae"), result.Model, options.Method.ToString().ToLowerInvariant(), result.Groups?.Assignment,
-                new Dictionary<string, string?> { ["dataset"] = describe, ["model_name"] = o.String("--model-name"), ["hook_name"] = o.String("--hook-name") });
+            string method = options.Method.ToString().ToLowerInvariant(), saeDir = Path.Combine(outDir, "sae");
+            if (exportFormat == SparsifyFormat) Interop.SparsifyExport.Write(Path.Combine(saeDir, Hookpoint(metadata)), result.Model, method);
+            else Interop.SaeLensExport.Write(saeDir, result.Model, method, result.Groups?.Assignment, metadata);
             // summary.json last: its presence marks a finished run (sweep summaries rely on it).
             RunConfig.WriteAtomically(Path.Combine(outDir, "summary.json"), summary);
         }
         if (json) stdout.WriteLine(summary.ToJsonString());
         return CliApp.Ok;
     }
+
+    const string SaeLensFormat = "saelens", SparsifyFormat = "sparsify";
+
+    /// <summary>--format, checked before training: a layout that cannot hold this SAE is refused now, not after the run.</summary>
+    static string ExportFormat(OptionReader o, TrainerOptions options, int dim)
+    {
+        string format = o.String("--format") ?? SaeLensFormat;
+        if (format is not (SaeLensFormat or SparsifyFormat)) throw new UsageException($"option --format: '{format}' is not a layout (expected saelens or sparsify)");
+        if (format == SparsifyFormat && Interop.SparsifyExport.Unsupported(options.Architecture(dim), options.Normalization) is { } why)
+            throw new UsageException($"--format sparsify: {why}");
+        return format;
+    }
+
+    /// <summary>sparsify keeps one directory per hookpoint, named after it: the hook name, or "hookpoint" without one.</summary>
+    static string Hookpoint(Interop.SaeLensMetadata m) =>
+        m.HookName is { Length: > 0 } h && h.IndexOfAny(Path.GetInvalidFileNameChars()) < 0 && h is not ("." or "..") ? h : "hookpoint";
 
     /// <summary>Written into --out when training fails, so `gba sweep summarize` can tell failed runs from unfinished ones.</summary>
     public const string FailureFile = "error.txt";
