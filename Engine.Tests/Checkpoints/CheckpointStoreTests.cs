@@ -36,9 +36,9 @@ public class CheckpointStoreTests
         var o = new TrainerOptions
         {
             Method = TrainingMethod.TopK, Neurons = 77, Tied = false, Gate = SaeActivation.Relu, K = 5, Groups = 4, Htf = 0.3, Ltf = 0.003,
-            Taf = 0.02, GammaPlus = 0.03, GammaMinus = 0.04, DeadEpsilon = 1e-5, BufferTokens = 999, BiasInit = BiasInitialization.Zero,
+            Taf = 0.02, GammaPlus = 0.03, GammaMinus = 0.04, DeadEpsilon = 1e-5, BufferTokens = 999, BiasInit = BiasInitialization.Zero, BiasRule = BiasRule.Edge, PreBias = PreBiasMode.Frozen,
             BatchSize = 33, Tokens = 12345, LearningRate = 2e-3, WeightDecay = 0.1, Beta1 = 0.8, Beta2 = 0.99, AdamEpsilon = 1e-7,
-            Seed = ulong.MaxValue - 1, Threads = 3, Normalization = InputNormalization.PerToken, InitTokens = 100, EvalEvery = 17,
+            Seed = ulong.MaxValue - 1, Threads = 3, Normalization = InputNormalization.DatasetScale, InitTokens = 100, EvalEvery = 17, EvalPoints = 9,
             L1Coefficient = 0.7, L1Warmup = 0.2, L0Coefficient = 0.3, SteBandwidth = 0.01, InitialThreshold = 0.02, ThresholdDecay = 0.9, MpSteps = 7,
         };
         var defaults = new TrainerOptions();

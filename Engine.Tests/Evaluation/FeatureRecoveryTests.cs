@@ -57,4 +57,23 @@ public class FeatureRecoveryTests
         var cross = Consistency.Compare(model.Features, 2000, other.Features, 50, 16, 16, 16, maxAct);
         Assert.True(cross[0].Above09 < 0.05);
     }
+
+    [Fact]
+    public void ConsistencySubsetsAreTheTopFractionOfEachRanking()
+    {
+        // A's first 50 rows are B's rows, its last 50 unrelated directions. A ranking that puts the shared rows first
+        // gives its top half MCS 1; the reversed ranking gives its top half the unrelated ones.
+        var b = new SyntheticModel(new SyntheticSpec(Features: 50, Dim: 16), seed: 1).Features;
+        var other = new SyntheticModel(new SyntheticSpec(Features: 50, Dim: 16), seed: 7).Features;
+        var a = b.Concat(other).ToArray();
+        var sharedFirst = Enumerable.Range(0, 100).Select(i => (float)(100 - i)).ToArray();
+        var rows = Consistency.Compare(a, 100, b, 50, 16, 16, 16,
+            [new NeuronRanking("shared", sharedFirst), new NeuronRanking("reversed", sharedFirst.Select(v => -v).ToArray())], [0.5, 0.01]);
+        Assert.Equal(["all", "top 50% by shared", "top 1% by shared", "top 50% by reversed", "top 1% by reversed"], rows.Select(r => r.Subset));
+        Assert.Equal([100, 50, 1, 50, 1], rows.Select(r => r.Neurons));
+        Assert.Equal(1.0, rows[1].Above09);
+        Assert.True(rows[3].Above09 < 0.1, rows[3].ToString());
+        Assert.InRange(rows[0].Above09, 0.5, 0.55);
+        Assert.Throws<ArgumentException>(() => Consistency.Compare(a, 100, b, 50, 16, 16, 16, [new NeuronRanking("short", new float[3])], [0.5]));
+    }
 }

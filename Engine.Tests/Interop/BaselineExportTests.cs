@@ -29,7 +29,8 @@ public class BaselineExportTests
         const float scale = 23f;
         var model = new SyntheticModel(new SyntheticSpec(Features: 40, Dim: d, Sparsity: 2), 3);
         var o = new TrainerOptions { Method = method, Tied = false, Neurons = m, BatchSize = 64, Tokens = 64 * 40, Threads = 1,
-            InitTokens = 512, EvalEvery = 0, K = 3, L1Coefficient = 0.05, L0Coefficient = 0.002, SteBandwidth = 0.01 };
+            InitTokens = 512, EvalEvery = 0, K = 3, L1Coefficient = 0.05, L0Coefficient = 0.002, SteBandwidth = 0.01,
+            Normalization = InputNormalization.DatasetScale };   // the linear export the scale is folded into
         var raw = EvaluationSet.FromStream(model.OpenStream(5), 64);
         for (int i = 0; i < raw.Tokens.Length; i++) raw.Tokens[i] *= scale;
         using var trainer = new SaeTrainer(o, d);

@@ -48,7 +48,8 @@ public class SaeLensExportTests
         var spec = new SyntheticSpec(Features: 40, Dim: 12, Sparsity: 2);
         var model = new SyntheticModel(spec, 3);
         var o = new TrainerOptions { Method = method, Tied = tied, Neurons = 48, BatchSize = 64, Tokens = 64 * 30, Threads = 1,
-            InitTokens = 512, BufferTokens = 640, EvalEvery = 0, Groups = 2, Htf = 0.2, Ltf = 0.05, K = 3 };
+            InitTokens = 512, BufferTokens = 640, EvalEvery = 0, Groups = 2, Htf = 0.2, Ltf = 0.05, K = 3,
+            Normalization = InputNormalization.DatasetScale };   // the linear export the scale is folded into
         var raw = EvaluationSet.FromStream(model.OpenStream(5), 64);
         for (int i = 0; i < raw.Tokens.Length; i++) raw.Tokens[i] *= 37f;      // an input scale far from 1
         var trainer = new SaeTrainer(o, spec.Dim);

@@ -40,6 +40,44 @@ public class BiasRuleTests
     }
 
     [Fact]
+    public void EdgeRuleLiftsADeadNeuronByItsShortfallThenBySteps()
+    {
+        // Neurons 0,1 fire in band (peaks 0.2, 0.4: r̄ = 0.3); neuron 2 is dead with peak y = −0.3, so its largest
+        // pre-activation z = y − b = 0.2 needs b = −0.2 to sit on the threshold, then + γ₊·r̄ = 0.03 above it.
+        var gba = new GroupBiasAdaptation(4, [0.5], seed: 1, gammaPlus: 0.1, gammaMinus: 0.01, rule: BiasRule.Edge);
+        var bias = new float[] { -0.1f, -0.1f, -0.5f, -0.02f };
+        var summary = gba.Update(Stats(100, [10, 10, 0, 0], [0.2f, 0.4f, -0.3f, -0.01f]), bias);
+        Assert.Equal(-0.1f, bias[0]);
+        Assert.Equal(-0.5f + 0.3f + 0.1f * 0.3f, bias[2], 6);
+        Assert.Equal(0f, bias[3]);                      // −0.02 + 0.01 + 0.03 clamps at 0
+        Assert.Equal((0, 2, 2), (summary.Lowered, summary.Raised, summary.Unchanged));
+        // The lifted neuron now fires on its peak token: z + b > 0.
+        Assert.True(0.2f + bias[2] > 0);
+    }
+
+    [Fact]
+    public void EdgeRuleWithoutAPeakFallsBackToThePapersStep()
+    {
+        // A neuron that saw no token in the buffer has peak −∞: only the paper's step applies.
+        var gba = new GroupBiasAdaptation(2, [0.5], seed: 1, gammaPlus: 0.5, rule: BiasRule.Edge);
+        var bias = new float[] { -0.1f, -0.8f };
+        gba.Update(Stats(100, [10, 0], [0.2f, float.NegativeInfinity]), bias);
+        Assert.Equal(-0.8f + 0.5f * 0.2f, bias[1], 6);
+    }
+
+    [Fact]
+    public void PaperAndEdgeRulesAgreeOnLiveNeurons()
+    {
+        var stats = Stats(1000, [500, 20, 1], [0.6f, 0.3f, 0.1f]);
+        var paper = new float[] { -0.2f, -0.3f, -0.4f };
+        var edge = (float[])paper.Clone();
+        new GroupBiasAdaptation(3, [0.1], seed: 1).Update(stats, paper);
+        new GroupBiasAdaptation(3, [0.1], seed: 1, rule: BiasRule.Edge).Update(stats, edge);
+        Assert.Equal(paper, edge);
+        Assert.Equal(-0.2f - 0.01f * 0.6f, paper[0], 6);  // too active: lowered by γ₋·r in both
+    }
+
+    [Fact]
     public void InBandNeuronsUntouched()
     {
         var gba = new GroupBiasAdaptation(3, [0.1], seed: 1);
@@ -128,5 +166,17 @@ public class BiasRuleTests
         q.Apply(bias, _ => 0.25);
         Assert.Equal(-0.75f, bias[0], 2);
         Assert.Equal(0.0, q.Threshold(0, 1.5));   // asks for more than ever fired: threshold 0 (b = 0)
+    }
+
+    [Fact]
+    public void BudgetWarningNamesTheTokensThatGiveEnoughUpdates()
+    {
+        Assert.Null(new TrainerOptions().BudgetWarning());                        // the defaults are enough
+        var shortRun = new TrainerOptions { Tokens = 512L * 1000 };                 // 20 updates of 25,600 tokens
+        Assert.Contains("20 updates", shortRun.BudgetWarning());
+        Assert.Contains("2,560,000 tokens", shortRun.BudgetWarning());
+        var quantile = new TrainerOptions { BiasInit = BiasInitialization.Quantile };  // 120 of the 1,000 it needs
+        Assert.Contains("25,600,000 tokens", quantile.BudgetWarning());
+        Assert.Null(new TrainerOptions { Method = TrainingMethod.TopK, Tokens = 512 }.BudgetWarning());
     }
 }

@@ -1,5 +1,8 @@
 namespace GbaEngine.Evaluation;
 
+/// <summary>A score per neuron of run A by which MCS subsets are chosen (the top fraction by score).</summary>
+public sealed record NeuronRanking(string Name, float[] Scores);
+
 /// <summary>MCS fractions for one subset of run A's neurons.</summary>
 public sealed record ConsistencyRow(string Subset, int Neurons, double Above06, double Above07, double Above08, double Above09);
 
@@ -27,6 +30,27 @@ public static class Consistency
         {
             rows.Add(Row("top 0.3%", best, order, Math.Max(1, (int)Math.Ceiling(mA * 0.003))));
             rows.Add(Row("top 0.05%", best, order, Math.Max(1, (int)Math.Ceiling(mA * 0.0005))));
+        }
+        return rows;
+    }
+
+    /// <summary>
+    /// MCS of A against B over all of A's neurons and, for every ranking, its top <paramref name="fractions"/> (subset
+    /// "top 5% by NAME", at least one neuron each).
+    /// </summary>
+    public static IReadOnlyList<ConsistencyRow> Compare(ReadOnlySpan<float> decoderA, int mA, ReadOnlySpan<float> decoderB, int mB,
+        int d, int strideA, int strideB, IReadOnlyList<NeuronRanking> rankings, IReadOnlyList<double> fractions, int threads = 1)
+    {
+        var best = FeatureRecovery.BestCosines(decoderA, mA, decoderB, mB, d, strideB, threads, truthStride: strideA);
+        var rows = new List<ConsistencyRow> { Row("all", best, Enumerable.Range(0, mA).ToArray(), mA) };
+        foreach (var ranking in rankings)
+        {
+            if (ranking.Scores.Length != mA) throw new ArgumentException($"Ranking '{ranking.Name}' scores {ranking.Scores.Length} neurons; run A has {mA}.", nameof(rankings));
+            var order = Enumerable.Range(0, mA).ToArray();
+            var keys = ranking.Scores;
+            Array.Sort(order, (x, y) => keys[y].CompareTo(keys[x]));
+            foreach (double fraction in fractions)
+                rows.Add(Row($"top {fraction * 100:0.##}% by {ranking.Name}", best, order, Math.Max(1, (int)Math.Ceiling(mA * fraction))));
         }
         return rows;
     }

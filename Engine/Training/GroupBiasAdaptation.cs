@@ -15,13 +15,18 @@ public readonly record struct BiasUpdateSummary(int Lowered, int Raised, int Unc
 ///   q_m &lt; ε    → b_m = min(b_m + γ₊·r̄_k, 0)    (dead; r̄_k = mean positive r_m in the group,
 ///                                                else over all neurons, else skip the update)
 /// otherwise b_m is left alone: the TAF is an upper bound, not a target. BA is K = 1.
+/// <see cref="BiasRule.Edge"/> changes the dead branch only: b_m = min(b_m − max y_m + γ₊·r̄_k, 0). A dead neuron's
+/// largest pre-activation of the buffer is negative, and the paper's step of 1% of a typical peak takes tens of
+/// updates (thousands of steps) to close the gap; lifting the bias by the gap makes the neuron fire again on its
+/// most aligned tokens at the next step, which is where a neuron learns a single feature (docs/experiments.md).
 /// </summary>
 public sealed class GroupBiasAdaptation
 {
     /// <summary>Splits <paramref name="neurons"/> neurons at random (from <paramref name="seed"/>) into one group per TAF.</summary>
     public GroupBiasAdaptation(int neurons, IReadOnlyList<double> tafs, ulong seed, double gammaPlus = 0.01,
-        double gammaMinus = 0.01, double epsilon = 1e-6)
+        double gammaMinus = 0.01, double epsilon = 1e-6, BiasRule rule = BiasRule.Paper)
     {
+        Rule = rule;
         if (tafs.Count < 1 || tafs.Count > neurons) throw new ArgumentException($"Need 1..M groups (got {tafs.Count} for M = {neurons}).");
         foreach (var p in tafs)
             if (!(p > 0 && p <= 1)) throw new ArgumentException($"Target frequencies must lie in (0, 1] (got {p}).");
@@ -46,6 +51,8 @@ public sealed class GroupBiasAdaptation
     public double GammaMinus { get; }
     /// <summary>ε, the buffered frequency below which a neuron counts as dead.</summary>
     public double Epsilon { get; }
+    /// <summary>What the dead branch does.</summary>
+    public BiasRule Rule { get; }
     /// <summary>K, the number of groups.</summary>
     public int Groups => Tafs.Length;
 
@@ -120,7 +127,10 @@ public sealed class GroupBiasAdaptation
             else if (q < Epsilon)
             {
                 double rbar = groupCount[k] > 0 ? groupSum[k] / groupCount[k] : allMean;
-                bias[n] = (float)Math.Min(bias[n] + GammaPlus * rbar, 0.0);
+                float peak = stats.MaxY[n];
+                // A neuron that saw no token at all (peak −∞) has no edge to lift to.
+                double shortfall = Rule == BiasRule.Edge && peak < 0 && float.IsFinite(peak) ? -peak : 0;
+                bias[n] = (float)Math.Min(bias[n] + shortfall + GammaPlus * rbar, 0.0);
                 raised++;
             }
         }

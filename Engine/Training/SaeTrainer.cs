@@ -38,6 +38,8 @@ public sealed partial class SaeTrainer : IDisposable
     readonly float[] _raw;
     readonly float[] _factors;     // per-row factors back to the original scale (unused by training itself)
     readonly IBaselineStep? _baseline;
+    readonly (int Offset, int Length)[] _adamSegments;  // the parts of the flat buffer AdamW trains
+    readonly float[] _biasScratch;                     // sorted copy of b for the bias-update report
     long _step;
     long _tokens;
     double _secondsBefore;             // training seconds before this process (resumed runs)
@@ -71,7 +73,29 @@ public sealed partial class SaeTrainer : IDisposable
         var tafs = options.TargetFrequencies();
         _baseline = BaselineSteps.Create(options, _p, _pool, kernels);
         Groups = tafs.Length == 0 ? null : new GroupBiasAdaptation(options.Neurons, tafs, options.Seed,
-            options.GammaPlus, options.GammaMinus, options.DeadEpsilon);
+            options.GammaPlus, options.GammaMinus, options.DeadEpsilon, options.BiasRule);
+        _adamSegments = AdamSegments(_p, options, _mp != null);
+        _biasScratch = Groups is null ? [] : new float[options.Neurons];
+    }
+
+    /// <summary>
+    /// The parameter ranges AdamW updates, in layout order (W_dec | W_enc | a | b_pre | b): the weights and a always,
+    /// b_pre unless frozen or absent, b only for the methods that train it by gradient. MP-SAE trains its dictionary
+    /// and b_pre only (a stays 1, b is unused). Contiguous ranges are merged so the usual case is one loop.
+    /// </summary>
+    static (int, int)[] AdamSegments(SaeParameters p, TrainerOptions o, bool matchingPursuit)
+    {
+        var parts = new List<(int Offset, int Length)> { (0, (int)(matchingPursuit ? p.ScaleOffset : p.PreBiasOffset)) };
+        if (o.PreBias == PreBiasMode.Trained) parts.Add(((int)p.PreBiasOffset, p.Stride));
+        if (!matchingPursuit && o.TrainsBiasByGradient) parts.Add(((int)p.BiasOffset, (int)(p.Data.Length - p.BiasOffset)));
+        var merged = new List<(int Offset, int Length)>();
+        foreach (var part in parts)
+        {
+            if (merged.Count > 0 && merged[^1].Offset + merged[^1].Length == part.Offset)
+                merged[^1] = (merged[^1].Offset, merged[^1].Length + part.Length);
+            else merged.Add(part);
+        }
+        return [.. merged];
     }
 
     /// <summary>The model being trained (its parameters change with every step).</summary>
@@ -116,8 +140,8 @@ public sealed partial class SaeTrainer : IDisposable
             var outcome = TrainStep(data);
             _tokens += _o.BatchSize;
             observer?.OnStep(new StepReport(_step, totalSteps, _tokens, totalSteps * _o.BatchSize, outcome.Loss, outcome.L0, Seconds()));
-            if (outcome.BiasUpdate is { } summary) observer?.OnBiasUpdate(_step, summary);
-            if (_o.EvalEvery > 0 && _step % _o.EvalEvery == 0 && _step != totalSteps)
+            if (outcome.BiasUpdate is { } summary) observer?.OnBiasUpdate(summary);
+            if (_step != totalSteps && _o.IsEvaluationStep(_step))
             {
                 _baseline?.Publish(Model);
                 var report = new EvaluationReport(_step, _tokens, Seconds(), Evaluator.Evaluate(Model, eval, Groups?.Assignment, _o.Threads));
@@ -187,21 +211,25 @@ public sealed partial class SaeTrainer : IDisposable
             Model.Normalize(init.AsSpan(t * d, d), xn);
             for (int j = 0; j < d; j++) meanAcc[j] += xn[j];
         }
-        for (int j = 0; j < d; j++) pre[j] = (float)(meanAcc[j] / n);
+        if (_o.PreBias == PreBiasMode.None) pre.Clear();
+        else for (int j = 0; j < d; j++) pre[j] = (float)(meanAcc[j] / n);
 
-        if (Groups != null && _o.BiasInit == BiasInitialization.Quantile)
+        if (Groups != null && _o.BiasInit != BiasInitialization.Zero)
         {
-            // With b = 0 the code holds every z > 0 (h = z for both gates): exactly what the quantiles need.
-            var q = new QuantileBiasInit(_arch.Neurons);
+            // With b = 0 the code holds every z > 0 (h = z for both gates), which is what the quantiles need, and the
+            // statistics' peak y is each neuron's largest z, which is its edge.
+            var q = _o.BiasInit == BiasInitialization.Quantile ? new QuantileBiasInit(_arch.Neurons) : null;
             var scratch = new FiringStatistics(_arch.Neurons);
             for (int start = 0; start < n; start += _o.BatchSize)
             {
                 int rows = Math.Min(_o.BatchSize, n - start);
                 LoadNormalized(init.AsSpan(start * d, rows * d), rows);
                 _encoder.Encode(_x, rows, _code, scratch);
-                q.Add(_code);
+                q?.Add(_code);
             }
-            q.Apply(_p.Bias, Groups.TafOf);
+            if (q != null) q.Apply(_p.Bias, Groups.TafOf);
+            else
+                for (int m = 0; m < _arch.Neurons; m++) _p.Bias[m] = -Math.Clamp(scratch.MaxY[m], 0f, 1f);
         }
         _baseline?.Initialize(_p);
         _stats.Reset();
@@ -233,18 +261,24 @@ public sealed partial class SaeTrainer : IDisposable
         if (_baseline != null) loss += _baseline.AddGradients(_encoder, _backward, rows, _code, _grad, _step, _o.Steps);
         long t4 = Stopwatch.GetTimestamp();
 
-        // AdamW over the flat buffer prefix before b (b is last in the layout), or all of it when b is trained by gradient.
         var step = new AdamWStep((float)_o.LearningRate, (float)_o.Beta1, (float)_o.Beta2, (float)_o.AdamEpsilon, (float)_o.WeightDecay, _step);
-        int count = _o.TrainsBiasByGradient ? _p.Data.Length : (int)_p.BiasOffset;
-        _pool.For(count, new AdamWJob(this, step), granule: 1024);
+        foreach (var (offset, length) in _adamSegments) _pool.For(length, new AdamWJob(this, step, offset), granule: 1024);
         _baseline?.AfterStep(_p);
         long t5 = Stopwatch.GetTimestamp();
         if (_o.RenormalizesDecoder) Model.NormalizeDecoderRows(_pool);
 
-        BiasUpdateSummary? summary = null;
+        BiasUpdateReport? summary = null;
         if (Groups != null && _stats.Tokens >= _o.BufferTokens)
         {
-            summary = Groups.Update(_stats, _p.Bias);
+            double bufferL0 = 0;
+            foreach (long c in _stats.FireCount) bufferL0 += c;
+            bufferL0 /= _stats.Tokens;
+            var rule = Groups.Update(_stats, _p.Bias);
+            _p.Bias.CopyTo(_biasScratch);
+            Array.Sort(_biasScratch);
+            int last = _biasScratch.Length - 1;
+            summary = new BiasUpdateReport(_step, rule, bufferL0, MathF.Sqrt(Blas1.Dot(_p.PreBias, _p.PreBias)),
+                _biasScratch[last / 10], _biasScratch[last / 2], _biasScratch[last - last / 10]);
             _stats.Reset();
         }
         long t6 = Stopwatch.GetTimestamp();
@@ -262,10 +296,7 @@ public sealed partial class SaeTrainer : IDisposable
         _mpBackward.Gradients(_mp, rows, _grad);
         long t4 = Stopwatch.GetTimestamp();
         var step = new AdamWStep((float)_o.LearningRate, (float)_o.Beta1, (float)_o.Beta2, (float)_o.AdamEpsilon, (float)_o.WeightDecay, _step);
-        foreach (var (offset, length) in new[] { (0, (int)_p.ScaleOffset), ((int)_p.PreBiasOffset, _p.Stride) })
-            FixedPartition.Run(length, _o.Threads, (_, s, e) =>
-                AdamW.Update(_p.Data.Span.Slice(offset + s, e - s), _grad.Data.Span.Slice(offset + s, e - s),
-                    _m1.Data.Span.Slice(offset + s, e - s), _m2.Data.Span.Slice(offset + s, e - s), step, Model.Kernels), granule: 1024);
+        foreach (var (offset, length) in _adamSegments) _pool.For(length, new AdamWJob(this, step, offset), granule: 1024);
         long t5 = Stopwatch.GetTimestamp();
         Model.NormalizeDecoderRows(_pool);
         Profile.Add(t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, Stopwatch.GetTimestamp() - t5);
@@ -280,11 +311,11 @@ public sealed partial class SaeTrainer : IDisposable
         _pool.Dispose();
     }
 
-    readonly struct AdamWJob(SaeTrainer trainer, AdamWStep step) : IRangeJob
+    readonly struct AdamWJob(SaeTrainer trainer, AdamWStep step, int offset) : IRangeJob
     {
         public void Run(int part, int start, int end) =>
-            AdamW.Update(trainer._p.Data.Span[start..end], trainer._grad.Data.Span[start..end],
-                trainer._m1.Data.Span[start..end], trainer._m2.Data.Span[start..end], step, trainer.Model.Kernels);
+            AdamW.Update(trainer._p.Data.Span[(offset + start)..(offset + end)], trainer._grad.Data.Span[(offset + start)..(offset + end)],
+                trainer._m1.Data.Span[(offset + start)..(offset + end)], trainer._m2.Data.Span[(offset + start)..(offset + end)], step, trainer.Model.Kernels);
     }
 
     void LoadNormalized(ReadOnlySpan<float> raw, int rows) => Model.NormalizeBatch(raw, rows, _x.Span, _factors);

@@ -3,7 +3,7 @@ using System.Diagnostics;
 namespace GbaEngine.Training;
 
 /// <summary>What one training step reports: its loss, the batch L0, and the GBA bias update if one ran.</summary>
-public readonly record struct StepOutcome(double Loss, double L0, BiasUpdateSummary? BiasUpdate);
+public readonly record struct StepOutcome(double Loss, double L0, BiasUpdateReport? BiasUpdate);
 
 /// <summary>
 /// Wall time per phase of the training step, summed over steps (Stopwatch ticks, so recording it

@@ -27,10 +27,35 @@ public enum TrainingMethod
 /// <summary>How the per-neuron biases start (the paper is silent).</summary>
 public enum BiasInitialization
 {
-    /// <summary>b = 0: the paper-literal start.</summary>
+    /// <summary>b = 0: the paper-literal start (every neuron fires on about half the tokens).</summary>
     Zero,
-    /// <summary>b_m = −(1 − p_m) quantile of the neuron's own pre-activations on the first tokens, clamped to [−1, 0].</summary>
+    /// <summary>b_m = −(1 − p_m) quantile of the neuron's own pre-activations on the first tokens, clamped to [−1, 0]:
+    /// each neuron starts firing at its group's target frequency.</summary>
     Quantile,
+    /// <summary>b_m = −max_t z_m over the first tokens, clamped to [−1, 0]: each neuron starts at the edge of its own
+    /// pre-activations and fires only on the tokens most aligned with it (about one in <see cref="TrainerOptions.InitTokens"/>).</summary>
+    Edge,
+}
+
+/// <summary>What GBA does with a neuron that did not fire in the last buffer (the too-active branch is the paper's in both).</summary>
+public enum BiasRule
+{
+    /// <summary>Algorithm 2 of the paper: raise b_m by γ₊·r̄_k.</summary>
+    Paper,
+    /// <summary>Raise b_m by its shortfall −max_t y_m first, so that its largest pre-activation of the buffer sits on the
+    /// threshold, then by γ₊·r̄_k: a dead neuron fires again at once, on the tokens it is most aligned with.</summary>
+    Edge,
+}
+
+/// <summary>What happens to the centring bias b_pre (the paper's Algorithm 1 has none).</summary>
+public enum PreBiasMode
+{
+    /// <summary>Starts at the data mean and is trained by AdamW with the weights.</summary>
+    Trained,
+    /// <summary>Fixed at the data mean of the first tokens.</summary>
+    Frozen,
+    /// <summary>Zero and never trained: Algorithm 1 literally.</summary>
+    None,
 }
 
 /// <summary>
@@ -82,12 +107,16 @@ public sealed record TrainerOptions
     /// <summary>Tokens between bias updates (paper: batch 512 × 50 steps).</summary>
     public long BufferTokens { get; init; } = 25_600;
     /// <summary>How the biases start (GBA, BA).</summary>
-    public BiasInitialization BiasInit { get; init; } = BiasInitialization.Quantile;
+    public BiasInitialization BiasInit { get; init; } = BiasInitialization.Edge;
+    /// <summary>The GBA/BA rule for neurons that did not fire in the last buffer.</summary>
+    public BiasRule BiasRule { get; init; } = BiasRule.Paper;
+    /// <summary>Whether b_pre is trained, frozen at the data mean, or absent.</summary>
+    public PreBiasMode PreBias { get; init; } = PreBiasMode.Trained;
 
     /// <summary>Tokens per step B.</summary>
     public int BatchSize { get; init; } = 512;
     /// <summary>Token budget; the run takes ceil(Tokens / BatchSize) steps.</summary>
-    public long Tokens { get; init; } = 512L * 3000;
+    public long Tokens { get; init; } = 512L * 6000;
     /// <summary>AdamW learning rate.</summary>
     public double LearningRate { get; init; } = 1e-3;
     /// <summary>AdamW decoupled weight decay.</summary>
@@ -103,8 +132,8 @@ public sealed record TrainerOptions
     public ulong Seed { get; init; } = 1;
     /// <summary>Worker threads (results are bitwise the same only for the same count).</summary>
     public int Threads { get; init; } = Environment.ProcessorCount;
-    /// <summary>Input normalisation (DatasetScale or PerToken).</summary>
-    public InputNormalization Normalization { get; init; } = InputNormalization.DatasetScale;
+    /// <summary>Input normalisation (PerToken: every token scaled to unit norm, the paper's per-sample normalisation; or DatasetScale).</summary>
+    public InputNormalization Normalization { get; init; } = InputNormalization.PerToken;
     /// <summary>Tokens read first to estimate the input scale, b_pre and (quantile start) the biases.</summary>
     public int InitTokens { get; init; } = 25_600;
     /// <summary>The kernel set the trainer and its model run on; null: <see cref="Kernels.KernelSelector.Current"/>
@@ -117,8 +146,47 @@ public sealed record TrainerOptions
     /// <summary>Evaluate every this many steps (0: only at the end).</summary>
     public int EvalEvery { get; init; } = 500;
 
+    /// <summary>Also evaluate at this many log-spaced steps, from 1/256 of the budget to its end (0: none), so that a
+    /// learning curve shows early progress as well as late.</summary>
+    public int EvalPoints { get; init; }
+
+    /// <summary>Whether the trainer evaluates after <paramref name="step"/> (the last step always is).</summary>
+    public bool IsEvaluationStep(long step)
+    {
+        if (step == Steps || (EvalEvery > 0 && step % EvalEvery == 0)) return true;
+        for (int i = 0; i < EvalPoints; i++)
+            if (LogPoint(i) == step) return true;
+        return false;
+    }
+
+    long LogPoint(int i) => EvalPoints == 1 ? Steps
+        : Math.Max(1, (long)Math.Round(Steps * Math.Pow(256, (double)(i - (EvalPoints - 1)) / (EvalPoints - 1))));
+
     /// <summary>Steps the budget takes: ceil(Tokens / BatchSize).</summary>
     public long Steps => (Tokens + BatchSize - 1) / BatchSize;
+
+    /// <summary>Bias updates the run will make (GBA and BA; 0 for the other methods).</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public long BiasUpdates => TargetFrequencies().Length == 0 ? 0 : Steps * BatchSize / BufferTokens;
+
+    /// <summary>
+    /// The fewest bias updates after which GBA/BA's recovery has flattened in our measurements (docs/experiments.md):
+    /// about 100 from the edge start, where neurons begin sparse and learn at once; about 1,000 from the quantile or
+    /// zero start, which must first bring dense neurons down by at most γ₋·r per update (the paper trains ~4,000).
+    /// </summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public long RecommendedBiasUpdates => BiasInit == BiasInitialization.Edge ? 100 : 1000;
+
+    /// <summary>A warning when the budget gives the bias rule fewer updates than <see cref="RecommendedBiasUpdates"/>,
+    /// naming the token budget that would; null when the budget is enough or the method has no bias rule.</summary>
+    public string? BudgetWarning()
+    {
+        long updates = BiasUpdates, needed = RecommendedBiasUpdates;
+        if (TargetFrequencies().Length == 0 || updates >= needed) return null;
+        return $"the budget of {Tokens:N0} tokens gives the bias rule {updates} updates (one per {BufferTokens:N0} tokens); " +
+               $"recovery has flattened after about {needed} from the {BiasInit.ToString().ToLowerInvariant()} start: " +
+               $"train at least {needed * BufferTokens:N0} tokens.";
+    }
 
     /// <summary>Whether AdamW trains b (every baseline) or the GBA bias rule owns it (GBA, BA).</summary>
     public bool TrainsBiasByGradient => Method is not (TrainingMethod.Gba or TrainingMethod.Ba);
@@ -154,6 +222,7 @@ public sealed record TrainerOptions
         if (!(LearningRate > 0)) throw new ArgumentException($"--lr must be positive (got {LearningRate}).");
         if (!(WeightDecay >= 0)) throw new ArgumentException($"--weight-decay must be non-negative (got {WeightDecay}).");
         if (Threads < 1) throw new ArgumentException($"--threads must be at least 1 (got {Threads}).");
+        if (EvalPoints < 0) throw new ArgumentException($"EvalPoints must be non-negative (got {EvalPoints}).");
         if (InitTokens < 1) throw new ArgumentException($"--init-tokens must be positive (got {InitTokens}).");
         if (BufferTokens < 1) throw new ArgumentException($"--buffer-tokens must be positive (got {BufferTokens}).");
         if (Method is TrainingMethod.TopK or TrainingMethod.BatchTopK && (K < 1 || K > Neurons)) throw new ArgumentException($"--k must be in 1..M (got {K}).");

@@ -82,5 +82,5 @@ public sealed class TrainingCheckpoint
     /// past it and its step is not an evaluation step of the longer run.
     /// </summary>
     public IReadOnlyList<EvaluationReport> EvaluationsFor(TrainerOptions options) =>
-        Evaluations.Where(e => e.Step < Step || e.Step == options.Steps || (options.EvalEvery > 0 && e.Step % options.EvalEvery == 0)).ToArray();
+        Evaluations.Where(e => e.Step < Step || options.IsEvaluationStep(e.Step)).ToArray();
 }

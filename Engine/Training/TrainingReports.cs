@@ -20,8 +20,16 @@ public interface ITrainingObserver
     /// <summary>After every evaluation (and the final one).</summary>
     void OnEvaluation(EvaluationReport report) { }
     /// <summary>After every GBA bias update.</summary>
-    void OnBiasUpdate(long step, BiasUpdateSummary summary) { }
+    void OnBiasUpdate(BiasUpdateReport report) { }
 }
+
+/// <summary>
+/// One application of the GBA/BA bias rule, with what it acted on: the buffer's mean number of firing neurons per
+/// token, ‖b_pre‖ and the spread of b afterwards (10th, 50th and 90th percentiles). Logged so that the rule's
+/// decisions can be followed over a run (a collapse to a dense code shows as L0 climbing while few neurons are lowered).
+/// </summary>
+public readonly record struct BiasUpdateReport(long Step, BiasUpdateSummary Rule, double BufferL0, double PreBiasNorm,
+    float BiasP10, float BiasMedian, float BiasP90);
 
 /// <summary>The outcome of a run.</summary>
 public sealed record TrainingResult(Model.SparseAutoencoder Model, EvaluationMetrics Final, long Steps, long Tokens, double Seconds,

@@ -13,14 +13,14 @@ namespace GbaEngine.Cli.Commands;
 /// </summary>
 public static class ExperimentCommand
 {
-    static readonly HashSet<string> ValueOptions = ["--size", "--out", "--threads", "--seed", "--data", "--kernels"];
+    static readonly HashSet<string> ValueOptions = ["--size", "--out", "--threads", "--seed", "--seeds", "--data", "--kernels"];
     static readonly HashSet<string> Flags = ["--json", "--help", "-h", "--list"];
 
     /// <summary>Every experiment, in the order of docs/experiments.md.</summary>
     public static readonly IReadOnlyList<IExperiment> All =
     [
-        new RecoveryExperiment(), new ResonanceExperiment(), new FrequencyAwarenessExperiment(),
-        new HeterogeneousExperiment(), new ConsistencyExperiment(), new FrontierExperiment(),
+        new PromiseExperiment(), new RecoveryExperiment(), new ResonanceExperiment(), new FrequencyAwarenessExperiment(),
+        new HeterogeneousExperiment(), new ConsistencyExperiment(), new FrontierExperiment(), new AblationExperiment(),
     ];
 
     public static int Run(IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr)
@@ -41,7 +41,9 @@ public static class ExperimentCommand
         int threads = o.Int("--threads", Environment.ProcessorCount);
         if (threads < 1) throw new UsageException($"--threads must be at least 1 (got {threads})");
         string outDir = o.String("--out") ?? "experiment-results";
-        var ctx = new ExperimentContext(size, threads, o.ULong("--seed", 1), stderr, o.String("--data"));
+        int? seeds = o.Has("--seeds") ? o.Int("--seeds", 1) : null;
+        if (seeds < 1) throw new UsageException($"--seeds must be at least 1 (got {seeds})");
+        var ctx = new ExperimentContext(size, threads, o.ULong("--seed", 1), stderr, o.String("--data"), seeds);
 
         var results = new JsonArray();
         foreach (var experiment in chosen)
@@ -69,11 +71,13 @@ public static class ExperimentCommand
                gba experiment --list
 
         Experiments:
+          promise        tokens to FRR@0.9 >= 0.9 of default GBA (not told s) vs TopK told s and with k wrong, several models and seeds
           recovery       FRR@0.8/0.9 and dead fraction of every method on the uniform statistical model
           resonance      BA's FRR against its target frequency p (the paper: recovery needs p about 2-4x f)
           frequency      the n=128, d=42 mixture (half the tokens s=3, half s=20): TopK k=20/30/50 vs GBA
           heterogeneous  a power-law frequency profile: FRR by frequency decile per method
           consistency    MCS across 3 seeds on real activations (all neurons, top 0.3% / 0.05% by max activation)
+          ablation       what makes GBA recover: the defaults against one change at a time (start, normalisation, rule, b_pre)
           frontier       FVU against fraction active on real activations (GBA once; TopK, BA swept; MP at several T)
 
         Options:
@@ -81,6 +85,7 @@ public static class ExperimentCommand
           --out DIR          where NAME.md, NAME-*.svg and NAME.json go (default: experiment-results)
           --threads T        threads per run (default: all cores)
           --seed S           first seed (default 1)
+          --seeds N          seeds per setting (default: each experiment's own, 2-5 at full size)
           --data FILE        activations for consistency/frontier (default: shared/data/use-lite-moby-resid1-40k.f16.npy)
           --kernels K        scalar|avx2|avx512
           --json             end stdout with a JSON list of the reports written

@@ -104,11 +104,13 @@ public static class TrainCommand
         using var signals = new InterruptSignals(command, stderr);
         stderr.WriteLine($"gba {command}: {TrainOptions.MethodName(options.Method).ToUpperInvariant()} M={options.Neurons} on {train.Describe()}; " +
                          $"{options.Steps} steps of {options.BatchSize} tokens, {options.Threads} threads, kernels {trainer.Model.Kernels}");
+        if (options.BudgetWarning() is { } warning) stderr.WriteLine($"gba {command}: warning: {warning}");
         using var log = outDir is null ? null : new StreamWriter(Path.Combine(outDir, "metrics.jsonl"), append: resume != null);
         // Appended on resume: steps logged after the last checkpoint appear twice, and readers keep the later line.
         using var lossLog = outDir is null ? null : new StreamWriter(Path.Combine(outDir, LossLog.FileName), append: resume != null);
+        using var biasLog = outDir is null || trainer.Groups is null ? null : new StreamWriter(Path.Combine(outDir, BiasLog.FileName), append: resume != null);
         var observers = new ObserverList(new ProgressDisplay(stderr, !Console.IsErrorRedirected && ReferenceEquals(stderr, Console.Error), o.Flag("--quiet")),
-            log is null ? null : new JsonlLog(log), lossLog is null ? null : new LossLog(lossLog));
+            log is null ? null : new JsonlLog(log), lossLog is null ? null : new LossLog(lossLog), biasLog is null ? null : new BiasLog(biasLog));
         if (outDir != null)
         {
             var effective = TrainOptions.Effective(options, data.Options);
@@ -270,17 +272,20 @@ public static class TrainCommand
         readonly ITrainingObserver[] _all = observers.OfType<ITrainingObserver>().ToArray();
         public void OnStep(in StepReport r) { foreach (var o in _all) o.OnStep(r); }
         public void OnEvaluation(EvaluationReport r) { foreach (var o in _all) o.OnEvaluation(r); }
-        public void OnBiasUpdate(long step, BiasUpdateSummary s) { foreach (var o in _all) o.OnBiasUpdate(step, s); }
+        public void OnBiasUpdate(BiasUpdateReport r) { foreach (var o in _all) o.OnBiasUpdate(r); }
     }
+
+    static readonly TrainerOptions Defaults = new();
 
     static string Help(string command) => command == "demo"
         ? $"""
           gba demo: train GBA on the embedded default and print the metrics
 
           Default: synthetic data from the paper's model with n={DemoDefaults.Features} unit Gaussian features in
-          d={DemoDefaults.Dim}, s={DemoDefaults.Sparsity} active per token (f = s/n), magnitudes U(0.5, 1.5); a tied JumpReLU SAE
-          with M={DemoDefaults.Neurons} neurons trained by GBA with K={DemoDefaults.Groups} groups, TAFs {DemoDefaults.Htf} -> {DemoDefaults.Ltf} (4x to 2x the true
-          frequency), AdamW lr {DemoDefaults.LearningRate}, batch {DemoDefaults.Batch}, {DemoDefaults.Tokens:N0} tokens. Every 'gba train' option overrides it.
+          d={DemoDefaults.Dim}, s={DemoDefaults.Sparsity} active per token (f = s/n), magnitudes U(0.5, 1.5), trained with the same
+          defaults as 'gba train': a tied JumpReLU SAE with M={Defaults.Neurons} neurons, GBA with K={Defaults.Groups} groups and TAFs
+          {Defaults.Htf} -> {Defaults.Ltf} (the paper's setting, not told s), AdamW lr {Defaults.LearningRate}, batch {Defaults.BatchSize},
+          {Defaults.Tokens:N0} tokens. Every 'gba train' option overrides it.
 
           """ + TrainOptions.Help()
         : "gba train: train an SAE on activation files (--data) or on synthetic data from the paper's model\n\n" + TrainOptions.Help();

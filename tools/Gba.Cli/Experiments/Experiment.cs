@@ -13,10 +13,13 @@ public enum ExperimentSize
     Full,
 }
 
-/// <summary>What every experiment is given.</summary>
-public sealed record ExperimentContext(ExperimentSize Size, int Threads, ulong Seed, TextWriter Log, string? DataPath = null)
+/// <summary>What every experiment is given. <paramref name="Seeds"/> overrides each experiment's own number of seeds.</summary>
+public sealed record ExperimentContext(ExperimentSize Size, int Threads, ulong Seed, TextWriter Log, string? DataPath = null, int? Seeds = null)
 {
     public bool Full => Size == ExperimentSize.Full;
+
+    /// <summary>The seeds of a setting: <see cref="Seeds"/> if given, else the experiment's own count; from <see cref="Seed"/> on.</summary>
+    public ulong[] SeedList(int count) => Enumerable.Range(0, Seeds ?? count).Select(i => Seed + (ulong)i).ToArray();
 
     /// <summary>Picks the small or the full value of a setting.</summary>
     public T Pick<T>(T small, T full) => Full ? full : small;

@@ -30,6 +30,19 @@ public sealed class SyntheticProblem
     public string Describe() => Model.OpenStream(1).Describe();
 }
 
+/// <summary>One synthetic problem drawn per seed (so the spread over seeds covers the data as well as the start).</summary>
+public sealed class SyntheticProblems(SyntheticSpec spec, int evalTokens)
+{
+    readonly Dictionary<ulong, SyntheticProblem> _bySeed = [];
+
+    public SyntheticSpec Spec { get; } = spec;
+
+    public SyntheticProblem Get(ulong seed) => _bySeed.TryGetValue(seed, out var p) ? p : _bySeed[seed] = new SyntheticProblem(Spec, seed, evalTokens);
+
+    /// <summary>A fresh training stream and the evaluation set of the problem drawn with <paramref name="seed"/>.</summary>
+    public (ITokenStream Train, EvaluationSet Eval) Data(ulong seed) => (Get(seed).Model.OpenStream(1), Get(seed).Eval);
+}
+
 /// <summary>Real activations (by default the shared USE-Lite residual stream): a training stream per seed and a held-out set.</summary>
 public sealed class RealData : IDisposable
 {
@@ -84,8 +97,29 @@ public static class ExperimentRuns
         Threads = ctx.Threads,
         Seed = ctx.Seed,
         EvalEvery = 0,
+        // Every run records a learning curve: FRR, FVU, L0 and dead fraction at log-spaced token counts.
+        EvalPoints = ctx.Pick(8, 24),
         InitTokens = initTokens,
     };
+
+    /// <summary>
+    /// Trains <paramref name="method"/> once per seed (and per thread count, when given), each seed on its own draw of
+    /// the problem (<paramref name="data"/> gives a fresh training stream and the evaluation set for a seed).
+    /// </summary>
+    public static MethodRuns RunSeeds(ExperimentContext ctx, string label, MethodSpec method, TrainerOptions options, int seeds,
+        Func<ulong, (ITokenStream Train, EvaluationSet Eval)> data, IReadOnlyList<int>? threads = null)
+    {
+        var runs = new MethodRuns(label, method);
+        foreach (ulong seed in ctx.SeedList(seeds))
+            foreach (int t in threads ?? [options.Threads])
+            {
+                var (train, eval) = data(seed);
+                var r = Train(ctx, string.Create(Ci, $"{label} seed {seed}{(threads is null ? "" : $" threads {t}")}"),
+                    method.Configure(options) with { Seed = seed, Threads = t }, train, eval);
+                runs.Runs.Add(new SeedRun(seed, t, r));
+            }
+        return runs;
+    }
 
     public static TrainingResult Train(ExperimentContext ctx, string label, TrainerOptions options, ITokenStream train, EvaluationSet eval)
     {
@@ -111,28 +145,6 @@ public static class ExperimentRuns
         for (int i = 0; i < w.Length; i++) w[i] = (float)rng.NextGaussian();
         var best = FeatureRecovery.BestCosines(problem.Model.Features, problem.Spec.Features, w, neurons, d, d);
         return (FeatureRecovery.Rate(best, 0.8), FeatureRecovery.Rate(best, 0.9));
-    }
-
-    /// <summary>Each neuron's largest activation f = a·h over a set (what the paper ranks neurons by for MCS).</summary>
-    public static float[] MaxActivations(SparseAutoencoder sae, EvaluationSet set, int threads)
-    {
-        var max = new float[sae.Neurons];
-        using var encoder = new ChunkedEncoder(sae, threads);
-        // MP does not use the output scale a (its code is the pursuit coefficient itself).
-        encoder.Encode(set.Tokens, set.Count, new MaxCollector(max, sae.Architecture.Sparsity == SparsityMode.MatchingPursuit ? null : sae.Parameters.Scale.ToArray()));
-        return max;
-    }
-
-    sealed class MaxCollector(float[] max, float[]? scale) : IEncodedChunkVisitor
-    {
-        public void Visit(int first, int rows, ReadOnlySpan<float> normalized, ReadOnlySpan<float> factors, SparseCode code)
-        {
-            for (int r = 0; r < code.Count; r++)
-            {
-                int k = code.Index[r];
-                max[k] = MathF.Max(max[k], (scale is null ? 1f : scale[k]) * code.H[r]);
-            }
-        }
     }
 
     /// <summary>The final metrics of a run as JSON (for NAME.json).</summary>

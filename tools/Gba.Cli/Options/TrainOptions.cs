@@ -63,12 +63,12 @@ public sealed record OptionSpec(string Name, OptionKind Kind, OptionScope Scope,
 /// </summary>
 public static class TrainOptions
 {
-    /// <summary>The embedded default problem of `gba demo` (README: "The demo"); `train` starts from the paper's defaults.</summary>
+    /// <summary>The embedded default problem of `gba demo` (README: "The demo"): the paper's statistical model at a size that
+    /// trains in seconds. The demo trains it with the same defaults as `train` (K = 10 groups, TAFs 0.1 → 0.001): it shows
+    /// that GBA recovers the features without being told how sparse they are.</summary>
     public static class DemoDefaults
     {
-        public const int Features = 512, Dim = 64, Sparsity = 3, Neurons = 2048, Batch = 512, Groups = 3;
-        public const double Htf = 0.024, Ltf = 0.012, LearningRate = 3e-3;
-        public const long Tokens = 512L * 6000;
+        public const int Features = 512, Dim = 64, Sparsity = 3;
     }
 
     static readonly TrainerOptions Paper = new();
@@ -89,7 +89,7 @@ public static class TrainOptions
         // Method
         Trainer("method", "Method", "gba|ba|topk|l1|batchtopk|jumprelu-l0|mp", "the training method",
             (o, _, t) => t with { Method = o.Enum("--method", TrainingMethod.Gba) }, t => MethodName(t.Method)),
-        Trainer("d-sae", "Method", "M", "dictionary size (neurons)", (o, _, t) => t with { Neurons = o.Int("--d-sae", DemoDefaults.Neurons) }, t => t.Neurons),
+        Trainer("d-sae", "Method", "M", "dictionary size (neurons)", (o, _, t) => t with { Neurons = o.Int("--d-sae", Paper.Neurons) }, t => t.Neurons),
         new("untied", OptionKind.Flag, OptionScope.Run, "Method", "", "separate encoder and decoder matrices")
         {
             Bind = (o, _, t) => t with { Tied = !o.Flag("--untied") }, Effective = t => !t.Tied,
@@ -97,30 +97,36 @@ public static class TrainOptions
         Trainer("gate", "Method", "jumprelu|relu", "the threshold gate", (o, _, t) => t with { Gate = o.Enum("--gate", SaeActivation.JumpRelu) },
             t => t.Gate.ToString().ToLowerInvariant()),
         Trainer("k", "Method", "K", "TopK: per token; BatchTopK: mean per token (the batch keeps k*B)", (o, _, t) => t with { K = o.Int("--k", 3) }, t => t.K),
-        Trainer("groups", "Method", "K", "GBA: number of groups", (o, demo, t) => t with { Groups = o.Int("--groups", demo ? DemoDefaults.Groups : Paper.Groups) }, t => t.Groups),
-        Trainer("htf", "Method", "P", "GBA: highest target frequency", (o, demo, t) => t with { Htf = o.Double("--htf", demo ? DemoDefaults.Htf : Paper.Htf) }, t => t.Htf),
-        Trainer("ltf", "Method", "P", "GBA: lowest target frequency", (o, demo, t) => t with { Ltf = o.Double("--ltf", demo ? DemoDefaults.Ltf : Paper.Ltf) }, t => t.Ltf),
-        Trainer("taf", "Method", "P", "BA: the one target frequency", (o, _, t) => t with { Taf = o.Double("--taf", 0.012) }, t => t.Taf),
-        Trainer("bias-init", "Method", "quantile|zero", "GBA/BA: how the biases start",
-            (o, _, t) => t with { BiasInit = o.Enum("--bias-init", BiasInitialization.Quantile) }, t => t.BiasInit.ToString().ToLowerInvariant()),
-        Trainer("buffer-tokens", "Method", "N", "GBA/BA: tokens between bias updates", (o, _, t) => t with { BufferTokens = o.Long("--buffer-tokens", 25_600) }, t => t.BufferTokens),
+        Trainer("groups", "Method", "K", "GBA: number of groups", (o, _, t) => t with { Groups = o.Int("--groups", Paper.Groups) }, t => t.Groups),
+        Trainer("htf", "Method", "P", "GBA: highest target frequency", (o, _, t) => t with { Htf = o.Double("--htf", Paper.Htf) }, t => t.Htf),
+        Trainer("ltf", "Method", "P", "GBA: lowest target frequency", (o, _, t) => t with { Ltf = o.Double("--ltf", Paper.Ltf) }, t => t.Ltf),
+        Trainer("taf", "Method", "P", "BA: the one target frequency", (o, _, t) => t with { Taf = o.Double("--taf", Paper.Taf) }, t => t.Taf),
+        Trainer("bias-init", "Method", "edge|quantile|zero", "GBA/BA: how the biases start (edge: each neuron at its largest init pre-activation)",
+            (o, _, t) => t with { BiasInit = o.Enum("--bias-init", Paper.BiasInit) }, t => t.BiasInit.ToString().ToLowerInvariant()),
+        Trainer("bias-rule", "Method", "paper|edge", "GBA/BA: dead neurons raised by the paper's step, or lifted to their edge first",
+            (o, _, t) => t with { BiasRule = o.Enum("--bias-rule", Paper.BiasRule) }, t => t.BiasRule.ToString().ToLowerInvariant()),
+        Trainer("pre-bias", "Method", "trained|frozen|none", "centring bias b_pre: trained by AdamW, fixed at the data mean, or absent",
+            (o, _, t) => t with { PreBias = o.Enum("--pre-bias", Paper.PreBias) }, t => t.PreBias.ToString().ToLowerInvariant()),
+        Trainer("buffer-tokens", "Method", "N", "GBA/BA: tokens between bias updates", (o, _, t) => t with { BufferTokens = o.Long("--buffer-tokens", Paper.BufferTokens) }, t => t.BufferTokens),
         Trainer("init-tokens", "Method", "N", "tokens read first for the input scale, b_pre and the bias start",
-            (o, _, t) => t with { InitTokens = o.Int("--init-tokens", 25_600) }, t => t.InitTokens),
+            (o, _, t) => t with { InitTokens = o.Int("--init-tokens", Paper.InitTokens) }, t => t.InitTokens),
         // Budget
-        Trainer("batch", "Budget", "B", "tokens per step", (o, _, t) => t with { BatchSize = o.Int("--batch", DemoDefaults.Batch) }, t => t.BatchSize),
+        Trainer("batch", "Budget", "B", "tokens per step", (o, _, t) => t with { BatchSize = o.Int("--batch", Paper.BatchSize) }, t => t.BatchSize),
         Trainer("tokens", "Budget", "N", "token budget (suffix k/M/G); or --steps S", (o, _, t) =>
         {
             if (o.Has("--steps") && o.Has("--tokens")) throw new UsageException("give --steps or --tokens, not both");
-            return t with { Tokens = o.Has("--steps") ? o.Long("--steps", 0) * t.BatchSize : o.Long("--tokens", DemoDefaults.Tokens) };
+            return t with { Tokens = o.Has("--steps") ? o.Long("--steps", 0) * t.BatchSize : o.Long("--tokens", Paper.Tokens) };
         }, t => t.Tokens),
         Run("steps", "Budget", "S", "step budget (instead of --tokens)"),
-        Trainer("lr", "Budget", "X", "AdamW learning rate", (o, demo, t) => t with { LearningRate = o.Double("--lr", demo ? DemoDefaults.LearningRate : Paper.LearningRate) }, t => t.LearningRate),
+        Trainer("lr", "Budget", "X", "AdamW learning rate", (o, _, t) => t with { LearningRate = o.Double("--lr", Paper.LearningRate) }, t => t.LearningRate),
         Trainer("weight-decay", "Budget", "X", "AdamW weight decay", (o, _, t) => t with { WeightDecay = o.Double("--weight-decay", 0) }, t => t.WeightDecay),
         Trainer("seed", "Budget", "S", "seed of the initialisation (and of the data unless --data-seed)", (o, _, t) => t with { Seed = o.ULong("--seed", 1) }, t => t.Seed),
         Trainer("threads", "Budget", "T", "worker threads (default: all cores)", (o, _, t) => t with { Threads = o.Int("--threads", Environment.ProcessorCount) }, t => t.Threads),
-        Trainer("normalize", "Budget", "datasetscale|pertoken", "input normalisation",
-            (o, _, t) => t with { Normalization = o.Enum("--normalize", InputNormalization.DatasetScale) }, t => t.Normalization.ToString().ToLowerInvariant()),
-        Trainer("eval-every", "Budget", "STEPS", "evaluate every STEPS steps (0: only at the end)", (o, _, t) => t with { EvalEvery = o.Int("--eval-every", 500) }, t => t.EvalEvery),
+        Trainer("normalize", "Budget", "pertoken|datasetscale", "input normalisation (pertoken: every token to unit norm)",
+            (o, _, t) => t with { Normalization = o.Enum("--normalize", Paper.Normalization) }, t => t.Normalization.ToString().ToLowerInvariant()),
+        Trainer("eval-every", "Budget", "STEPS", "evaluate every STEPS steps (0: only at the end)", (o, _, t) => t with { EvalEvery = o.Int("--eval-every", Paper.EvalEvery) }, t => t.EvalEvery),
+        Trainer("eval-points", "Budget", "N", "also evaluate at N log-spaced steps (a learning curve in metrics.jsonl)",
+            (o, _, t) => t with { EvalPoints = o.Int("--eval-points", Paper.EvalPoints) }, t => t.EvalPoints),
         new("kernels", OptionKind.Value, OptionScope.Run, "Budget", "scalar|avx2|avx512", "kernel set (default: GBA_KERNELS, else the best this CPU has)")
         {
             Bind = (o, _, t) => t with { Kernels = o.String("--kernels") is { } k ? Kernels.KernelSelector.Parse(k) : null },
@@ -203,7 +209,7 @@ public static class TrainOptions
     /// <summary>A reader of these options over <paramref name="args"/>.</summary>
     public static OptionReader Reader(IReadOnlyList<string> args) => new(args, ValueOptions, Flags, Repeatable);
 
-    /// <summary>The trainer settings the options give (demo: the demo's tuned defaults where not given).</summary>
+    /// <summary>The trainer settings the options give (train and demo share the defaults; the demo differs only in its data).</summary>
     public static TrainerOptions Trainer(OptionReader o, bool demo)
     {
         var t = new TrainerOptions();
