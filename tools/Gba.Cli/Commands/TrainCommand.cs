@@ -86,7 +86,7 @@ public static class TrainCommand
         var exportFormat = ExportFormat(o, options, train.Dim);
         var metadata = ExportMetadata.Read(o, dataPaths, describe);
         if (dataPaths.Count > 0 && resume is null)
-            foreach (var warning in ExportMetadata.Warnings(metadata)) stderr.WriteLine($"gba {command}: warning: {warning}");
+            foreach (var exportWarning in ExportMetadata.Warnings(metadata)) stderr.WriteLine($"gba {command}: warning: {exportWarning}");
         bool json = o.Flag("--json");
         if (outDir != null)
         {
