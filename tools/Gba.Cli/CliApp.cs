@@ -33,6 +33,8 @@ public static class CliApp
                 "sweep" => SweepCommand.Run(rest, stdout, stderr),
                 "eval" => EvalCommand.Run(rest, stdout, stderr),
                 "encode" => EncodeCommand.Run(rest, stdout, stderr),
+                "features" => FeaturesCommand.Run(rest, stdout, stderr),
+                "select" => SelectCommand.Run(rest, stdout, stderr),
                 "experiment" => ExperimentCommand.Run(rest, stdout, stderr),
                 "--version" => Version(stdout),
                 _ => Unknown(args[0], stderr),
@@ -83,6 +85,8 @@ public static class CliApp
           sweep    expand a grid of runs (gba train --sweep FILE --index I runs one), run or summarize them
           eval     MSE, FVU, L0 and dead fraction of a trained SAE (this engine's, SAELens, sparsify) on activation files
           encode   activations -> sparse feature codes (one safetensors file in CSR form) through a trained SAE
+          features a corpus feature table: frequency, max, top and quantile examples in context, per feature (JSON)
+          select   the corpus sentences most similar to target examples in SAE feature space (JSONL)
           experiment  reproduce the paper's claims (recovery, resonance, frequency, heterogeneous, consistency, frontier)
 
         Run 'gba <command> --help' for a command's options.

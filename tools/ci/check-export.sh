@@ -38,12 +38,12 @@ check() {   # name, then gba train options
   "$py" "$repo/tools/ci/saelens_check.py" --sae "$sae" --data "$work/check.npy" --codes "$work/$name.codes.safetensors" \
     --eval "$work/$name.eval.json" || { echo "check-export: $name FAILED"; failed=1; }
 }
-check jumprelu --method gba
+check jumprelu --method gba --normalize datasetscale
 check jumprelu-pertoken --method gba --normalize pertoken
 check standard --method l1
 check batchtopk --method batchtopk --k 16
 check topk --method topk --k 16
-check sparsify --method topk --k 16 --format sparsify
-check mp --method mp --mp-steps 4
+check sparsify --method topk --k 16 --normalize datasetscale --format sparsify
+check mp --method mp --mp-steps 4 --normalize datasetscale
 check mp-pertoken --method mp --mp-steps 4 --normalize pertoken
 [[ $failed == 0 ]] && echo "check-export: every architecture matches SAELens' / sparsify's formulas" || exit 1

@@ -3,7 +3,7 @@ using System.Globalization;
 using System.Text.Json.Nodes;
 using GbaEngine.Activations;
 using GbaEngine.Formats;
-using GbaEngine.Inference;
+using GbaEngine.Uses;
 
 using GbaEngine.Cli.Options;
 
@@ -56,7 +56,7 @@ public static class EncodeCommand
         if (threads < 1) throw new UsageException($"--threads must be at least 1 (got {threads})");
         if (batch < 1) throw new UsageException($"--batch must be at least 1 (got {batch})");
 
-        using var encoder = RowEncoder.Open(saePath, threads);
+        using var encoder = CorpusEncoder.Open(saePath, threads);
         using var dataset = ActivationDataset.Open(paths, DataSource.ReadLoaderOptions(o) with { EvalRows = long.MaxValue });
         if (dataset.Dim != encoder.Dim)
             throw new InvalidDataException($"{dataset.Shards[0].Path}: rows have d = {dataset.Dim}, but the SAE in {saePath} expects d_in = {encoder.Dim}.");
@@ -79,14 +79,13 @@ public static class EncodeCommand
             }
         }
         long nnz = writer.NonZeros;
-        var model = encoder.Model;
         writer.Complete(new Dictionary<string, string>
         {
             ["producer"] = "gba encode (GbaEngine)",
-            ["sae"] = model?.Source ?? Path.GetFullPath(saePath),
+            ["sae"] = encoder.Source ?? Path.GetFullPath(saePath),
             ["d_in"] = encoder.Dim.ToString(CultureInfo.InvariantCulture),
             ["d_sae"] = encoder.Features.ToString(CultureInfo.InvariantCulture),
-            ["activation"] = model?.Activation.ToString().ToLowerInvariant() ?? Interop.SaeLensExport.MatchingPursuitArchitecture,
+            ["activation"] = encoder.Activation,
             ["data"] = string.Join(";", dataset.Shards.Select(s => Path.GetFullPath(s.Path))),
             ["rows"] = "dataset rows in file order (shards concatenated), values = feature activations as the SAE defines them",
         });
@@ -100,70 +99,5 @@ public static class EncodeCommand
                 ["l0"] = (double)nnz / rows, ["seconds"] = Math.Round(seconds, 3), ["rows_per_second"] = Math.Round(rows / Math.Max(seconds, 1e-9), 1),
             }.ToJsonString());
         return CliApp.Ok;
-    }
-
-    /// <summary>
-    /// Rows to sparse codes: any SAE <see cref="SaeModel"/> loads, or this engine's MP export, which has no
-    /// one-pass encoder: its trained pursuit runs through <see cref="Encoders.ChunkedEncoder"/> and the
-    /// coefficients are scaled to the export's units (what SAELens' matching_pursuit reports for the directory).
-    /// </summary>
-    sealed class RowEncoder : IDisposable
-    {
-        readonly Model.SparseAutoencoder? _pursuit;
-        readonly Encoders.ChunkedEncoder? _chunked;
-        readonly float _scale;
-        readonly int _threads;
-        readonly SparseFeatureBatch _codes = new();
-
-        RowEncoder(SaeModel? model, Model.SparseAutoencoder? pursuit, int threads)
-        {
-            Model = model;
-            _pursuit = pursuit;
-            _threads = threads;
-            if (pursuit == null) return;
-            _scale = Interop.SaeLensExport.MatchingPursuitFeatureScale(pursuit);
-            _chunked = new Encoders.ChunkedEncoder(pursuit, threads);
-        }
-
-        public static RowEncoder Open(string path, int threads) => Interop.MatchingPursuitImport.IsMatchingPursuit(path)
-            ? new RowEncoder(null, Interop.MatchingPursuitImport.Read(path), threads)
-            : new RowEncoder(SaeModel.Load(path), null, threads);
-
-        /// <summary>The one-pass model, or null for an MP-SAE.</summary>
-        public SaeModel? Model { get; }
-        public int Dim => Model?.Dim ?? _pursuit!.Dim;
-        public int Features => Model?.Features ?? _pursuit!.Neurons;
-
-        public delegate void RowSink(ReadOnlySpan<int> indices, ReadOnlySpan<float> values);
-
-        /// <summary>Encodes rows [n × d] of x, handing each row's code to <paramref name="sink"/> in order.</summary>
-        public void Encode(float[] x, int n, RowSink sink)
-        {
-            if (Model != null)
-            {
-                Model.EncodeBatch(x.AsSpan(0, n * Dim), n, _codes, _threads);
-                for (int t = 0; t < n; t++) sink(_codes.Indices(t), _codes.Values(t));
-                return;
-            }
-            _chunked!.Encode(x, n, new Scaled(sink, _scale));
-        }
-
-        public void Dispose() => _chunked?.Dispose();
-
-        sealed class Scaled(RowSink sink, float scale) : Encoders.IEncodedChunkVisitor
-        {
-            float[] _values = [];
-
-            public void Visit(int first, int rows, ReadOnlySpan<float> normalized, ReadOnlySpan<float> factors, Model.SparseCode code)
-            {
-                for (int t = 0; t < rows; t++)
-                {
-                    var v = code.Values(t);
-                    if (_values.Length < v.Length) _values = new float[v.Length];
-                    for (int i = 0; i < v.Length; i++) _values[i] = v[i] * scale;
-                    sink(code.Indices(t), _values.AsSpan(0, v.Length));
-                }
-            }
-        }
     }
 }
