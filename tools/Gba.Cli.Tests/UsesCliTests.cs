@@ -21,7 +21,7 @@ public sealed class UseLiteSae : IDisposable
     public UseLiteSae()
     {
         var (code, _, err) = CliHarness.Run("train", "--data", Data, "--d-sae", "512", "--batch", "256", "--steps", "80", "--eval-tokens", "2000",
-            "--eval-every", "0", "--threads", "2", "--out", Run, "--quiet");
+            "--eval-every", "0", "--threads", "2", "--token-text", Text, "--out", Run, "--quiet");
         Assert.True(code == 0, err);
     }
 
@@ -84,6 +84,20 @@ public class UsesCliTests(UseLiteSae sae) : IClassFixture<UseLiteSae>
                 for (int j = 0; j < tokens.Length; j++) Assert.Equal(pieces[row - at + j][4].Replace('\u2581', ' '), tokens[j]);
             }
         }
+    }
+
+    [Fact]
+    public void TheRunReportLinksToAFeatureTableInTheRunDirectory()
+    {
+        var (code, _, err) = Run("features", "--sae", sae.Run, "--data", UseLiteSae.Data, "--token-text", UseLiteSae.Text, "--out", Path.Combine(sae.Run, "features"),
+            "--top-k", "3", "--quantiles", "2", "--threads", "2", "--quiet");
+        Assert.True(code == 0, err);
+        Assert.Equal(0, Run("report", sae.Run, "--out", sae["report.html"]).Code);
+        var html = File.ReadAllText(sae["report.html"]);
+        Assert.Contains("<a href=\"features/features.json\">", html);
+        var links = System.Text.RegularExpressions.Regex.Matches(html, "<a href=\"(features/features/\\d{5}\\.json)\">corpus</a>").Select(m => m.Groups[1].Value).ToArray();
+        Assert.NotEmpty(links);
+        Assert.All(links, l => Assert.True(File.Exists(Path.Combine(sae.Run, l)), l));
     }
 
     [Fact]
