@@ -14,10 +14,11 @@ public sealed record ConsistencyRow(string Subset, int Neurons, double Above06, 
 public static class Consistency
 {
     /// <summary>MCS of A against B: for all of A's neurons and its top 0.3% / 0.05% by <paramref name="maxActivationA"/>, the fraction whose best decoder cosine with B exceeds 0.6, 0.7, 0.8 and 0.9.</summary>
+    /// <param name="kernels">The kernel set of the cosine search (default: <see cref="Kernels.KernelSelector.Current"/>).</param>
     public static IReadOnlyList<ConsistencyRow> Compare(ReadOnlySpan<float> decoderA, int mA, ReadOnlySpan<float> decoderB, int mB,
-        int d, int strideA, int strideB, ReadOnlySpan<float> maxActivationA, int threads = 1)
+        int d, int strideA, int strideB, ReadOnlySpan<float> maxActivationA, int threads = 1, Kernels.KernelSet? kernels = null)
     {
-        var best = FeatureRecovery.BestCosines(decoderA, mA, decoderB, mB, d, strideB, threads, truthStride: strideA);
+        var best = FeatureRecovery.BestCosines(decoderA, mA, decoderB, mB, d, strideB, threads, truthStride: strideA, kernels: kernels);
 
         var order = Enumerable.Range(0, mA).ToArray();
         if (maxActivationA.Length == mA)
@@ -38,10 +39,11 @@ public static class Consistency
     /// MCS of A against B over all of A's neurons and, for every ranking, its top <paramref name="fractions"/> (subset
     /// "top 5% by NAME", at least one neuron each).
     /// </summary>
+    /// <param name="kernels">The kernel set of the cosine search (default: <see cref="Kernels.KernelSelector.Current"/>).</param>
     public static IReadOnlyList<ConsistencyRow> Compare(ReadOnlySpan<float> decoderA, int mA, ReadOnlySpan<float> decoderB, int mB,
-        int d, int strideA, int strideB, IReadOnlyList<NeuronRanking> rankings, IReadOnlyList<double> fractions, int threads = 1)
+        int d, int strideA, int strideB, IReadOnlyList<NeuronRanking> rankings, IReadOnlyList<double> fractions, int threads = 1, Kernels.KernelSet? kernels = null)
     {
-        var best = FeatureRecovery.BestCosines(decoderA, mA, decoderB, mB, d, strideB, threads, truthStride: strideA);
+        var best = FeatureRecovery.BestCosines(decoderA, mA, decoderB, mB, d, strideB, threads, truthStride: strideA, kernels: kernels);
         var rows = new List<ConsistencyRow> { Row("all", best, Enumerable.Range(0, mA).ToArray(), mA) };
         foreach (var ranking in rankings)
         {

@@ -33,7 +33,7 @@ public static class Evaluator
         using (var encoder = new ChunkedEncoder(sae, threads))
             encoder.Encode(set.Tokens, n, new TrainedModelErrors(sae, set.Tokens, sums), stats);
         var best = set.GroundTruth is { } truth
-            ? FeatureRecovery.BestCosines(truth, truth.Length / set.Dim, sae.Parameters.Decoder, m, sae.Dim, sae.Parameters.Stride, threads)
+            ? FeatureRecovery.BestCosines(truth, truth.Length / set.Dim, sae.Parameters.Decoder, m, sae.Dim, sae.Parameters.Stride, threads, kernels: sae.Kernels)
             : null;
         return sums.Metrics(n, stats.FireCount, groups) with
         {

@@ -13,9 +13,12 @@ public static class FeatureRecovery
     /// <summary>Best |cos| is not used: a feature is recovered only by a direction pointing the same way.</summary>
     /// <param name="truth">[n × truthStride] true features (first d columns used).</param>
     /// <param name="dictionary">[M × stride] learned directions (first d columns used).</param>
+    /// <param name="kernels">The kernel set of the dot products (default: <see cref="Kernels.KernelSelector.Current"/>); the
+    /// evaluator passes the model's, so a model's numbers do not depend on the process default.</param>
     public static float[] BestCosines(ReadOnlySpan<float> truth, int n, ReadOnlySpan<float> dictionary, int m, int d, int stride, int threads = 1,
-        int truthStride = 0)
+        int truthStride = 0, Kernels.KernelSet? kernels = null)
     {
+        var set = kernels ?? Kernels.KernelSelector.Current;
         var t = UnitRows(truth, n, d, truthStride == 0 ? d : truthStride);
         var w = UnitRows(dictionary, m, d, stride);
         var best = new float[n];
@@ -25,7 +28,7 @@ public static class FeatureRecovery
             {
                 var vi = t.AsSpan(i * d, d);
                 float b = float.NegativeInfinity;
-                for (int k = 0; k < m; k++) b = MathF.Max(b, Blas1.Dot(vi, w.AsSpan(k * d, d)));
+                for (int k = 0; k < m; k++) b = MathF.Max(b, Blas1.Dot(vi, w.AsSpan(k * d, d), set));
                 best[i] = b;
             }
         });

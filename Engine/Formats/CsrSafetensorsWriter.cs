@@ -1,8 +1,5 @@
-using System.Buffers.Binary;
 using System.Runtime.InteropServices;
-using System.Text;
 using System.Text.Json.Nodes;
-using GbaEngine.Formats;
 
 namespace GbaEngine.Formats;
 
@@ -68,17 +65,12 @@ public sealed class CsrSafetensorsWriter : IDisposable
             ["indices"] = Tensor("I32", _nnz, indptrBytes, indptrBytes + indexBytes),
             ["values"] = Tensor("F32", _nnz, indptrBytes + indexBytes, indptrBytes + indexBytes + valueBytes),
         };
-        var json = Encoding.UTF8.GetBytes(header.ToJsonString());
-        int padded = (json.Length + 7) / 8 * 8;
+        var prefix = SafetensorsHeader.Encode(header);
         _indices.Flush();
         _values.Flush();
         AtomicFile.Write(_path, fs =>
         {
-            Span<byte> len = stackalloc byte[8];
-            BinaryPrimitives.WriteUInt64LittleEndian(len, (ulong)padded);
-            fs.Write(len);
-            fs.Write(json);
-            for (int i = json.Length; i < padded; i++) fs.WriteByte((byte)' ');
+            fs.Write(prefix);
             fs.Write(MemoryMarshal.AsBytes(CollectionsMarshal.AsSpan(_indptr)));
             _indices.Position = 0;
             _indices.CopyTo(fs);

@@ -24,6 +24,31 @@ internal static class NpyHeader
 
     public static ShardLayout Parse(string path, MappedFile file)
     {
+        var (descr, fortran, shape, dataOffset) = ReadHeader(path, file);
+        var dtype = descr switch
+        {
+            "<f4" => ActivationDType.F32,
+            "<f2" => ActivationDType.F16,
+            "<f8" => ActivationDType.F64,
+            _ => throw new ActivationFormatException(path, $"header: dtype '{descr}' is not supported: expected '<f4', '<f2' or '<f8' (little-endian float32, float16, float64)."),
+        };
+        var (rows, dim) = TokenShape.FromShape(path, "header", shape);
+        if (fortran && shape.Length != 2)
+            throw new ActivationFormatException(path, $"header: fortran_order True with shape {TokenShape.Format(shape)}: only 2-D Fortran-order arrays can be read as tokens; save with np.ascontiguousarray.");
+
+        long found = file.Length - dataOffset;
+        long? expected = TokenShape.DataBytes(rows, dim, dtype);
+        if (expected != found)
+            throw new ActivationFormatException(path,
+                $"offset {dataOffset}: shape {TokenShape.Format(shape)} of '{descr}' needs {(expected is { } e ? e.ToString() : "over 2^63")} data bytes, found {found}" +
+                (expected is null || found < expected ? " (truncated file, or the header lies about the shape)." : " (extra bytes after the array)."));
+        return new ShardLayout(ShardFormat.Npy, dtype, rows, dim, dataOffset, fortran, shape, null);
+    }
+
+    /// <summary>The validated header of any .npy file: its dtype string, order, shape and the offset where the data starts.
+    /// Callers check the dtype and the data length for what they read.</summary>
+    public static (string Descr, bool Fortran, long[] Shape, long DataOffset) ReadHeader(string path, MappedFile file)
+    {
         var prelude = file.Prefix(12);
         if (!prelude.StartsWith(Magic))
             throw new ActivationFormatException(path, $"offset 0: expected the NumPy magic \\x93NUMPY, found {Show(prelude[..Math.Min(6, prelude.Length)])} (file is {file.Length} bytes).");
@@ -53,25 +78,7 @@ internal static class NpyHeader
         }
 
         var (descr, fortran, shape) = new DictParser(path, headerStart, text).Parse();
-        var dtype = descr switch
-        {
-            "<f4" => ActivationDType.F32,
-            "<f2" => ActivationDType.F16,
-            "<f8" => ActivationDType.F64,
-            _ => throw new ActivationFormatException(path, $"header: dtype '{descr}' is not supported: expected '<f4', '<f2' or '<f8' (little-endian float32, float16, float64)."),
-        };
-        var (rows, dim) = TokenShape.FromShape(path, "header", shape);
-        if (fortran && shape.Length != 2)
-            throw new ActivationFormatException(path, $"header: fortran_order True with shape {TokenShape.Format(shape)}: only 2-D Fortran-order arrays can be read as tokens; save with np.ascontiguousarray.");
-
-        long dataOffset = headerStart + headerLength;
-        long found = file.Length - dataOffset;
-        long? expected = TokenShape.DataBytes(rows, dim, dtype);
-        if (expected != found)
-            throw new ActivationFormatException(path,
-                $"offset {dataOffset}: shape {TokenShape.Format(shape)} of '{descr}' needs {(expected is { } e ? e.ToString() : "over 2^63")} data bytes, found {found}" +
-                (expected is null || found < expected ? " (truncated file, or the header lies about the shape)." : " (extra bytes after the array)."));
-        return new ShardLayout(ShardFormat.Npy, dtype, rows, dim, dataOffset, fortran, shape, null);
+        return (descr, fortran, shape, headerStart + headerLength);
     }
 
     static string Show(ReadOnlySpan<byte> b) => b.Length == 0 ? "nothing" : Convert.ToHexString(b);

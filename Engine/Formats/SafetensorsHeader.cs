@@ -1,5 +1,7 @@
 using System.Buffers.Binary;
+using System.Text;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 
 namespace GbaEngine.Formats;
 
@@ -19,6 +21,21 @@ internal static class SafetensorsHeader
 
     /// <summary>One validated tensor: dtype and shape as stored, bytes [Begin, End) of the byte buffer.</summary>
     internal readonly record struct Entry(string Name, string DType, long[] Shape, long Begin, long End);
+
+    /// <summary>
+    /// The bytes before a file's tensor data, as every writer here emits them: the u64 LE length, then the
+    /// header's UTF-8 JSON padded with spaces to a multiple of 8 bytes (so the data buffer that follows is aligned).
+    /// </summary>
+    public static byte[] Encode(JsonObject header)
+    {
+        var json = Encoding.UTF8.GetBytes(header.ToJsonString());
+        int padded = (json.Length + 7) / 8 * 8;
+        var prefix = new byte[8 + padded];
+        BinaryPrimitives.WriteUInt64LittleEndian(prefix, (ulong)padded);
+        json.CopyTo(prefix, 8);
+        prefix.AsSpan(8 + json.Length).Fill((byte)' ');
+        return prefix;
+    }
 
     public static ShardLayout Parse(string path, MappedFile file, string? tensorName)
     {

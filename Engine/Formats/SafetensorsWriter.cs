@@ -1,6 +1,4 @@
-using System.Buffers.Binary;
 using System.Runtime.InteropServices;
-using System.Text;
 using System.Text.Json.Nodes;
 
 namespace GbaEngine.Formats;
@@ -39,16 +37,11 @@ public static class SafetensorsWriter
             };
             offset += count * 4;
         }
-        var json = Encoding.UTF8.GetBytes(header.ToJsonString());
-        int padded = (json.Length + 7) / 8 * 8;
+        var prefix = SafetensorsHeader.Encode(header);
         var tmp = path + ".tmp-" + Environment.ProcessId;
         using (var fs = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20))
         {
-            Span<byte> len = stackalloc byte[8];
-            BinaryPrimitives.WriteUInt64LittleEndian(len, (ulong)padded);
-            fs.Write(len);
-            fs.Write(json);
-            for (int i = json.Length; i < padded; i++) fs.WriteByte((byte)' ');
+            fs.Write(prefix);
             if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("safetensors output needs a little-endian machine.");
             foreach (var t in tensors) fs.Write(MemoryMarshal.AsBytes(t.Data.AsSpan()));
             fs.Flush(flushToDisk: true);

@@ -27,7 +27,8 @@ public static class MatchingPursuitImport
     }
 
     /// <summary>Loads the MP-SAE at <paramref name="path"/> as a trained model with its trained step count.</summary>
-    public static SparseAutoencoder Read(string path)
+    /// <param name="kernels">The kernel set the model runs on (default: <see cref="Kernels.KernelSelector.Current"/>).</param>
+    public static SparseAutoencoder Read(string path, Kernels.KernelSet? kernels = null)
     {
         var (_, directory) = SaeDirectory.Detect(path);
         var cfg = SaeConfigFile.Read(Path.Combine(directory, SaeLensExport.ConfigFile), $"an MP-SAE directory needs it next to {SaeLensExport.WeightsFile}");
@@ -62,6 +63,6 @@ public static class MatchingPursuitImport
         float toPre = perToken ? 1f / MathF.Sqrt(d) : scale;
         for (int j = 0; j < d; j++) p.PreBias[j] = bDec[j] * toPre;
         p.Scale.Fill(1f);
-        return new SparseAutoencoder(arch, p, perToken ? InputNormalization.PerToken : InputNormalization.DatasetScale, scale);
+        return new SparseAutoencoder(arch, p, perToken ? InputNormalization.PerToken : InputNormalization.DatasetScale, scale, kernels);
     }
 }

@@ -1,6 +1,7 @@
 using GbaEngine.Encoders;
 using GbaEngine.Inference;
 using GbaEngine.Interop;
+using GbaEngine.Kernels;
 using GbaEngine.Model;
 
 namespace GbaEngine.Uses;
@@ -37,9 +38,13 @@ public sealed class CorpusEncoder : IDisposable
     /// <summary>Opens the SAE at <paramref name="path"/> (an SAE or run directory, any layout <see cref="SaeDirectory"/> detects).</summary>
     /// <param name="path">The directory.</param>
     /// <param name="threads">Worker threads of the encoder (codes do not depend on them).</param>
-    public static CorpusEncoder Open(string path, int threads) => MatchingPursuitImport.IsMatchingPursuit(path)
-        ? new CorpusEncoder(null, MatchingPursuitImport.Read(path), threads)
-        : new CorpusEncoder(SaeModel.Load(path), null, threads);
+    /// <param name="kernels">The kernel set to run on (default: the model's, <see cref="KernelSelector.Current"/>).</param>
+    public static CorpusEncoder Open(string path, int threads, KernelSet? kernels = null)
+    {
+        if (MatchingPursuitImport.IsMatchingPursuit(path)) return new CorpusEncoder(null, MatchingPursuitImport.Read(path, kernels), threads);
+        var model = SaeModel.Load(path);
+        return new CorpusEncoder(kernels is { } k ? model.WithKernels(k) : model, null, threads);
+    }
 
     /// <summary>Wraps a loaded one-pass model.</summary>
     /// <param name="model">The model.</param>

@@ -1,5 +1,4 @@
 using System.Text.Json;
-using GbaEngine.Cli.Commands;
 using GbaEngine.Formats;
 using static GbaEngine.Tests.Activations.TestFiles;
 
@@ -16,7 +15,7 @@ public class InspectCommandTests
     {
         var o = new StringWriter();
         var e = new StringWriter();
-        int code = InspectCommand.Run(args, o, e);
+        int code = CliApp.Run(["inspect", .. args], o, e);
         return (code, o.ToString(), e.ToString());
     }
 

@@ -79,7 +79,7 @@ public class SynthTests
     [InlineData("synth --tokens 10", 2, "--out DIR is required")]
     [InlineData("synth --out x --dtype f64", 2, "--dtype 'f64'")]
     [InlineData("synth --out x --colour 3", 2, "unknown option '--colour'")]
-    [InlineData("synth --out x --tokens 0", 2, "--tokens must be positive")]
+    [InlineData("synth --out x --tokens 0", 2, "--tokens must be at least 1")]
     [InlineData("synth --out x --sparsity 0", 1, "Sparsity")]
     public void BadArgumentsAreOneLineErrors(string args, int expected, string message)
     {

@@ -12,6 +12,28 @@ public static class CliApp
 {
     public const int Ok = 0, Failed = 1, Usage = 2, Interrupted = 130;
 
+    /// <summary>A command: its options (<see cref="OptionSchema"/>: parsing, help, checks) and what it does with them.</summary>
+    /// <param name="Run">Given the parsed options and the arguments they came from (a checkpoint saves those).</param>
+    public sealed record Command(OptionSchema Schema, Func<OptionReader, IReadOnlyList<string>, TextWriter, TextWriter, int> Run);
+
+    /// <summary>Every command, in the order `gba --help` lists them.</summary>
+    public static readonly IReadOnlyList<Command> Commands =
+    [
+        new(TrainOptions.DemoSchema, (o, args, stdout, stderr) => TrainCommand.Run("demo", o, args, stdout, stderr)),
+        new(TrainOptions.Schema, (o, args, stdout, stderr) => TrainCommand.Run("train", o, args, stdout, stderr)),
+        new(InspectCommand.Schema, (o, _, stdout, stderr) => InspectCommand.Run(o, stdout, stderr)),
+        new(SynthCommand.Schema, (o, _, stdout, stderr) => SynthCommand.Run(o, stdout, stderr)),
+        new(ReportCommand.Schema, (o, _, stdout, stderr) => ReportCommand.Run(o, stdout, stderr)),
+        new(CompareCommand.Schema, (o, _, stdout, stderr) => CompareCommand.Run(o, stdout, stderr)),
+        new(SweepCommand.Schema, (o, _, stdout, stderr) => SweepCommand.Run(o, stdout, stderr)),
+        new(EvalCommand.Schema, (o, _, stdout, stderr) => EvalCommand.Run(o, stdout, stderr)),
+        new(EncodeCommand.Schema, (o, _, stdout, stderr) => EncodeCommand.Run(o, stdout, stderr)),
+        new(FeaturesCommand.Schema, (o, _, stdout, stderr) => FeaturesCommand.Run(o, stdout, stderr)),
+        new(SelectCommand.Schema, (o, _, stdout, stderr) => SelectCommand.Run(o, stdout, stderr)),
+        new(HarvestCommand.Schema, (o, _, stdout, stderr) => HarvestCommand.Run(o, stdout, stderr)),
+        new(ExperimentCommand.Schema, (o, _, stdout, stderr) => ExperimentCommand.Run(o, stdout, stderr)),
+    ];
+
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
     {
         if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
@@ -19,26 +41,19 @@ public static class CliApp
             stdout.Write(HelpText);
             return args.Length == 0 ? Usage : Ok;
         }
+        if (args[0] == "--version") return Version(stdout);
+        var command = Commands.FirstOrDefault(c => c.Schema.Command == args[0]);
+        if (command is null) return Unknown(args[0], stderr);
         var rest = args.Skip(1).ToArray();
         try
         {
-            return args[0] switch
+            var o = command.Schema.Read(rest);
+            if (o.HelpRequested)
             {
-                "demo" => TrainCommand.Run("demo", rest, stdout, stderr),
-                "train" => TrainCommand.Run("train", rest, stdout, stderr),
-                "inspect" => InspectCommand.Run(rest, stdout, stderr),
-                "synth" => SynthCommand.Run(rest, stdout, stderr),
-                "compare" => CompareCommand.Run(rest, stdout, stderr),
-                "report" => ReportCommand.Run(rest, stdout, stderr),
-                "sweep" => SweepCommand.Run(rest, stdout, stderr),
-                "eval" => EvalCommand.Run(rest, stdout, stderr),
-                "encode" => EncodeCommand.Run(rest, stdout, stderr),
-                "features" => FeaturesCommand.Run(rest, stdout, stderr),
-                "select" => SelectCommand.Run(rest, stdout, stderr),
-                "experiment" => ExperimentCommand.Run(rest, stdout, stderr),
-                "--version" => Version(stdout),
-                _ => Unknown(args[0], stderr),
-            };
+                stdout.Write(command.Schema.Help());
+                return Ok;
+            }
+            return command.Run(o, rest, stdout, stderr);
         }
         catch (UsageException e)
         {
@@ -70,26 +85,11 @@ public static class CliApp
         return Usage;
     }
 
-    public const string HelpText = """
-        gba: train and run sparse autoencoders with Group Bias Adaptation (GBA)
-
-        Usage: gba <command> [options]
-
-        Commands:
-          demo     train GBA on the embedded synthetic default and print the metrics
-          train    train an SAE on activation files (--data) or synthetic data from the paper's model
-          inspect  shape, dtype, norms, variance outliers and NaN/inf counts of activation files
-          synth    write a synthetic dataset (activations .npy, true features .npy, generator spec .json)
-          report   one self-contained HTML report with SVG plots of a run directory
-          compare  MCS consistency between the SAEs of two or more runs
-          sweep    expand a grid of runs (gba train --sweep FILE --index I runs one), run or summarize them
-          eval     MSE, FVU, L0 and dead fraction of a trained SAE (this engine's, SAELens, sparsify) on activation files
-          encode   activations -> sparse feature codes (one safetensors file in CSR form) through a trained SAE
-          features a corpus feature table: frequency, max, top and quantile examples in context, per feature (JSON)
-          select   the corpus sentences most similar to target examples in SAE feature space (JSONL)
-          experiment  reproduce the paper's claims (recovery, resonance, frequency, heterogeneous, consistency, frontier)
-
-        Run 'gba <command> --help' for a command's options.
-
-        """;
+    /// <summary>`gba --help`: the commands, each with its schema's summary.</summary>
+    public static string HelpText { get; } =
+        "gba: train and run sparse autoencoders with Group Bias Adaptation (GBA)\n\n" +
+        "Usage: gba <command> [options]\n\n" +
+        "Commands:\n" +
+        string.Concat(Commands.Select(c => $"  {c.Schema.Command,-10} {c.Schema.Summary.Replace("\n", "\n" + new string(' ', 13))}\n")) +
+        "\nRun 'gba <command> --help' for a command's options.\n\n";
 }

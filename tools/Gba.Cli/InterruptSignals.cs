@@ -12,12 +12,14 @@ public sealed class InterruptSignals : IDisposable
     readonly CancellationTokenSource _cts = new();
     readonly PosixSignalRegistration[] _registrations;
     readonly TextWriter _stderr;
-    readonly string _command;
+    readonly string _command, _action;
     int _count;
 
-    public InterruptSignals(string command, TextWriter stderr)
+    /// <param name="action">What the command does on the first signal, as told to the user.</param>
+    public InterruptSignals(string command, TextWriter stderr, string action = "finishing the current step, then writing a checkpoint")
     {
         _command = command;
+        _action = action;
         _stderr = stderr;
         _registrations = [PosixSignalRegistration.Create(PosixSignal.SIGINT, Handle), PosixSignalRegistration.Create(PosixSignal.SIGTERM, Handle)];
     }
@@ -37,7 +39,7 @@ public sealed class InterruptSignals : IDisposable
             return;
         }
         context.Cancel = true;
-        _stderr.WriteLine($"\ngba {_command}: {context.Signal}: finishing the current step, then writing a checkpoint (again to stop at once)");
+        _stderr.WriteLine($"\ngba {_command}: {context.Signal}: {_action} (again to stop at once)");
         _stderr.Flush();
         _cts.Cancel();
     }

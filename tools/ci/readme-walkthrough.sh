@@ -13,10 +13,11 @@ dll="$repo/tools/Gba.Cli/bin/Release/net10.0/gba.dll"
 scratch=$(mktemp -d)
 keep=${1:-}
 [[ "$keep" == "--keep" ]] || trap 'rm -rf "$scratch"' EXIT
-# The walkthrough runs from a directory laid out like the repository: ../shared beside it, examples/ inside.
+# The walkthrough runs from a directory laid out like the repository: ../shared beside it, examples/ and tools/ inside.
 mkdir -p "$scratch/repo"
 ln -s "$shared" "$scratch/shared"
 ln -s "$repo/examples" "$scratch/repo/examples"
+ln -s "$repo/tools" "$scratch/repo/tools"
 
 # Extract the walkthrough commands and shrink them.
 python3 - "$repo/README.md" > "$scratch/walkthrough.sh" <<'PY'

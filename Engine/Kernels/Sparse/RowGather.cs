@@ -10,7 +10,8 @@ namespace GbaEngine.Kernels.Sparse;
 /// (8 vectors) stays in registers while every selected row streams past it, so each FMA costs one
 /// load instead of axpy's two loads and a store. Accumulate is exact op for op (one FMA per row per
 /// element, rows in the given order) and so equals <see cref="RowGatherReference"/> bit for bit, and
-/// equals a sequence of Blas1.Axpy calls; Dots reassociates and matches within rounding.
+/// equals a sequence of Blas1.Axpy calls; Dots reassociates and matches within rounding. The vector
+/// paths are written once over <see cref="ISimdWidth{TVec}"/> and run at 512 bits, then 256, then scalar.
 /// </summary>
 internal static unsafe class RowGather
 {
@@ -20,76 +21,56 @@ internal static unsafe class RowGather
         ReadOnlySpan<float> coef, bool overwrite, KernelSet set)
     {
         if (coef.Length < index.Length) throw new ArgumentException("RowGather: fewer coefficients than rows.");
-        int rows = index.Length, i = 0;
-        if (set == KernelSet.Avx512)
-        {
-            for (; i + 128 <= n; i += 128)
-            {
-                float* d = dst + i;
-                Vector512<float> s0, s1, s2, s3, s4, s5, s6, s7;
-                if (overwrite) s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = Vector512<float>.Zero;
-                else
-                {
-                    s0 = Vector512.Load(d); s1 = Vector512.Load(d + 16); s2 = Vector512.Load(d + 32); s3 = Vector512.Load(d + 48);
-                    s4 = Vector512.Load(d + 64); s5 = Vector512.Load(d + 80); s6 = Vector512.Load(d + 96); s7 = Vector512.Load(d + 112);
-                }
-                for (int j = 0; j < rows; j++)
-                {
-                    var c = Vector512.Create(coef[j]);
-                    float* r = a + index[j] * stride + i;
-                    s0 = Vector512.FusedMultiplyAdd(c, Vector512.Load(r), s0);
-                    s1 = Vector512.FusedMultiplyAdd(c, Vector512.Load(r + 16), s1);
-                    s2 = Vector512.FusedMultiplyAdd(c, Vector512.Load(r + 32), s2);
-                    s3 = Vector512.FusedMultiplyAdd(c, Vector512.Load(r + 48), s3);
-                    s4 = Vector512.FusedMultiplyAdd(c, Vector512.Load(r + 64), s4);
-                    s5 = Vector512.FusedMultiplyAdd(c, Vector512.Load(r + 80), s5);
-                    s6 = Vector512.FusedMultiplyAdd(c, Vector512.Load(r + 96), s6);
-                    s7 = Vector512.FusedMultiplyAdd(c, Vector512.Load(r + 112), s7);
-                }
-                s0.Store(d); s1.Store(d + 16); s2.Store(d + 32); s3.Store(d + 48);
-                s4.Store(d + 64); s5.Store(d + 80); s6.Store(d + 96); s7.Store(d + 112);
-            }
-            for (; i + 16 <= n; i += 16)
-            {
-                var s = overwrite ? Vector512<float>.Zero : Vector512.Load(dst + i);
-                for (int j = 0; j < rows; j++)
-                    s = Vector512.FusedMultiplyAdd(Vector512.Create(coef[j]), Vector512.Load(a + index[j] * stride + i), s);
-                s.Store(dst + i);
-            }
-        }
-        if (set >= KernelSet.Avx2)
-        {
-            for (; i + 32 <= n; i += 32)
-            {
-                float* d = dst + i;
-                Vector256<float> s0, s1, s2, s3;
-                if (overwrite) s0 = s1 = s2 = s3 = Vector256<float>.Zero;
-                else { s0 = Vector256.Load(d); s1 = Vector256.Load(d + 8); s2 = Vector256.Load(d + 16); s3 = Vector256.Load(d + 24); }
-                for (int j = 0; j < rows; j++)
-                {
-                    var c = Vector256.Create(coef[j]);
-                    float* r = a + index[j] * stride + i;
-                    s0 = Vector256.FusedMultiplyAdd(c, Vector256.Load(r), s0);
-                    s1 = Vector256.FusedMultiplyAdd(c, Vector256.Load(r + 8), s1);
-                    s2 = Vector256.FusedMultiplyAdd(c, Vector256.Load(r + 16), s2);
-                    s3 = Vector256.FusedMultiplyAdd(c, Vector256.Load(r + 24), s3);
-                }
-                s0.Store(d); s1.Store(d + 8); s2.Store(d + 16); s3.Store(d + 24);
-            }
-            for (; i + 8 <= n; i += 8)
-            {
-                var s = overwrite ? Vector256<float>.Zero : Vector256.Load(dst + i);
-                for (int j = 0; j < rows; j++)
-                    s = Vector256.FusedMultiplyAdd(Vector256.Create(coef[j]), Vector256.Load(a + index[j] * stride + i), s);
-                s.Store(dst + i);
-            }
-        }
+        int i = 0;
+        if (set == KernelSet.Avx512) i = Accumulate<Width512, Vector512<float>>(dst, n, a, stride, index, coef, overwrite, i);
+        if (set >= KernelSet.Avx2) i = Accumulate<Width256, Vector256<float>>(dst, n, a, stride, index, coef, overwrite, i);
         for (; i < n; i++)
         {
             float s = overwrite ? 0f : dst[i];
-            for (int j = 0; j < rows; j++) s = MathF.FusedMultiplyAdd(coef[j], a[index[j] * stride + i], s);
+            for (int j = 0; j < index.Length; j++) s = MathF.FusedMultiplyAdd(coef[j], a[index[j] * stride + i], s);
             dst[i] = s;
         }
+    }
+
+    /// <summary>The columns from <paramref name="i"/> on that fill whole vectors of width W; returns where it stopped.</summary>
+    static int Accumulate<W, V>(float* dst, int n, float* a, nint stride, ReadOnlySpan<int> index,
+        ReadOnlySpan<float> coef, bool overwrite, int i) where W : struct, ISimdWidth<V> where V : struct
+    {
+        int w = W.Count, rows = index.Length;
+        for (; i + 8 * w <= n; i += 8 * w)
+        {
+            float* d = dst + i;
+            V s0, s1, s2, s3, s4, s5, s6, s7;
+            if (overwrite) s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = W.Zero;
+            else
+            {
+                s0 = W.Load(d); s1 = W.Load(d + w); s2 = W.Load(d + 2 * w); s3 = W.Load(d + 3 * w);
+                s4 = W.Load(d + 4 * w); s5 = W.Load(d + 5 * w); s6 = W.Load(d + 6 * w); s7 = W.Load(d + 7 * w);
+            }
+            for (int j = 0; j < rows; j++)
+            {
+                var c = W.Broadcast(coef[j]);
+                float* r = a + index[j] * stride + i;
+                s0 = W.Fma(c, W.Load(r), s0);
+                s1 = W.Fma(c, W.Load(r + w), s1);
+                s2 = W.Fma(c, W.Load(r + 2 * w), s2);
+                s3 = W.Fma(c, W.Load(r + 3 * w), s3);
+                s4 = W.Fma(c, W.Load(r + 4 * w), s4);
+                s5 = W.Fma(c, W.Load(r + 5 * w), s5);
+                s6 = W.Fma(c, W.Load(r + 6 * w), s6);
+                s7 = W.Fma(c, W.Load(r + 7 * w), s7);
+            }
+            W.Store(s0, d); W.Store(s1, d + w); W.Store(s2, d + 2 * w); W.Store(s3, d + 3 * w);
+            W.Store(s4, d + 4 * w); W.Store(s5, d + 5 * w); W.Store(s6, d + 6 * w); W.Store(s7, d + 7 * w);
+        }
+        for (; i + w <= n; i += w)
+        {
+            var s = overwrite ? W.Zero : W.Load(dst + i);
+            for (int j = 0; j < rows; j++)
+                s = W.Fma(W.Broadcast(coef[j]), W.Load(a + index[j] * stride + i), s);
+            W.Store(s, dst + i);
+        }
+        return i;
     }
 
     /// <summary>result[j] = v[0..n) · A[index[j]][0..n). Four rows share each load of v. Every row is
@@ -99,115 +80,77 @@ internal static unsafe class RowGather
     public static void Dots(float* v, int n, float* a, nint stride, ReadOnlySpan<int> index, Span<float> result, KernelSet set)
     {
         if (result.Length < index.Length) throw new ArgumentException("RowGather: result shorter than the row list.");
-        int rows = index.Length, j = 0;
-        if (set == KernelSet.Avx512 && n >= 16)
+        int j = 0;
+        if (set == KernelSet.Avx512 && n >= Width512.Count) j = Dots<Width512, Vector512<float>>(v, n, a, stride, index, result);
+        if (set >= KernelSet.Avx2 && n >= Width256.Count) j += Dots<Width256, Vector256<float>>(v, n, a, stride, index[j..], result[j..]);
+        for (; j < index.Length; j++) result[j] = Dot(v, a + index[j] * stride, n, set);
+    }
+
+    /// <summary>The rows in whole blocks of four, at width W; returns how many it did.</summary>
+    static int Dots<W, V>(float* v, int n, float* a, nint stride, ReadOnlySpan<int> index, Span<float> result)
+        where W : struct, ISimdWidth<V> where V : struct
+    {
+        int w = W.Count, j = 0;
+        for (; j + 4 <= index.Length; j += 4)
         {
-            for (; j + 4 <= rows; j += 4)
+            float* r0 = a + index[j] * stride, r1 = a + index[j + 1] * stride, r2 = a + index[j + 2] * stride, r3 = a + index[j + 3] * stride;
+            V s0 = W.Zero, s1 = W.Zero, s2 = W.Zero, s3 = W.Zero;
+            V u0 = W.Zero, u1 = W.Zero, u2 = W.Zero, u3 = W.Zero;
+            int i = 0;
+            for (; i + 2 * w <= n; i += 2 * w)
             {
-                float* r0 = a + index[j] * stride, r1 = a + index[j + 1] * stride, r2 = a + index[j + 2] * stride, r3 = a + index[j + 3] * stride;
-                Vector512<float> s0 = default, s1 = default, s2 = default, s3 = default;
-                Vector512<float> u0 = default, u1 = default, u2 = default, u3 = default;
-                int i = 0;
-                for (; i + 32 <= n; i += 32)
-                {
-                    var x = Vector512.Load(v + i);
-                    var y = Vector512.Load(v + i + 16);
-                    s0 = Vector512.FusedMultiplyAdd(x, Vector512.Load(r0 + i), s0);
-                    s1 = Vector512.FusedMultiplyAdd(x, Vector512.Load(r1 + i), s1);
-                    s2 = Vector512.FusedMultiplyAdd(x, Vector512.Load(r2 + i), s2);
-                    s3 = Vector512.FusedMultiplyAdd(x, Vector512.Load(r3 + i), s3);
-                    u0 = Vector512.FusedMultiplyAdd(y, Vector512.Load(r0 + i + 16), u0);
-                    u1 = Vector512.FusedMultiplyAdd(y, Vector512.Load(r1 + i + 16), u1);
-                    u2 = Vector512.FusedMultiplyAdd(y, Vector512.Load(r2 + i + 16), u2);
-                    u3 = Vector512.FusedMultiplyAdd(y, Vector512.Load(r3 + i + 16), u3);
-                }
-                if (i + 16 <= n)
-                {
-                    var x = Vector512.Load(v + i);
-                    s0 = Vector512.FusedMultiplyAdd(x, Vector512.Load(r0 + i), s0);
-                    s1 = Vector512.FusedMultiplyAdd(x, Vector512.Load(r1 + i), s1);
-                    s2 = Vector512.FusedMultiplyAdd(x, Vector512.Load(r2 + i), s2);
-                    s3 = Vector512.FusedMultiplyAdd(x, Vector512.Load(r3 + i), s3);
-                    i += 16;
-                }
-                float t0 = Vector512.Sum(s0 + u0), t1 = Vector512.Sum(s1 + u1), t2 = Vector512.Sum(s2 + u2), t3 = Vector512.Sum(s3 + u3);
-                for (; i < n; i++)
-                {
-                    t0 = MathF.FusedMultiplyAdd(v[i], r0[i], t0); t1 = MathF.FusedMultiplyAdd(v[i], r1[i], t1);
-                    t2 = MathF.FusedMultiplyAdd(v[i], r2[i], t2); t3 = MathF.FusedMultiplyAdd(v[i], r3[i], t3);
-                }
-                result[j] = t0; result[j + 1] = t1; result[j + 2] = t2; result[j + 3] = t3;
+                var x = W.Load(v + i);
+                var y = W.Load(v + i + w);
+                s0 = W.Fma(x, W.Load(r0 + i), s0);
+                s1 = W.Fma(x, W.Load(r1 + i), s1);
+                s2 = W.Fma(x, W.Load(r2 + i), s2);
+                s3 = W.Fma(x, W.Load(r3 + i), s3);
+                u0 = W.Fma(y, W.Load(r0 + i + w), u0);
+                u1 = W.Fma(y, W.Load(r1 + i + w), u1);
+                u2 = W.Fma(y, W.Load(r2 + i + w), u2);
+                u3 = W.Fma(y, W.Load(r3 + i + w), u3);
             }
-        }
-        if (set >= KernelSet.Avx2 && n >= 8)
-        {
-            for (; j + 4 <= rows; j += 4)
+            if (i + w <= n)
             {
-                float* r0 = a + index[j] * stride, r1 = a + index[j + 1] * stride, r2 = a + index[j + 2] * stride, r3 = a + index[j + 3] * stride;
-                Vector256<float> s0 = default, s1 = default, s2 = default, s3 = default;
-                Vector256<float> u0 = default, u1 = default, u2 = default, u3 = default;
-                int i = 0;
-                for (; i + 16 <= n; i += 16)
-                {
-                    var x = Vector256.Load(v + i);
-                    var y = Vector256.Load(v + i + 8);
-                    s0 = Vector256.FusedMultiplyAdd(x, Vector256.Load(r0 + i), s0);
-                    s1 = Vector256.FusedMultiplyAdd(x, Vector256.Load(r1 + i), s1);
-                    s2 = Vector256.FusedMultiplyAdd(x, Vector256.Load(r2 + i), s2);
-                    s3 = Vector256.FusedMultiplyAdd(x, Vector256.Load(r3 + i), s3);
-                    u0 = Vector256.FusedMultiplyAdd(y, Vector256.Load(r0 + i + 8), u0);
-                    u1 = Vector256.FusedMultiplyAdd(y, Vector256.Load(r1 + i + 8), u1);
-                    u2 = Vector256.FusedMultiplyAdd(y, Vector256.Load(r2 + i + 8), u2);
-                    u3 = Vector256.FusedMultiplyAdd(y, Vector256.Load(r3 + i + 8), u3);
-                }
-                if (i + 8 <= n)
-                {
-                    var x = Vector256.Load(v + i);
-                    s0 = Vector256.FusedMultiplyAdd(x, Vector256.Load(r0 + i), s0);
-                    s1 = Vector256.FusedMultiplyAdd(x, Vector256.Load(r1 + i), s1);
-                    s2 = Vector256.FusedMultiplyAdd(x, Vector256.Load(r2 + i), s2);
-                    s3 = Vector256.FusedMultiplyAdd(x, Vector256.Load(r3 + i), s3);
-                    i += 8;
-                }
-                float t0 = Vector256.Sum(s0 + u0), t1 = Vector256.Sum(s1 + u1), t2 = Vector256.Sum(s2 + u2), t3 = Vector256.Sum(s3 + u3);
-                for (; i < n; i++)
-                {
-                    t0 = MathF.FusedMultiplyAdd(v[i], r0[i], t0); t1 = MathF.FusedMultiplyAdd(v[i], r1[i], t1);
-                    t2 = MathF.FusedMultiplyAdd(v[i], r2[i], t2); t3 = MathF.FusedMultiplyAdd(v[i], r3[i], t3);
-                }
-                result[j] = t0; result[j + 1] = t1; result[j + 2] = t2; result[j + 3] = t3;
+                var x = W.Load(v + i);
+                s0 = W.Fma(x, W.Load(r0 + i), s0);
+                s1 = W.Fma(x, W.Load(r1 + i), s1);
+                s2 = W.Fma(x, W.Load(r2 + i), s2);
+                s3 = W.Fma(x, W.Load(r3 + i), s3);
+                i += w;
             }
+            float t0 = W.Sum(W.Add(s0, u0)), t1 = W.Sum(W.Add(s1, u1)), t2 = W.Sum(W.Add(s2, u2)), t3 = W.Sum(W.Add(s3, u3));
+            for (; i < n; i++)
+            {
+                t0 = MathF.FusedMultiplyAdd(v[i], r0[i], t0); t1 = MathF.FusedMultiplyAdd(v[i], r1[i], t1);
+                t2 = MathF.FusedMultiplyAdd(v[i], r2[i], t2); t3 = MathF.FusedMultiplyAdd(v[i], r3[i], t3);
+            }
+            result[j] = t0; result[j + 1] = t1; result[j + 2] = t2; result[j + 3] = t3;
         }
-        for (; j < rows; j++) result[j] = Dot(v, a + index[j] * stride, n, set);
+        return j;
     }
 
     /// <summary>One row's dot: the leftover rows of <see cref="Dots"/>, summed exactly as its blocks sum each row.</summary>
     static float Dot(float* v, float* r, int n, KernelSet set)
     {
-        int i = 0;
+        if (set == KernelSet.Avx512 && n >= Width512.Count) return Dot<Width512, Vector512<float>>(v, r, n);
+        if (set >= KernelSet.Avx2 && n >= Width256.Count) return Dot<Width256, Vector256<float>>(v, r, n);
         float t = 0;
-        if (set == KernelSet.Avx512 && n >= 16)
+        for (int i = 0; i < n; i++) t = MathF.FusedMultiplyAdd(v[i], r[i], t);
+        return t;
+    }
+
+    static float Dot<W, V>(float* v, float* r, int n) where W : struct, ISimdWidth<V> where V : struct
+    {
+        int w = W.Count, i = 0;
+        V s0 = W.Zero, u0 = W.Zero;
+        for (; i + 2 * w <= n; i += 2 * w)
         {
-            Vector512<float> s0 = default, u0 = default;
-            for (; i + 32 <= n; i += 32)
-            {
-                s0 = Vector512.FusedMultiplyAdd(Vector512.Load(v + i), Vector512.Load(r + i), s0);
-                u0 = Vector512.FusedMultiplyAdd(Vector512.Load(v + i + 16), Vector512.Load(r + i + 16), u0);
-            }
-            if (i + 16 <= n) { s0 = Vector512.FusedMultiplyAdd(Vector512.Load(v + i), Vector512.Load(r + i), s0); i += 16; }
-            t = Vector512.Sum(s0 + u0);
+            s0 = W.Fma(W.Load(v + i), W.Load(r + i), s0);
+            u0 = W.Fma(W.Load(v + i + w), W.Load(r + i + w), u0);
         }
-        else if (set >= KernelSet.Avx2 && n >= 8)
-        {
-            Vector256<float> s0 = default, u0 = default;
-            for (; i + 16 <= n; i += 16)
-            {
-                s0 = Vector256.FusedMultiplyAdd(Vector256.Load(v + i), Vector256.Load(r + i), s0);
-                u0 = Vector256.FusedMultiplyAdd(Vector256.Load(v + i + 8), Vector256.Load(r + i + 8), u0);
-            }
-            if (i + 8 <= n) { s0 = Vector256.FusedMultiplyAdd(Vector256.Load(v + i), Vector256.Load(r + i), s0); i += 8; }
-            t = Vector256.Sum(s0 + u0);
-        }
+        if (i + w <= n) { s0 = W.Fma(W.Load(v + i), W.Load(r + i), s0); i += w; }
+        float t = W.Sum(W.Add(s0, u0));
         for (; i < n; i++) t = MathF.FusedMultiplyAdd(v[i], r[i], t);
         return t;
     }

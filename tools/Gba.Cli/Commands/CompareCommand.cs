@@ -16,29 +16,25 @@ namespace GbaEngine.Cli.Commands;
 /// </summary>
 public static class CompareCommand
 {
-    static readonly HashSet<string> ValueOptions = ["--threads"];
-    static readonly HashSet<string> Flags = ["--json", "--help", "-h"];
-
-    const string Help = """
-        gba compare: MCS consistency between the SAEs of two or more runs
-
-        Usage: gba compare RUN_DIR RUN_DIR [RUN_DIR...] [--json] [--threads T]
-
-          RUN_DIR     a `gba train --out` directory (sae/ + neurons.json) or an SAE directory (SAELens layout)
-          For every ordered pair A -> B: the fraction of A's neurons whose decoder direction has a cosine above
-          0.6/0.7/0.8/0.9 with some decoder direction of B, over all of A's neurons and over A's top 0.3% and
-          0.05% by maximum activation on A's evaluation tokens (needs A's neurons.json).
-          --json      last stdout line: {"pairs": [{"a", "b", "rows": [{"subset", "neurons", "above_0_6", ...}]}]}
-
-        """;
-
-    public static int Run(IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr)
+    /// <summary>`gba compare`'s options.</summary>
+    public static readonly OptionSchema Schema = new("compare", "MCS consistency between the SAEs of two or more runs",
+        [SharedOptions.Threads, SharedOptions.Json])
     {
-        var o = new OptionReader(args, ValueOptions, Flags);
-        if (o.Flag("--help") || o.Flag("-h")) { stdout.Write(Help); return CliApp.Ok; }
+        Usage = ["RUN_DIR RUN_DIR [RUN_DIR...] [--json] [--threads T]"],
+        Notes = """
+            RUN_DIR is a `gba train --out` directory (sae/ + neurons.json) or an SAE directory (SAELens layout).
+            For every ordered pair A -> B: the fraction of A's neurons whose decoder direction has a cosine above
+            0.6/0.7/0.8/0.9 with some decoder direction of B, over all of A's neurons and over A's top 0.3% and
+            0.05% by maximum activation on A's evaluation tokens (needs A's neurons.json).
+            --json's line: {"pairs": [{"a", "b", "rows": [{"subset", "neurons", "above_0_6", ...}]}]}
+            """,
+    };
+
+    /// <summary>Runs `gba compare` with its parsed options.</summary>
+    public static int Run(OptionReader o, TextWriter stdout, TextWriter stderr)
+    {
         if (o.Positional.Count < 2) throw new UsageException("give at least two run directories");
-        int threads = o.Int("--threads", Environment.ProcessorCount);
-        if (threads < 1) throw new UsageException($"--threads must be at least 1 (got {threads})");
+        int threads = SharedOptions.ReadThreads(o);
         var runs = o.Positional.Select(dir =>
         {
             var (rows, m, d) = RunDirectory.ReadDecoder(dir);
@@ -73,7 +69,7 @@ public static class CompareCommand
                     }).ToArray()),
                 });
             }
-        if (o.Flag("--json")) stdout.WriteLine(new JsonObject { ["pairs"] = pairs }.ToJsonString());
+        if (o.Flag(SharedOptions.Json.Flag)) stdout.WriteLine(new JsonObject { ["pairs"] = pairs }.ToJsonString());
         return CliApp.Ok;
     }
 

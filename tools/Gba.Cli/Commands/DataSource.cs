@@ -38,7 +38,7 @@ public sealed class DataSource : IDisposable
     public static DataSource Synthetic(OptionReader o, ulong seed)
     {
         seed = o.ULong("--data-seed", seed);
-        var spec = ReadSyntheticSpec(o);
+        var spec = SyntheticOptions.ReadSpec(o);
         spec.Validate();
         var model = new SyntheticModel(spec, seed);
         var train = model.OpenStream(1);
@@ -67,7 +67,7 @@ public sealed class DataSource : IDisposable
     {
         bool dataSeed = o.Has("--data-seed");
         seed = o.ULong("--data-seed", seed);
-        var loader = ReadLoaderOptions(o);
+        var loader = SharedOptions.ReadLoader(o);
         var dtype = loader.RawDType;
         long evalWanted = o.Int("--eval-tokens", 16_384);
         long used;
@@ -128,37 +128,6 @@ public sealed class DataSource : IDisposable
     }
 
     /// <summary>The --ground-truth matrix V [n × d], validated against the data's d; null without the option.</summary>
-    /// <summary>The paper's model from the synthetic flags (`train`, `demo` and `synth` share them).</summary>
-    public static SyntheticSpec ReadSyntheticSpec(OptionReader o) => new(
-        Features: o.Int("--features", TrainOptions.DemoDefaults.Features),
-        Dim: o.Int("--dim", TrainOptions.DemoDefaults.Dim),
-        Sparsity: o.Int("--sparsity", TrainOptions.DemoDefaults.Sparsity),
-        MagnitudeMin: o.Double("--magnitude-min", 0.5),
-        MagnitudeMax: o.Double("--magnitude-max", 1.5),
-        Noise: o.Double("--noise", 0),
-        Profile: o.Enum("--profile", FrequencyProfile.Uniform),
-        Exponent: o.Double("--exponent", 1.0),
-        MixSparsity: o.Int("--mix-sparsity", 0),
-        MixFraction: o.Double("--mix-fraction", 0.5));
-
-    /// <summary>How to read activation files, from --dtype/--dim (raw), --tensor, --row-limit and
-    /// --skip-nonfinite (`train`, `eval` and `encode` share them).</summary>
-    public static LoaderOptions ReadLoaderOptions(OptionReader o)
-    {
-        ActivationDType? dtype = null;
-        if (o.String("--dtype") is { } dt)
-            dtype = ActivationDTypes.TryParse(dt) ?? throw new UsageException($"--dtype '{dt}': expected f32, f16, bf16 or f64");
-        if (dtype is not null != o.Has("--dim")) throw new UsageException("raw files need both --dtype and --dim");
-        return new LoaderOptions
-        {
-            RawDType = dtype,
-            RawDim = dtype is null ? null : o.Int("--dim", 0),
-            TensorName = o.String("--tensor"),
-            RowLimit = o.Has("--row-limit") ? o.Long("--row-limit", 0) : null,
-            NonFinite = o.Flag("--skip-nonfinite") ? NonFiniteRows.Skip : NonFiniteRows.Error,
-        };
-    }
-
     static float[]? GroundTruthFile(OptionReader o, int dim) =>
         o.String("--ground-truth") is { } path ? GroundTruth.Load(path, dim) : null;
 

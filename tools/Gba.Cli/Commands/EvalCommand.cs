@@ -13,61 +13,77 @@ using GbaEngine.Cli.Options;
 namespace GbaEngine.Cli.Commands;
 
 /// <summary>
-/// gba eval --sae DIR --data FILE... [--json] [--eval-tokens N] [--threads N]: loads any SAE the engine
-/// reads (its own export or a run directory, SAELens, sparsify), streams activation files through it
-/// and reports MSE, FVU, L0, fraction active and dead fraction in the original activation space, with
-/// the training evaluator's definitions. --eval-tokens N takes the last N rows, which are the rows
-/// `gba train --eval-tokens N` held out (when N is at most 10% of the data), so the numbers can be set
-/// side by side with a run's summary.json.
+/// gba eval --sae DIR --data FILE...: loads any SAE the engine reads (its own export or a run directory,
+/// SAELens, sparsify), streams activation files through it and reports MSE, FVU, L0, fraction active and dead
+/// fraction in the original activation space, with the training evaluator's definitions. --eval-tokens N takes
+/// the last N rows, which are the rows `gba train --eval-tokens N` held out (when N is at most 10% of the data),
+/// so the numbers can be set side by side with a run's summary.json. With --model M.onnx instead of --data:
+/// loss recovered with the SAE spliced into the model (<see cref="LossRecoveredCommand"/>).
 /// </summary>
 public static class EvalCommand
 {
-    static readonly HashSet<string> ValueOptions = ["--sae", "--data", "--eval-tokens", "--threads", "--dtype", "--dim", "--tensor", "--row-limit", "--kernels",
-        "--ground-truth", "--mp-steps", "--out"];
-    static readonly HashSet<string> Flags = ["--json", "--help", "-h", "--skip-nonfinite"];
-    static readonly HashSet<string> Repeatable = ["--data"];
+    const string Files = "Activation files", Splice = "Loss recovered (with --model)";
 
-    public const string Help = """
-        gba eval: reconstruction metrics of a trained SAE on activation files
+    static readonly OptionSpec EvalTokens = OptionSpec.Valued("eval-tokens", Files, "N",
+        "evaluate on the last N rows (what `gba train --eval-tokens N` holds out when N is at\nmost 10% of the rows); default: every row") with { Min = 1 };
+    static readonly OptionSpec Out = OptionSpec.Valued("out", Files, "DIR", "with --ground-truth: write DIR/recovery.json (per-feature best cosines)");
+    static readonly OptionSpec MpSteps = OptionSpec.Valued("mp-steps", Files, "T", "a matching-pursuit SAE (`gba train --method mp`): run T pursuit steps (default: as trained)") with { Min = 1 };
 
-        Usage: gba eval --sae DIR --data PATH... [--json] [--eval-tokens N] [--threads N]
+    /// <summary>The options that evaluate on activation files, which --model mode does not take.</summary>
+    static readonly OptionSpec[] FileOptions =
+        [SharedOptions.Data with { Group = Files }, EvalTokens, .. SharedOptions.Loader.Select(l => l with { Group = Files }), SharedOptions.GroundTruth with { Group = Files }, Out, MpSteps];
 
-          --sae DIR          an SAE directory: this engine's export (or a `gba train --out` run directory),
-                             SAELens (cfg.json + sae_weights.safetensors) or sparsify (cfg.json + sae.safetensors)
-          --data PATH...     activation files (.npy, .safetensors, raw), directories or globs; repeatable
-          --eval-tokens N    evaluate on the last N rows (what `gba train --eval-tokens N` holds out when N is at
-                             most 10% of the rows); default: every row
-          --threads N        worker threads (default: all cores); results do not depend on it
-          --dtype f32|f16|bf16 --dim d (raw files)   --tensor NAME (safetensors)   --row-limit N   --skip-nonfinite
-          --kernels scalar|avx2|avx512   --json (last stdout line: one JSON object)
-          --ground-truth V.npy  true features [n, d_in] (.npy or .safetensors): FRR@0.8/0.9 of the decoder directions
-          --out DIR          with --ground-truth: write DIR/recovery.json (per-feature best cosines)
-          --mp-steps T       a matching-pursuit SAE (`gba train --method mp`): run T pursuit steps (default: as trained)
-
-        Metrics, in the original activation space: MSE per element, FVU = sum |x - xhat|^2 / sum |x - mean x|^2,
-        L0 (active features per token), fraction active (L0 / d_sae), dead fraction (features never active).
-
-        """;
-
-    public static int Run(IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr)
+    /// <summary>`gba eval`'s options: both modes, each declared once.</summary>
+    public static readonly OptionSchema Schema = new("eval",
+        "MSE, FVU, L0 and dead fraction of a trained SAE (this engine's, SAELens, sparsify) on activation files;\n" +
+        "with --model M.onnx: loss recovered and KL with the SAE spliced into the model",
+        [
+            SharedOptions.Sae,
+            .. FileOptions,
+            OnnxOptions.Model with { Group = Splice },
+            LossRecoveredCommand.Hook, LossRecoveredCommand.Logits, LossRecoveredCommand.Ablation,
+            OnnxOptions.Batch with { Group = Splice },
+            .. OnnxOptions.Tokens,
+            SharedOptions.Threads, SharedOptions.Kernels, SharedOptions.Json, SharedOptions.Quiet,
+        ])
     {
-        var o = new OptionReader(args, ValueOptions, Flags, Repeatable);
-        if (o.Flag("--help") || o.Flag("-h")) { stdout.Write(Help); return CliApp.Ok; }
-        var paths = o.Strings("--data").Concat(o.Positional).ToList();
-        if (o.Positional.Count > 0 && o.Strings("--data").Count == 0) throw new UsageException($"unexpected argument '{o.Positional[0]}'");
-        string saePath = o.String("--sae") ?? throw new UsageException("--sae DIR is required (an SAE directory: this engine's export, SAELens or sparsify)");
-        if (paths.Count == 0) throw new UsageException("--data PATH is required (the activation files to evaluate on)");
-        if (o.String("--kernels") is { } k) Kernels.KernelSelector.Force(Kernels.KernelSelector.Parse(k));
-        int threads = o.Int("--threads", Environment.ProcessorCount);
-        if (threads < 1) throw new UsageException($"--threads {threads}: expected at least 1");
-        long? evalTokens = o.Has("--eval-tokens") ? o.Long("--eval-tokens", 0) : null;
-        if (evalTokens < 1) throw new UsageException($"--eval-tokens {evalTokens}: expected at least 1");
-        var loader = DataSource.ReadLoaderOptions(o) with { EvalRows = evalTokens ?? long.MaxValue };
+        Usage = ["--sae DIR --data PATH... [--eval-tokens N] [--threads N] [--json]",
+                 "--sae DIR --model M.onnx --hook NAME (--token-ids IDS.npy | --text FILE --tokenizer PATH) [--ablation zero|mean]"],
+        Notes = """
+            Metrics, in the original activation space: MSE per element, FVU = sum |x - xhat|^2 / sum |x - mean x|^2,
+            L0 (active features per token), fraction active (L0 / d_sae), dead fraction (features never active).
+            Results do not depend on --threads.
 
-        if (Interop.MatchingPursuitImport.IsMatchingPursuit(saePath)) return RunPursuit(o, saePath, paths, loader, threads, stdout);
-        if (o.Has("--mp-steps")) throw new UsageException($"--mp-steps: {saePath} is not a matching-pursuit SAE");
+            With --model, the model runs three ways per batch: clean, with the hook replaced by the SAE's reconstruction
+            (the graph is cut at the hook, whose consumers read the reconstruction), and ablated. CE is the mean next-token
+            cross-entropy (nats) over positions 0..T-2; KL(clean || other) is averaged over every position; loss recovered
+            is (CE_ablated - CE_spliced) / (CE_ablated - CE_clean). FVU, L0 and dead fraction at the hook are the metrics
+            above, on the hook's activations for the same tokens.
+            """,
+    };
+
+    /// <summary>Runs `gba eval` with its parsed options.</summary>
+    public static int Run(OptionReader o, TextWriter stdout, TextWriter stderr)
+    {
+        string saePath = o.Required(SharedOptions.Sae.Flag, "an SAE directory: this engine's export, SAELens or sparsify");
+        if (o.Has(OnnxOptions.Model.Flag))
+        {
+            o.Reject(FileOptions.Select(s => s.Flag), "evaluates on activation files; with --model the activations come from the model");
+            return LossRecoveredCommand.Run(o, saePath, stdout, stderr);
+        }
+        o.Reject(Schema.Options.Where(s => s.Group is Splice or "Tokens").Select(s => s.Flag), "goes with --model M.onnx (loss recovered)");
+        var paths = SharedOptions.DataPaths(o);
+        if (paths.Count == 0) throw new UsageException("--data PATH is required (the activation files to evaluate on)");
+        var kernels = SharedOptions.ReadKernels(o);
+        int threads = SharedOptions.ReadThreads(o);
+        long? evalTokens = o.Has(EvalTokens.Flag) ? o.Long(EvalTokens.Flag, 0) : null;
+        var loader = SharedOptions.ReadLoader(o) with { EvalRows = evalTokens ?? long.MaxValue };
+
+        if (Interop.MatchingPursuitImport.IsMatchingPursuit(saePath)) return RunPursuit(o, saePath, paths, loader, threads, kernels, stdout);
+        if (o.Has(MpSteps.Flag)) throw new UsageException($"--mp-steps: {saePath} is not a matching-pursuit SAE");
 
         var model = SaeModel.Load(saePath);
+        if (kernels is { } k) model = model.WithKernels(k);
         using var dataset = ActivationDataset.Open(paths, loader);
         if (dataset.Dim != model.Dim)
             throw new InvalidDataException($"{dataset.Shards[0].Path}: rows have d = {dataset.Dim}, but the SAE in {saePath} expects d_in = {model.Dim}.");
@@ -76,11 +92,11 @@ public static class EvalCommand
         var clock = Stopwatch.StartNew();
         var m = Evaluator.Evaluate(model, () => dataset.OpenEvalStream(), rows, threads);
         double seconds = clock.Elapsed.TotalSeconds;
-        if (o.String("--ground-truth") is { } truthPath)
+        if (o.String(SharedOptions.GroundTruth.Flag) is { } truthPath)
         {
             var decoder = new float[(long)model.Features * model.Dim];
             for (int f = 0; f < model.Features; f++) model.DecoderRow(f).CopyTo(decoder.AsSpan(f * model.Dim, model.Dim));
-            m = WithRecovery(m, truthPath, decoder, model.Features, model.Dim, model.Dim, threads);
+            m = WithRecovery(m, truthPath, decoder, model.Features, model.Dim, model.Dim, threads, model.Kernels);
         }
 
         var ci = CultureInfo.InvariantCulture;
@@ -89,7 +105,7 @@ public static class EvalCommand
         stdout.WriteLine(string.Create(ci, $"data {dataset.Describe()}: evaluated {(rows == dataset.UsedRows ? $"all {rows:N0}" : $"the last {rows:N0} of {dataset.UsedRows:N0}")} rows in {seconds:F1} s ({rows / Math.Max(seconds, 1e-9):N0} tokens/s, {threads} threads)"));
         PrintMetrics(stdout, m);
         WriteRecovery(o, m);
-        if (o.Flag("--json"))
+        if (o.Flag(SharedOptions.Json.Flag))
         {
             stdout.WriteLine(new JsonObject
             {
@@ -109,7 +125,7 @@ public static class EvalCommand
                 ["seconds"] = Math.Round(seconds, 3),
                 ["tokens_per_second"] = Math.Round(rows / Math.Max(seconds, 1e-9), 1),
                 ["threads"] = threads,
-                ["kernels"] = Kernels.KernelSelector.Current.ToString().ToLowerInvariant(),
+                ["kernels"] = model.Kernels.ToString().ToLowerInvariant(),
                 ["frr_0_8"] = m.Frr08,
                 ["frr_0_9"] = m.Frr09,
             }.ToJsonString());
@@ -117,7 +133,7 @@ public static class EvalCommand
         return CliApp.Ok;
     }
 
-    static void PrintMetrics(TextWriter stdout, EvaluationMetrics m)
+    internal static void PrintMetrics(TextWriter stdout, EvaluationMetrics m)
     {
         var ci = CultureInfo.InvariantCulture;
         if (m.Frr08 is { } f8) stdout.WriteLine(string.Create(ci, $"  FRR@0.8 {f8:F4}   FRR@0.9 {m.Frr09:F4}   ({m.BestCosines!.Length} true features recovered by a decoder direction)"));
@@ -131,27 +147,27 @@ public static class EvalCommand
     }
 
     /// <summary>FRR and per-feature best cosines of the decoder rows [M × stride] against a --ground-truth file.</summary>
-    static EvaluationMetrics WithRecovery(EvaluationMetrics m, string truthPath, ReadOnlySpan<float> decoder, int features, int dim, int stride, int threads)
+    static EvaluationMetrics WithRecovery(EvaluationMetrics m, string truthPath, ReadOnlySpan<float> decoder, int features, int dim, int stride, int threads,
+        Kernels.KernelSet kernels)
     {
         var truth = GroundTruth.Load(truthPath, dim);
-        var best = FeatureRecovery.BestCosines(truth, truth.Length / dim, decoder, features, dim, stride, threads);
+        var best = FeatureRecovery.BestCosines(truth, truth.Length / dim, decoder, features, dim, stride, threads, kernels: kernels);
         return m with { BestCosines = best, Frr08 = FeatureRecovery.Rate(best, 0.8), Frr09 = FeatureRecovery.Rate(best, 0.9) };
     }
 
     static void WriteRecovery(OptionReader o, EvaluationMetrics m)
     {
-        if (o.String("--out") is not { } dir) return;
+        if (o.String(Out.Flag) is not { } dir) return;
         if (m.BestCosines is null) throw new UsageException("--out writes recovery.json: it needs --ground-truth");
         Directory.CreateDirectory(dir);
         RecoveryFile.Write(dir, m, null);
     }
 
     /// <summary>An MP-SAE: the held-out rows in memory, the engine's evaluator with T pursuit steps.</summary>
-    static int RunPursuit(OptionReader o, string saePath, List<string> paths, LoaderOptions loader, int threads, TextWriter stdout)
+    static int RunPursuit(OptionReader o, string saePath, List<string> paths, LoaderOptions loader, int threads, Kernels.KernelSet? kernels, TextWriter stdout)
     {
-        var sae = Interop.MatchingPursuitImport.Read(saePath);
-        int steps = o.Int("--mp-steps", sae.Architecture.K);
-        if (steps < 1) throw new UsageException($"--mp-steps {steps}: expected at least 1");
+        var sae = Interop.MatchingPursuitImport.Read(saePath, kernels);
+        int steps = o.Int(MpSteps.Flag, sae.Architecture.K);
         sae = MatchingPursuitEncoder.WithSteps(sae, steps);
         using var dataset = ActivationDataset.Open(paths, loader);
         if (dataset.Dim != sae.Dim)
@@ -162,15 +178,15 @@ public static class EvalCommand
         EvaluationSet set;
         using (var stream = dataset.OpenEvalStream()) set = EvaluationSet.FromStream(stream, (int)dataset.EvalRows);
         var m = Evaluator.Evaluate(sae, set, null, threads);
-        if (o.String("--ground-truth") is { } truthPath)
-            m = WithRecovery(m, truthPath, sae.Parameters.Decoder, sae.Neurons, sae.Dim, sae.Parameters.Stride, threads);
+        if (o.String(SharedOptions.GroundTruth.Flag) is { } truthPath)
+            m = WithRecovery(m, truthPath, sae.Parameters.Decoder, sae.Neurons, sae.Dim, sae.Parameters.Stride, threads, sae.Kernels);
         double seconds = clock.Elapsed.TotalSeconds;
         var ci = CultureInfo.InvariantCulture;
         stdout.WriteLine($"sae {saePath}  (gba_engine, mp T={steps}, d_in {sae.Dim}, d_sae {sae.Neurons})");
         stdout.WriteLine(string.Create(ci, $"data {dataset.Describe()}: evaluated {set.Count:N0} rows in {seconds:F1} s ({threads} threads)"));
         PrintMetrics(stdout, m);
         WriteRecovery(o, m);
-        if (o.Flag("--json"))
+        if (o.Flag(SharedOptions.Json.Flag))
             stdout.WriteLine(new JsonObject
             {
                 ["sae"] = saePath, ["layout"] = "gba_engine", ["architecture"] = "mp", ["mp_steps"] = steps, ["d_in"] = sae.Dim, ["d_sae"] = sae.Neurons,

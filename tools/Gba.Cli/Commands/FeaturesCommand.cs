@@ -15,46 +15,64 @@ namespace GbaEngine.Cli.Commands;
 /// </summary>
 public static class FeaturesCommand
 {
-    static string Help => $"""
-        gba features: a corpus feature table of a trained SAE (frequency, max, top and quantile examples in context)
+    const string Table = "Table";
 
-        Usage: gba features --sae DIR --data PATH... [--token-text FILE.tsv] --out DIR [options]
+    static readonly OptionSpec TokenText = OptionSpec.Valued("token-text", SharedOptions.DataFiles, "FILE.tsv",
+        "token text per row (columns sentence and piece, one line per row): contexts of the examples");
+    static readonly OptionSpec Out = OptionSpec.Valued("out", Table, "DIR",
+        "DIR/features.json (every feature's statistics, the log10-frequency histogram) and DIR/features/NNNNN.json;\n" +
+        "built beside DIR and renamed into place (--out RUN/features: gba report RUN links to it)");
+    static readonly OptionSpec TopK = OptionSpec.Valued("top-k", Table, "K", "strongest activations kept per feature (default 20)") with { Min = 1 };
+    static readonly OptionSpec Quantiles = OptionSpec.Valued("quantiles", Table, "Q", "examples at quantiles (j + 0.5)/Q of each feature's activations (default 10)") with { Min = 0 };
+    static readonly OptionSpec Reservoir = OptionSpec.Valued("reservoir", Table, "R", "uniform sample per feature the quantiles come from (default 256; exact below R firings)") with { Min = 1 };
+    static readonly OptionSpec Window = OptionSpec.Valued("window", Table, "W", "context tokens each side of the firing token, within its sentence (default 8)") with { Min = 0 };
+    static readonly OptionSpec Seed = OptionSpec.Valued("seed", Table, "S", "seed of the reservoir sample (default 0)");
 
-        {UseOptions.Features.Help()}
-        Every row of the data is encoded once, shards in order (row i is line i of the token text); memory is bounded by
-        d_sae x (top-k + reservoir) examples, not by the corpus. Schema: docs/feature-tables.md.
+    /// <summary>--batch, shared with `gba select`.</summary>
+    internal static readonly OptionSpec Batch = OptionSpec.Valued("batch", "Run", "N", "rows per encoder call (default 4096)") with { Min = 1 };
 
-        """;
+    /// <summary>The activation-file options of the corpus commands: no --row-limit or --skip-nonfinite, since rows align with the token text.</summary>
+    internal static readonly OptionSpec[] Files = [SharedOptions.Data, SharedOptions.RawDType, SharedOptions.Dim, SharedOptions.Tensor];
 
-    public static int Run(IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr)
+    /// <summary>`gba features`' options.</summary>
+    public static readonly OptionSchema Schema = new("features",
+        "a corpus feature table: frequency, max, top and quantile examples in context, per feature (JSON)",
+        [
+            SharedOptions.Sae, .. Files, TokenText, Out, TopK, Quantiles, Reservoir, Window, Seed,
+            Batch, SharedOptions.Threads, SharedOptions.Kernels, SharedOptions.Json, SharedOptions.Quiet,
+        ])
     {
-        var o = UseOptions.Features.Reader(args);
-        if (o.Flag("--help") || o.Flag("-h")) { stdout.Write(Help); return CliApp.Ok; }
-        if (o.Positional.Count > 0) throw new UsageException($"unexpected argument '{o.Positional[0]}'");
-        string saePath = o.String("--sae") ?? throw new UsageException("--sae DIR is required (an SAE directory: this engine's export, SAELens or sparsify)");
-        var paths = o.Strings("--data");
+        Usage = ["--sae DIR --data PATH... [--token-text FILE.tsv] --out DIR [options]"],
+        Notes = "Every row is encoded once, shards in order (row i is line i of the token text); memory is bounded by\n" +
+                "d_sae x (top-k + reservoir) examples, not by the corpus. Schema: docs/feature-tables.md.",
+    };
+
+    /// <summary>Runs `gba features` with its parsed options.</summary>
+    public static int Run(OptionReader o, TextWriter stdout, TextWriter stderr)
+    {
+        var paths = SharedOptions.DataPaths(o);
+        string saePath = o.Required(SharedOptions.Sae.Flag);
         if (paths.Count == 0) throw new UsageException("--data PATH is required (the corpus' activation files)");
-        string outDir = o.String("--out") ?? throw new UsageException("--out DIR is required (where the feature table goes)");
-        string? textPath = o.String("--token-text");
+        string outDir = o.Required(Out.Flag);
+        string? textPath = o.String(TokenText.Flag);
         var options = new FeatureTableOptions
         {
-            TopK = Positive(o, "--top-k", 20),
-            Quantiles = o.Int("--quantiles", 10),
-            ReservoirSize = Positive(o, "--reservoir", 256),
-            Seed = o.ULong("--seed", 0),
+            TopK = o.Int(TopK.Flag, 20),
+            Quantiles = o.Int(Quantiles.Flag, 10),
+            ReservoirSize = o.Int(Reservoir.Flag, 256),
+            Seed = o.ULong(Seed.Flag, 0),
         };
-        if (options.Quantiles < 0) throw new UsageException($"--quantiles {options.Quantiles}: expected 0 or more");
         if (options.ReservoirSize < options.Quantiles) throw new UsageException($"--reservoir {options.ReservoirSize}: must be at least --quantiles {options.Quantiles}");
-        int window = o.Int("--window", 8);
-        if (window < 0) throw new UsageException($"--window {window}: expected 0 or more");
-        var (threads, batch) = RunSettings(o);
+        int window = o.Int(Window.Flag, 8);
+        var kernels = SharedOptions.ReadKernels(o);
+        int threads = SharedOptions.ReadThreads(o), batch = o.Int(Batch.Flag, CorpusScan.DefaultBatch);
 
-        using var encoder = CorpusEncoder.Open(saePath, threads);
-        using var dataset = ActivationDataset.Open(paths, DataSource.ReadLoaderOptions(o) with { EvalRows = long.MaxValue });
+        using var encoder = CorpusEncoder.Open(saePath, threads, kernels);
+        using var dataset = ActivationDataset.Open(paths, SharedOptions.ReadFormat(o) with { EvalRows = long.MaxValue });
         if (dataset.Dim != encoder.Dim)
             throw new InvalidDataException($"{dataset.Shards[0].Path}: rows have d = {dataset.Dim}, but the SAE in {saePath} expects d_in = {encoder.Dim}.");
         long rows = dataset.UsedRows;
-        bool quiet = o.Flag("--quiet");
+        bool quiet = o.Flag(SharedOptions.Quiet.Flag);
 
         var clock = Stopwatch.StartNew();
         var progress = WorkProgress.For(stderr, quiet, "tokens", rows);
@@ -85,26 +103,12 @@ public static class FeaturesCommand
             ["threads"] = threads,
         });
         stdout.WriteLine(string.Create(ci, $"wrote {Path.Combine(outDir, FeatureTableFiles.IndexFile)}: {table.Features.Count} features over {rows:N0} tokens, {table.Dead} dead, in {seconds:F1} s ({rows / Math.Max(encodeSeconds, 1e-9):N0} tokens/s encoding and tabulating)"));
-        if (o.Flag("--json"))
+        if (o.Flag(SharedOptions.Json.Flag))
             stdout.WriteLine(new JsonObject
             {
                 ["out"] = Path.GetFullPath(outDir), ["tokens"] = rows, ["d_sae"] = table.Features.Count, ["dead"] = table.Dead,
                 ["seconds"] = Math.Round(seconds, 3), ["tokens_per_second"] = Math.Round(rows / Math.Max(encodeSeconds, 1e-9), 1),
             }.ToJsonString());
         return CliApp.Ok;
-    }
-
-    static int Positive(OptionReader o, string flag, int fallback)
-    {
-        int v = o.Int(flag, fallback);
-        if (v < 1) throw new UsageException($"{flag} {v}: expected at least 1");
-        return v;
-    }
-
-    /// <summary>--threads, --batch and --kernels, shared with `gba select`.</summary>
-    internal static (int Threads, int Batch) RunSettings(OptionReader o)
-    {
-        if (o.String("--kernels") is { } k) Kernels.KernelSelector.Force(Kernels.KernelSelector.Parse(k));
-        return (Positive(o, "--threads", Environment.ProcessorCount), Positive(o, "--batch", CorpusScan.DefaultBatch));
     }
 }

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using GbaEngine.Activations;
+using GbaEngine.Cli.Options;
 using GbaEngine.Formats;
 
 namespace GbaEngine.Cli.Commands;
@@ -9,82 +10,28 @@ namespace GbaEngine.Cli.Commands;
 /// <summary>
 /// gba inspect FILE... [--json] [--dtype f32|f16|bf16|f64 --dim d] [--tensor NAME]
 /// Parses arguments, asks <see cref="ActivationInspector"/>, prints a table (or, with --json, one JSON
-/// object as the last stdout line, for scripts). Exit codes: 0 ok, 1 bad input (one line
-/// "gba inspect: message" on stderr), 2 bad usage.
+/// object as the last stdout line, for scripts).
 /// </summary>
 public static class InspectCommand
 {
-    public const string Usage =
-        "usage: gba inspect FILE|DIR|GLOB... [--json] [--dtype f32|f16|bf16|f64 --dim D] [--tensor NAME]\n" +
-        "  Shape, dtype, token count, token norms, per-dimension variance outliers and NaN/inf counts.\n" +
-        "  --dtype/--dim describe raw little-endian binary files; --tensor picks a safetensors tensor.";
-
-    public static int Run(IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr)
+    /// <summary>`gba inspect`'s options: the loader's format flags.</summary>
+    public static readonly OptionSchema Schema = new("inspect",
+        "shape, dtype, norms, variance outliers and NaN/inf counts of activation files",
+        [SharedOptions.RawDType, SharedOptions.Dim, SharedOptions.Tensor, SharedOptions.Json])
     {
-        var paths = new List<string>();
-        bool json = false;
-        string? dtypeText = null, dimText = null, tensor = null;
-        for (int i = 0; i < args.Count; i++)
-        {
-            string a = args[i];
-            switch (a)
-            {
-                case "-h" or "--help":
-                    stdout.WriteLine(Usage);
-                    return 0;
-                case "--json": json = true; break;
-                case "--dtype" or "--dim" or "--tensor":
-                    if (i + 1 >= args.Count) return UsageError(stderr, $"{a} needs a value");
-                    string v = args[++i];
-                    if (a == "--dtype") dtypeText = v;
-                    else if (a == "--dim") dimText = v;
-                    else tensor = v;
-                    break;
-                default:
-                    if (a.StartsWith('-') && a.Length > 1) return UsageError(stderr, $"unknown option '{a}'");
-                    paths.Add(a);
-                    break;
-            }
-        }
-        if (paths.Count == 0) return UsageError(stderr, "no files given");
-        if (dtypeText is null != dimText is null) return UsageError(stderr, "raw files need both --dtype and --dim");
-        ActivationDType? dtype = null;
-        int? dim = null;
-        if (dtypeText is not null)
-        {
-            dtype = ActivationDTypes.TryParse(dtypeText);
-            if (dtype is null) return UsageError(stderr, $"--dtype '{dtypeText}': expected f32, f16, bf16 or f64");
-            if (!int.TryParse(dimText, NumberStyles.None, CultureInfo.InvariantCulture, out int d) || d < 1)
-                return UsageError(stderr, $"--dim '{dimText}': expected a positive integer");
-            dim = d;
-        }
+        Usage = ["FILE|DIR|GLOB... [--json] [--dtype f32|f16|bf16|f64 --dim D] [--tensor NAME]"],
+        Notes = "Shape, dtype, token count, token norms, per-dimension variance outliers and NaN/inf counts, per file and in total.",
+    };
 
-        DatasetInspection report;
-        try
-        {
-            report = ActivationInspector.Inspect(paths, new LoaderOptions { RawDType = dtype, RawDim = dim, TensorName = tensor });
-        }
-        catch (ActivationFormatException e)
-        {
-            stderr.WriteLine($"gba inspect: {e.Message}");
-            return 1;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            stderr.WriteLine($"gba inspect: {e.Message}");
-            return 1;
-        }
-
+    /// <summary>Runs `gba inspect` with its parsed options.</summary>
+    public static int Run(OptionReader o, TextWriter stdout, TextWriter stderr)
+    {
+        if (o.Positional.Count == 0) throw new UsageException("no files given");
+        var report = ActivationInspector.Inspect(o.Positional, SharedOptions.ReadFormat(o));
+        bool json = o.Flag(SharedOptions.Json.Flag);
         if (json) stdout.WriteLine(ToJson(report));
         else WriteTable(report, stdout);
-        return 0;
-    }
-
-    static int UsageError(TextWriter stderr, string message)
-    {
-        stderr.WriteLine($"gba inspect: {message}");
-        stderr.WriteLine(Usage);
-        return 2;
+        return CliApp.Ok;
     }
 
     static string F(double x, string format = "0.###") => double.IsFinite(x) ? x.ToString(format, CultureInfo.InvariantCulture) : "-";

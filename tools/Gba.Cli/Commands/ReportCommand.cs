@@ -8,38 +8,36 @@ namespace GbaEngine.Cli.Commands;
 /// <summary>`gba report RUN_DIR [--out FILE.html]`: one self-contained HTML file with inline SVG plots of a run.</summary>
 public static class ReportCommand
 {
-    static readonly HashSet<string> ValueOptions = ["--out"];
-    static readonly HashSet<string> Flags = ["--json", "--help", "-h"];
+    static readonly OptionSpec Out = OptionSpec.Valued("out", "Output", "FILE.html", "where to write it (default RUN_DIR/report.html)");
 
-    const string Help = """
-        gba report: one self-contained HTML report (inline SVG plots, no scripts or external files) of a run
-
-        Usage: gba report RUN_DIR [--out FILE.html] [--json]
-
-          RUN_DIR          a `gba train --out` directory (config.json, summary.json, metrics.jsonl, loss.jsonl,
-                           neurons.json and, with --token-text, top_activations.json)
-          --out FILE.html  where to write it (default RUN_DIR/report.html)
-          --json           last stdout line: {"report": path, "plots": number of SVG plots}
-
-        Plots: training loss, FVU and L0 over training; FRR over training (runs with ground truth); median
-        firing frequency per group against its TAF over training; final per-neuron frequency and bias by group;
-        the feature-density histogram; best cosine per true feature; top-activating tokens of sample features.
-
-        """;
-
-    public static int Run(IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr)
+    /// <summary>`gba report`'s options.</summary>
+    public static readonly OptionSchema Schema = new("report",
+        "one self-contained HTML report (inline SVG plots, no scripts or external files) of a run directory",
+        [Out, SharedOptions.Json])
     {
-        var o = new OptionReader(args, ValueOptions, Flags);
-        if (o.Flag("--help") || o.Flag("-h")) { stdout.Write(Help); return CliApp.Ok; }
+        Usage = ["RUN_DIR [--out FILE.html] [--json]"],
+        Notes = """
+            RUN_DIR is a `gba train --out` directory (config.json, summary.json, metrics.jsonl, loss.jsonl, neurons.json and,
+            with --token-text, top_activations.json). --json's line: {"report": path, "plots": number of SVG plots}.
+
+            Plots: training loss, FVU and L0 over training; FRR over training (runs with ground truth); median
+            firing frequency per group against its TAF over training; final per-neuron frequency and bias by group;
+            the feature-density histogram; best cosine per true feature; top-activating tokens of sample features.
+            """,
+    };
+
+    /// <summary>Runs `gba report` with its parsed options.</summary>
+    public static int Run(OptionReader o, TextWriter stdout, TextWriter stderr)
+    {
         if (o.Positional.Count != 1) throw new UsageException(o.Positional.Count == 0 ? "give the run directory" : $"unexpected argument '{o.Positional[1]}'");
         var run = RunData.Load(o.Positional[0]);
         var html = ReportBuilder.Build(run);
-        var path = o.String("--out") ?? Path.Combine(o.Positional[0], "report.html");
+        var path = o.String(Out.Flag) ?? Path.Combine(o.Positional[0], "report.html");
         if (Path.GetDirectoryName(Path.GetFullPath(path)) is { } dir) Directory.CreateDirectory(dir);
         AtomicFile.WriteAllText(path, html);
         int plots = CountOf(html, "<svg");
         stdout.WriteLine($"wrote {path} ({plots} plots, {html.Length / 1024} KiB)");
-        if (o.Flag("--json")) stdout.WriteLine(new JsonObject { ["report"] = Path.GetFullPath(path), ["plots"] = plots }.ToJsonString());
+        if (o.Flag(SharedOptions.Json.Flag)) stdout.WriteLine(new JsonObject { ["report"] = Path.GetFullPath(path), ["plots"] = plots }.ToJsonString());
         return CliApp.Ok;
     }
 

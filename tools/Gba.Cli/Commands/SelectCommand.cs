@@ -16,50 +16,64 @@ namespace GbaEngine.Cli.Commands;
 /// </summary>
 public static class SelectCommand
 {
-    static string Help => $"""
-        gba select: the corpus samples (sentences) most similar to target examples in SAE feature space
+    const string Input = "Corpus and targets", Selection = "Selection";
 
-        Usage: gba select --sae DIR --data CORPUS... --token-text CORPUS.tsv --target TARGET... --target-text TARGET.tsv
-                          (--top K | --ratio R) --out selected.jsonl [options]
+    static readonly OptionSpec TokenText = OptionSpec.Valued("token-text", Input, "FILE.tsv", "the corpus' token text (columns sentence and piece): a sample is one sentence");
+    static readonly OptionSpec Target = new("target", OptionKind.List, OptionScope.RunControl, Input, "PATH", "the target examples' activation files (repeatable)");
+    static readonly OptionSpec TargetText = OptionSpec.Valued("target-text", Input, "FILE.tsv", "their token text (one target per sentence)");
+    static readonly OptionSpec Top = OptionSpec.Valued("top", Selection, "K", "select the K best samples") with { Min = 1 };
+    static readonly OptionSpec Ratio = OptionSpec.Valued("ratio", Selection, "R", "or the best ceil(R x samples), 0 < R <= 1");
+    static readonly OptionSpec Pool = OptionSpec.Valued("pool", Selection, "max|sum|mean", "a sample's code per feature over its tokens (default max)");
+    static readonly OptionSpec Similarity = OptionSpec.Valued("similarity", Selection, "jaccard|cosine", "weighted Jaccard sum min / sum max (default) or cosine");
+    static readonly OptionSpec Aggregate = OptionSpec.Valued("aggregate", Selection, "max|centroid", "score = best similarity to any target (default) or to the targets' mean code");
+    static readonly OptionSpec Weights = OptionSpec.Valued("weights", Selection, "none|idf", "feature weights: 1 (default) or ln((1 + N) / (1 + df)) + 1 over the corpus samples");
+    static readonly OptionSpec Out = OptionSpec.Valued("out", "Output", "FILE.jsonl", "one line per selected sample, best first: rank, sample, score, first_row, tokens, text");
 
-        {UseOptions.Select.Help()}
-        A sample is one sentence of the token text; its code is each feature's pooled activation over the sentence.
-        Scores use an inverted index (feature -> samples), so only samples sharing a feature with a target are read;
-        the others score 0. Ties keep corpus order. Details: docs/data-selection.md.
-
-        """;
-
-    public static int Run(IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr)
+    /// <summary>`gba select`'s options.</summary>
+    public static readonly OptionSchema Schema = new("select",
+        "the corpus sentences most similar to target examples in SAE feature space (JSONL)",
+        [
+            SharedOptions.Sae, .. FeaturesCommand.Files.Select(f => f with { Group = Input }), TokenText, Target, TargetText,
+            Top, Ratio, Pool, Similarity, Aggregate, Weights, Out,
+            FeaturesCommand.Batch, SharedOptions.Threads, SharedOptions.Kernels, SharedOptions.Json, SharedOptions.Quiet,
+        ])
     {
-        var o = UseOptions.Select.Reader(args);
-        if (o.Flag("--help") || o.Flag("-h")) { stdout.Write(Help); return CliApp.Ok; }
-        if (o.Positional.Count > 0) throw new UsageException($"unexpected argument '{o.Positional[0]}'");
-        string saePath = o.String("--sae") ?? throw new UsageException("--sae DIR is required (an SAE directory: this engine's export, SAELens or sparsify)");
-        var corpusPaths = o.Strings("--data");
+        Usage = ["--sae DIR --data CORPUS... --token-text CORPUS.tsv --target TARGET... --target-text TARGET.tsv",
+                 "  (--top K | --ratio R) --out selected.jsonl [options]"],
+        Notes = "A sample is one sentence of the token text; its code is each feature's pooled activation over the sentence.\n" +
+                "Scores use an inverted index (feature -> samples), so only samples sharing a feature with a target are read;\n" +
+                "the others score 0. Ties keep corpus order. --dtype/--dim/--tensor apply to the targets too. Details: docs/data-selection.md.",
+    };
+
+    /// <summary>Runs `gba select` with its parsed options.</summary>
+    public static int Run(OptionReader o, TextWriter stdout, TextWriter stderr)
+    {
+        string saePath = o.Required(SharedOptions.Sae.Flag);
+        var corpusPaths = SharedOptions.DataPaths(o);
         if (corpusPaths.Count == 0) throw new UsageException("--data PATH is required (the corpus' activation files)");
-        string corpusText = o.String("--token-text") ?? throw new UsageException("--token-text FILE.tsv is required (its sentences are the corpus samples)");
-        var targetPaths = o.Strings("--target");
+        string corpusText = o.Required(TokenText.Flag, "its sentences are the corpus samples");
+        var targetPaths = o.Strings(Target.Flag);
         if (targetPaths.Count == 0) throw new UsageException("--target PATH is required (the target examples' activation files)");
-        string targetText = o.String("--target-text") ?? throw new UsageException("--target-text FILE.tsv is required (its sentences are the targets)");
-        string outPath = o.String("--out") ?? throw new UsageException("--out FILE.jsonl is required");
-        if (o.Has("--top") == o.Has("--ratio")) throw new UsageException("give exactly one of --top K and --ratio R");
-        int? top = o.Has("--top") ? o.Int("--top", 0) : null;
-        if (top < 1) throw new UsageException($"--top {top}: expected at least 1");
-        double? ratio = o.Has("--ratio") ? o.Double("--ratio", 0) : null;
+        string targetText = o.Required(TargetText.Flag, "its sentences are the targets");
+        string outPath = o.Required(Out.Flag);
+        if (o.Has(Top.Flag) == o.Has(Ratio.Flag)) throw new UsageException("give exactly one of --top K and --ratio R");
+        int? top = o.Has(Top.Flag) ? o.Int(Top.Flag, 1) : null;
+        double? ratio = o.Has(Ratio.Flag) ? o.Double(Ratio.Flag, 0) : null;
         if (ratio is { } r && !(r > 0 && r <= 1)) throw new UsageException($"--ratio {r}: expected 0 < R <= 1");
-        var pooling = Choice(o, "--pool", SamplePooling.Max, ("max", SamplePooling.Max), ("sum", SamplePooling.Sum), ("mean", SamplePooling.Mean));
+        var pooling = Choice(o, Pool.Flag, SamplePooling.Max, ("max", SamplePooling.Max), ("sum", SamplePooling.Sum), ("mean", SamplePooling.Mean));
         var options = new SelectionOptions
         {
-            Similarity = Choice(o, "--similarity", SampleSimilarity.WeightedJaccard, ("jaccard", SampleSimilarity.WeightedJaccard), ("cosine", SampleSimilarity.Cosine)),
-            Aggregation = Choice(o, "--aggregate", TargetAggregation.Max, ("max", TargetAggregation.Max), ("centroid", TargetAggregation.Centroid)),
+            Similarity = Choice(o, Similarity.Flag, SampleSimilarity.WeightedJaccard, ("jaccard", SampleSimilarity.WeightedJaccard), ("cosine", SampleSimilarity.Cosine)),
+            Aggregation = Choice(o, Aggregate.Flag, TargetAggregation.Max, ("max", TargetAggregation.Max), ("centroid", TargetAggregation.Centroid)),
         };
-        var weighting = Choice(o, "--weights", FeatureWeighting.None, ("none", FeatureWeighting.None), ("idf", FeatureWeighting.InverseFrequency));
-        var (threads, batch) = FeaturesCommand.RunSettings(o);
-        bool quiet = o.Flag("--quiet");
+        var weighting = Choice(o, Weights.Flag, FeatureWeighting.None, ("none", FeatureWeighting.None), ("idf", FeatureWeighting.InverseFrequency));
+        var kernels = SharedOptions.ReadKernels(o);
+        int threads = SharedOptions.ReadThreads(o), batch = o.Int(FeaturesCommand.Batch.Flag, CorpusScan.DefaultBatch);
+        bool quiet = o.Flag(SharedOptions.Quiet.Flag);
 
         var clock = Stopwatch.StartNew();
-        using var encoder = CorpusEncoder.Open(saePath, threads);
-        var loader = DataSource.ReadLoaderOptions(o) with { EvalRows = long.MaxValue };
+        using var encoder = CorpusEncoder.Open(saePath, threads, kernels);
+        var loader = SharedOptions.ReadFormat(o) with { EvalRows = long.MaxValue };
         var (corpus, corpusRows) = Encode(encoder, corpusPaths, corpusText, loader, pooling, batch, "corpus", quiet, stderr);
         double encodeSeconds = clock.Elapsed.TotalSeconds;
         var (targets, _) = Encode(encoder, targetPaths, targetText, loader, pooling, batch, "targets", quiet, stderr);
@@ -86,7 +100,7 @@ public static class SelectCommand
         stdout.WriteLine(string.Create(ci, $"wrote {outPath}: {selected.Count:N0} of {corpus.Count:N0} samples ({corpusRows:N0} tokens) for {targets.Count} targets; "
             + $"{score.Count(v => v > 0):N0} samples share a feature with them, {visited:N0} index entries read; "
             + $"{corpusRows / Math.Max(encodeSeconds, 1e-9):N0} tokens/s encoding the corpus, index and scoring {scoreSeconds:F2} s, {seconds:F1} s in all"));
-        if (o.Flag("--json"))
+        if (o.Flag(SharedOptions.Json.Flag))
             stdout.WriteLine(new JsonObject
             {
                 ["out"] = Path.GetFullPath(outPath), ["samples"] = corpus.Count, ["tokens"] = corpusRows, ["targets"] = targets.Count,

@@ -14,65 +14,65 @@ namespace GbaEngine.Cli.Commands;
 /// </summary>
 public static class SweepCommand
 {
-    static readonly HashSet<string> ValueOptions = ["--out", "--format", "--indices", "--max-parallel"];
-    static readonly HashSet<string> Flags = ["--json", "--help", "-h"];
+    static readonly OptionSpec Out = OptionSpec.Valued("out", "Options", "DIR|FILE",
+        "the sweep directory (default: FILE's \"out\", else FILE's name without extension beside it);\nsummarize: the file the table is written to (default: stdout)");
+    static readonly OptionSpec Indices = OptionSpec.Valued("indices", "Options", "0,2,5-7", "run: the points to train (default: all)");
+    static readonly OptionSpec MaxParallel = OptionSpec.Valued("max-parallel", "Options", "N", "run: how many points train at once (default: all of a group)") with { Min = 1 };
+    static readonly OptionSpec Format = OptionSpec.Valued("format", "Options", "csv|md", "summarize: the table's format (default csv)");
 
-    const string Help = """
-        gba sweep: expand a grid of training runs, and gather their results
-
-        Usage: gba sweep FILE [--out DIR] [--json]
-               gba sweep run FILE [--out DIR] [--indices 0,2,5-7] [--max-parallel N] [--json]
-               gba sweep summarize DIR [--format csv|md] [--out FILE] [--json]
-
-          FILE   {"base": {train options}, "grid": {option: [values...], ...}, "out": "DIR"}: the Cartesian product
-                 of the grid's lists, last axis fastest; an object value sets several options at once, e.g.
-                 "tafs": [{"htf": 0.1, "ltf": 0.001}, {"htf": 0.05, "ltf": 0.005}]; "data": [["l3.npy"], ["l6.npy"]]
-                 picks data files per run. Relative paths are relative to FILE.
-          Writes DIR/runs.json (index -> run directory, grid labels and the run's effective options) and prints the
-          number of runs. Run point I with: gba train --sweep FILE --index I (or SLURM_ARRAY_TASK_ID), into DIR/run-III/.
-          --out DIR   the sweep directory (default: FILE's "out", else FILE's name without extension beside it)
-
-          run FILE        trains the points (all, or --indices) in this process; points reading the same data
-                          (same data options and data seed: e.g. a seed grid with a fixed "data_seed") train
-                          together, one thread each, from ONE loader pass; results equal the one-point runs bit for
-                          bit. --max-parallel N caps how many train at once (default: all of a group). Exit 1 if any failed.
-          summarize DIR   one row per run: grid labels, status (ok | failed | incomplete | missing) and the final
-                          metrics from run-III/summary.json; --format csv (default) or md; --out FILE writes it there;
-                          --json adds a last stdout line {"count", "finished", "runs": [{column: value}]}.
-
-        """;
-
-    public static int Run(IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr)
+    /// <summary>`gba sweep`'s options.</summary>
+    public static readonly OptionSchema Schema = new("sweep",
+        "expand a grid of runs (gba train --sweep FILE --index I runs one), run or summarize them",
+        [Out, Indices, MaxParallel, Format, SharedOptions.Json with { Group = "Options" }])
     {
-        var o = new OptionReader(args, ValueOptions, Flags);
-        if (o.Flag("--help") || o.Flag("-h") || o.Positional.Count == 0)
+        Usage = ["FILE [--out DIR] [--json]", "run FILE [--out DIR] [--indices 0,2,5-7] [--max-parallel N] [--json]", "summarize DIR [--format csv|md] [--out FILE] [--json]"],
+        Notes = """
+            FILE   {"base": {train options}, "grid": {option: [values...], ...}, "out": "DIR"}: the Cartesian product
+                   of the grid's lists, last axis fastest; an object value sets several options at once, e.g.
+                   "tafs": [{"htf": 0.1, "ltf": 0.001}, {"htf": 0.05, "ltf": 0.005}]; "data": [["l3.npy"], ["l6.npy"]]
+                   picks data files per run. Relative paths are relative to FILE.
+            Writes DIR/runs.json (index -> run directory, grid labels and the run's effective options) and prints the
+            number of runs. Run point I with: gba train --sweep FILE --index I (or SLURM_ARRAY_TASK_ID), into DIR/run-III/.
+
+            run FILE        trains the points (all, or --indices) in this process; points reading the same data
+                            (same data options and data seed: e.g. a seed grid with a fixed "data_seed") train
+                            together, one thread each, from ONE loader pass; results equal the one-point runs bit for
+                            bit. --max-parallel N caps how many train at once. Exit 1 if any failed.
+            summarize DIR   one row per run: grid labels, status (ok | failed | incomplete | missing) and the final
+                            metrics from run-III/summary.json; --json adds a last stdout line {"count", "finished", "runs": [{column: value}]}.
+            """,
+    };
+
+    /// <summary>Runs `gba sweep` with its parsed options.</summary>
+    public static int Run(OptionReader o, TextWriter stdout, TextWriter stderr)
+    {
+        if (o.Positional.Count == 0)
         {
-            stdout.Write(Help);
-            return o.Positional.Count == 0 && !o.Flag("--help") && !o.Flag("-h") ? CliApp.Usage : CliApp.Ok;
+            stdout.Write(Schema.Help());
+            return CliApp.Usage;
         }
         if (o.Positional[0] == "summarize") return Summarize(o, stdout);
         if (o.Positional[0] == "run") return RunLocal(o, stdout, stderr);
-        if (o.Has("--indices") || o.Has("--max-parallel")) throw new UsageException("--indices and --max-parallel go with 'gba sweep run'");
+        o.Reject([Indices.Flag, MaxParallel.Flag], "goes with 'gba sweep run'");
         if (o.Positional.Count > 1) throw new UsageException($"unexpected argument '{o.Positional[1]}'");
-        if (o.Has("--format")) throw new UsageException("--format goes with 'gba sweep summarize'");
-        var plan = SweepPlan.Load(o.Positional[0], o.String("--out"));
+        o.Reject([Format.Flag], "goes with 'gba sweep summarize'");
+        var plan = SweepPlan.Load(o.Positional[0], o.String(Out.Flag));
         Directory.CreateDirectory(plan.Directory);
         var runsFile = Path.Combine(plan.Directory, SweepPlan.RunsFile);
         RunConfig.WriteAtomically(runsFile, plan.ToJson());
         stdout.WriteLine($"{plan.Points.Count} runs ({string.Join(" x ", plan.Axes.Select(a => $"{a}"))}) written to {runsFile}");
-        stdout.WriteLine($"run one with: gba train --sweep {o.Positional[0]} --index I{(o.Has("--out") ? $" --out {plan.Directory}" : "")}   (I = 0..{plan.Points.Count - 1}, or SLURM_ARRAY_TASK_ID)");
-        if (o.Flag("--json")) stdout.WriteLine(new JsonObject { ["count"] = plan.Points.Count, ["runs"] = runsFile, ["out"] = plan.Directory }.ToJsonString());
+        stdout.WriteLine($"run one with: gba train --sweep {o.Positional[0]} --index I{(o.Has(Out.Flag) ? $" --out {plan.Directory}" : "")}   (I = 0..{plan.Points.Count - 1}, or SLURM_ARRAY_TASK_ID)");
+        if (o.Flag(SharedOptions.Json.Flag)) stdout.WriteLine(new JsonObject { ["count"] = plan.Points.Count, ["runs"] = runsFile, ["out"] = plan.Directory }.ToJsonString());
         return CliApp.Ok;
     }
 
     static int RunLocal(OptionReader o, TextWriter stdout, TextWriter stderr)
     {
         if (o.Positional.Count != 2) throw new UsageException(o.Positional.Count < 2 ? "run needs the sweep file" : $"unexpected argument '{o.Positional[2]}'");
-        if (o.Has("--format")) throw new UsageException("--format goes with 'gba sweep summarize'");
-        var plan = SweepPlan.Load(o.Positional[1], o.String("--out"));
-        var indices = o.String("--indices") is { } list ? ParseIndices(list, plan.Points.Count) : Enumerable.Range(0, plan.Points.Count).ToList();
-        int maxParallel = o.Int("--max-parallel", int.MaxValue);
-        if (maxParallel < 1) throw new UsageException($"--max-parallel must be at least 1 (got {maxParallel})");
+        o.Reject([Format.Flag], "goes with 'gba sweep summarize'");
+        var plan = SweepPlan.Load(o.Positional[1], o.String(Out.Flag));
+        var indices = o.String(Indices.Flag) is { } list ? ParseIndices(list, plan.Points.Count) : Enumerable.Range(0, plan.Points.Count).ToList();
+        int maxParallel = o.Int(MaxParallel.Flag, int.MaxValue);
         Directory.CreateDirectory(plan.Directory);
         RunConfig.WriteAtomically(Path.Combine(plan.Directory, SweepPlan.RunsFile), plan.ToJson());
         var outcomes = LocalSweep.Run(plan, indices, maxParallel, stderr);
@@ -83,7 +83,7 @@ public static class SweepCommand
                 : $"{r.Point.Name}: failed: {r.Message}");
         int failed = outcomes.Count(r => !r.Ok);
         stdout.WriteLine($"{outcomes.Count - failed} of {outcomes.Count} runs finished in {plan.Directory}");
-        if (o.Flag("--json"))
+        if (o.Flag(SharedOptions.Json.Flag))
             stdout.WriteLine(new JsonObject
             {
                 ["count"] = outcomes.Count, ["failed"] = failed, ["out"] = plan.Directory,
@@ -118,7 +118,8 @@ public static class SweepCommand
     static int Summarize(OptionReader o, TextWriter stdout)
     {
         if (o.Positional.Count != 2) throw new UsageException(o.Positional.Count < 2 ? "summarize needs the sweep directory" : $"unexpected argument '{o.Positional[2]}'");
-        string format = o.String("--format") ?? "csv";
+        o.Reject([Indices.Flag, MaxParallel.Flag], "goes with 'gba sweep run'");
+        string format = o.String(Format.Flag) ?? "csv";
         if (format is not ("csv" or "md")) throw new UsageException($"--format '{format}': expected csv or md");
         var dir = o.Positional[1];
         var runsFile = Path.Combine(dir, SweepPlan.RunsFile);
@@ -153,13 +154,13 @@ public static class SweepCommand
             rows.Add(row);
         }
         var text = format == "csv" ? Csv(header, rows) : Markdown(header, rows);
-        if (o.String("--out") is { } outFile)
+        if (o.String(Out.Flag) is { } outFile)
         {
             AtomicFile.WriteAllText(outFile, text);
             stdout.WriteLine($"{ok} of {rows.Count} runs finished; table written to {outFile}");
         }
         else stdout.Write(text);
-        if (o.Flag("--json"))
+        if (o.Flag(SharedOptions.Json.Flag))
             stdout.WriteLine(new JsonObject
             {
                 ["count"] = rows.Count, ["finished"] = ok,

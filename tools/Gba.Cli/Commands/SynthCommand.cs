@@ -15,51 +15,45 @@ namespace GbaEngine.Cli.Commands;
 /// </summary>
 public static class SynthCommand
 {
-    static readonly HashSet<string> ValueOptions =
-        ["--out", "--tokens", "--seed", "--features", "--dim", "--sparsity", "--profile", "--exponent", "--noise", "--magnitude-min", "--magnitude-max", "--dtype"];
-    static readonly HashSet<string> Flags = ["--json", "--quiet", "--help", "-h"];
-
     public const string ActivationsFile = "activations.npy", FeaturesFile = "features.npy", SpecFile = "synth.json";
 
-    const string Help = """
-        gba synth: write a synthetic dataset from the paper's model, with its ground truth
+    static readonly OptionSpec Out = OptionSpec.Valued("out", "Output", "DIR",
+        "writes DIR/activations.npy [N x d], DIR/features.npy [n x d] (the true features, unit rows)\nand DIR/synth.json (generator spec, seed, per-feature frequencies, file names)");
+    static readonly OptionSpec Tokens = OptionSpec.Valued("tokens", "Output", "N", "rows to write (suffix k/M/G; default 100k)") with { Min = 1 };
+    static readonly OptionSpec Seed = OptionSpec.Valued("seed", "Output", "S", "the generator seed (default 1); the rows are `gba train --seed S`'s synthetic training stream");
+    static readonly OptionSpec DType = OptionSpec.Valued("dtype", "Output", "f32|f16", "element type of activations.npy (default f32)");
 
-        Usage: gba synth --out DIR [--tokens N] [--seed S] [generator options] [--dtype f32|f16] [--json] [--quiet]
-
-          --out DIR         writes DIR/activations.npy [N x d], DIR/features.npy [n x d] (the true features, unit rows)
-                            and DIR/synth.json (generator spec, seed, per-feature frequencies, file names)
-          --tokens N        rows to write (suffix k/M/G; default 100k)
-          --seed S          the generator seed (default 1); the rows are `gba train --seed S`'s synthetic training stream
-          --features n  --dim d  --sparsity s  --profile uniform|powerlaw  --exponent A  --noise SIGMA
-          --magnitude-min X  --magnitude-max X     as for gba train (defaults: the demo's problem)
-          --dtype f32|f16   element type of activations.npy (default f32)
-          --json            last stdout line: one JSON object with the paths, shape and spec
-
-        Train on it with feature recovery: gba train --data DIR/activations.npy --ground-truth DIR/features.npy
-
-        """;
-
-    public static int Run(IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr)
+    /// <summary>`gba synth`'s options: the generator's are gba train's (<see cref="SyntheticOptions"/>).</summary>
+    public static readonly OptionSchema Schema = new("synth",
+        "write a synthetic dataset (activations .npy, true features .npy, generator spec .json)",
+        [Out, Tokens, Seed, DType, .. SyntheticOptions.All, SharedOptions.Json, SharedOptions.Quiet])
     {
-        var o = new OptionReader(args, ValueOptions, Flags);
-        if (o.Flag("--help") || o.Flag("-h")) { stdout.Write(Help); return CliApp.Ok; }
-        if (o.Positional.Count > 0) throw new UsageException($"unexpected argument '{o.Positional[0]}'");
-        var outDir = o.String("--out") ?? throw new UsageException("--out DIR is required");
-        long tokens = o.Long("--tokens", 100_000);
-        if (tokens < 1) throw new UsageException($"--tokens must be positive (got {tokens})");
-        var element = o.String("--dtype") switch
+        Usage = ["--out DIR [--tokens N] [--seed S] [generator options] [--dtype f32|f16] [--json] [--quiet]"],
+        Notes = """
+            The generator options default to the demo's problem.
+            Train on it with feature recovery: gba train --data DIR/activations.npy --ground-truth DIR/features.npy
+            """,
+    };
+
+    /// <summary>Runs `gba synth` with its parsed options.</summary>
+    public static int Run(OptionReader o, TextWriter stdout, TextWriter stderr)
+    {
+        o.NoPositional();
+        var outDir = o.Required(Out.Flag);
+        long tokens = o.Long(Tokens.Flag, 100_000);
+        var element = o.String(DType.Flag) switch
         {
             null or "f32" => NpyWriter.Element.F32,
             "f16" => NpyWriter.Element.F16,
             var other => throw new UsageException($"--dtype '{other}': expected f32 or f16"),
         };
-        ulong seed = o.ULong("--seed", 1);
-        var spec = DataSource.ReadSyntheticSpec(o);
+        ulong seed = o.ULong(Seed.Flag, 1);
+        var spec = SyntheticOptions.ReadSpec(o);
         spec.Validate();
         var model = new SyntheticModel(spec, seed);
         Directory.CreateDirectory(outDir);
 
-        var progress = WorkProgress.For(stderr, o.Flag("--quiet"), "rows", tokens);
+        var progress = WorkProgress.For(stderr, o.Flag(SharedOptions.Quiet.Flag), "rows", tokens);
         using (var stream = model.OpenStream(1))
             NpyWriter.Write(Path.Combine(outDir, ActivationsFile), tokens, spec.Dim, element, (_, n, dst) => stream.NextBatch(dst, n), progress.Report);
         NpyWriter.Write(Path.Combine(outDir, FeaturesFile), spec.Features, spec.Dim, NpyWriter.Element.F32,
@@ -79,7 +73,7 @@ public static class SynthCommand
         };
         RunConfig.WriteAtomically(Path.Combine(outDir, SpecFile), description);
         stdout.WriteLine($"wrote {tokens:N0} x {spec.Dim} activations to {Path.Combine(outDir, ActivationsFile)}, {spec.Features} true features to {Path.Combine(outDir, FeaturesFile)}");
-        if (o.Flag("--json"))
+        if (o.Flag(SharedOptions.Json.Flag))
             stdout.WriteLine(new JsonObject
             {
                 ["activations"] = Path.GetFullPath(Path.Combine(outDir, ActivationsFile)),

@@ -20,10 +20,9 @@ namespace GbaEngine.Cli.Commands;
 /// </summary>
 public static class TrainCommand
 {
-    public static int Run(string command, IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr)
+    /// <summary>Runs `gba train` or `gba demo`; <paramref name="args"/> are the options <paramref name="o"/> parsed (a checkpoint saves them).</summary>
+    public static int Run(string command, OptionReader o, IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr)
     {
-        var o = TrainOptions.Reader(args);
-        if (o.Flag("--help") || o.Flag("-h")) { stdout.Write(Help(command)); return CliApp.Ok; }
         var resume = o.String("--resume") is { } from ? TrainCheckpoints.Open(from, command, args, stderr)
             : o.Has("--sweep") ? ResumeSweepPoint(command, args, stderr) : null;
         if (resume != null) (command, o) = (resume.Command, TrainOptions.Reader(resume.Args));
@@ -70,8 +69,7 @@ public static class TrainCommand
         TrainCheckpoints.Resume? resume, Func<OptionReader, TrainerOptions, DataSource>? openData)
     {
         // Paths after --data (a shell glob expands to several) are data files too.
-        var dataPaths = o.Strings("--data").Concat(o.Positional).ToList();
-        if (o.Positional.Count > 0 && o.Strings("--data").Count == 0) throw new UsageException($"unexpected argument '{o.Positional[0]}'");
+        var dataPaths = SharedOptions.DataPaths(o);
 
         var options = TrainOptions.Trainer(o, demo: command == "demo");
         options.Validate();
@@ -274,19 +272,4 @@ public static class TrainCommand
         public void OnEvaluation(EvaluationReport r) { foreach (var o in _all) o.OnEvaluation(r); }
         public void OnBiasUpdate(BiasUpdateReport r) { foreach (var o in _all) o.OnBiasUpdate(r); }
     }
-
-    static readonly TrainerOptions Defaults = new();
-
-    static string Help(string command) => command == "demo"
-        ? $"""
-          gba demo: train GBA on the embedded default and print the metrics
-
-          Default: synthetic data from the paper's model with n={DemoDefaults.Features} unit Gaussian features in
-          d={DemoDefaults.Dim}, s={DemoDefaults.Sparsity} active per token (f = s/n), magnitudes U(0.5, 1.5), trained with the same
-          defaults as 'gba train': a tied JumpReLU SAE with M={Defaults.Neurons} neurons, GBA with K={Defaults.Groups} groups and TAFs
-          {Defaults.Htf} -> {Defaults.Ltf} (the paper's setting, not told s), AdamW lr {Defaults.LearningRate}, batch {Defaults.BatchSize},
-          {Defaults.Tokens:N0} tokens. Every 'gba train' option overrides it.
-
-          """ + TrainOptions.Help()
-        : "gba train: train an SAE on activation files (--data) or on synthetic data from the paper's model\n\n" + TrainOptions.Help();
 }

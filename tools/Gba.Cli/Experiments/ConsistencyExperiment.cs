@@ -69,9 +69,9 @@ public sealed class ConsistencyExperiment : IExperiment
                     if (ReferenceEquals(a.Sae, b.Sae)) continue;
                     var (pa, pb) = (a.Sae.Parameters, b.Sae.Parameters);
                     pairs.Add(Consistency.Compare(pa.Decoder, pa.Neurons, pb.Decoder, pb.Neurons, pa.Dim, pa.Stride, pb.Stride,
-                        [new NeuronRanking("max activation", a.Act.Max), new NeuronRanking("Z-score", a.Act.ZScores())], Fractions, ctx.Threads));
+                        [new NeuronRanking("max activation", a.Act.Max), new NeuronRanking("Z-score", a.Act.ZScores())], Fractions, ctx.Threads, ctx.Kernels));
                 }
-            var chanceRows = runs.Select((r, i) => Chance(r.Sae, seeds[i], ctx.Threads)).ToArray();
+            var chanceRows = runs.Select((r, i) => Chance(r.Sae, seeds[i], ctx.Threads, ctx.Kernels)).ToArray();
             var chance = Spread.Of(chanceRows.Select(c => c.Above08));
             var subsets = new JsonArray();
             for (int k = 0; k < pairs[0].Count; k++)
@@ -113,12 +113,12 @@ public sealed class ConsistencyExperiment : IExperiment
     static double At(ConsistencyRow r, int threshold) => threshold switch { 0 => r.Above06, 1 => r.Above07, 2 => r.Above08, _ => r.Above09 };
 
     /// <summary>M random Gaussian directions against a trained dictionary: the fraction that matches it by chance.</summary>
-    static ConsistencyRow Chance(SparseAutoencoder trained, ulong seed, int threads)
+    static ConsistencyRow Chance(SparseAutoencoder trained, ulong seed, int threads, Kernels.KernelSet? kernels)
     {
         var p = trained.Parameters;
         var rng = Xoshiro256.Derive(seed, 0xC0C0);
         var w = new float[(long)p.Neurons * p.Dim];
         for (int i = 0; i < w.Length; i++) w[i] = (float)rng.NextGaussian();
-        return Consistency.Compare(w, p.Neurons, p.Decoder, p.Neurons, p.Dim, p.Dim, p.Stride, ReadOnlySpan<float>.Empty, threads)[0];
+        return Consistency.Compare(w, p.Neurons, p.Decoder, p.Neurons, p.Dim, p.Dim, p.Stride, ReadOnlySpan<float>.Empty, threads, kernels)[0];
     }
 }

@@ -13,8 +13,10 @@ public enum ExperimentSize
     Full,
 }
 
-/// <summary>What every experiment is given. <paramref name="Seeds"/> overrides each experiment's own number of seeds.</summary>
-public sealed record ExperimentContext(ExperimentSize Size, int Threads, ulong Seed, TextWriter Log, string? DataPath = null, int? Seeds = null)
+/// <summary>What every experiment is given. <paramref name="Seeds"/> overrides each experiment's own number of seeds;
+/// <paramref name="Kernels"/> is the kernel set of every trainer and model it builds (null: the default).</summary>
+public sealed record ExperimentContext(ExperimentSize Size, int Threads, ulong Seed, TextWriter Log, string? DataPath = null, int? Seeds = null,
+    Kernels.KernelSet? Kernels = null)
 {
     public bool Full => Size == ExperimentSize.Full;
 

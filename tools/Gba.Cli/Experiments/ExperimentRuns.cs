@@ -100,6 +100,7 @@ public static class ExperimentRuns
         // Every run records a learning curve: FRR, FVU, L0 and dead fraction at log-spaced token counts.
         EvalPoints = ctx.Pick(8, 24),
         InitTokens = initTokens,
+        Kernels = ctx.Kernels,
     };
 
     /// <summary>
@@ -137,13 +138,13 @@ public static class ExperimentRuns
     }
 
     /// <summary>FRR of an untrained dictionary of M Gaussian directions: the chance level of the recovery metric.</summary>
-    public static (double Frr08, double Frr09) ChanceRecovery(SyntheticProblem problem, int neurons, ulong seed)
+    public static (double Frr08, double Frr09) ChanceRecovery(SyntheticProblem problem, int neurons, ulong seed, Kernels.KernelSet? kernels)
     {
         int d = problem.Spec.Dim;
         var rng = Xoshiro256.Derive(seed, 0xC4A9);
         var w = new float[(long)neurons * d];
         for (int i = 0; i < w.Length; i++) w[i] = (float)rng.NextGaussian();
-        var best = FeatureRecovery.BestCosines(problem.Model.Features, problem.Spec.Features, w, neurons, d, d);
+        var best = FeatureRecovery.BestCosines(problem.Model.Features, problem.Spec.Features, w, neurons, d, d, kernels: kernels);
         return (FeatureRecovery.Rate(best, 0.8), FeatureRecovery.Rate(best, 0.9));
     }
 

@@ -64,7 +64,7 @@ public sealed class RecoveryExperiment : IExperiment
             long budget = method.Name is "GBA" or "BA" ? biasBudget : otherBudget;
             all.Add(ExperimentRuns.RunSeeds(ctx, $"{method.Name} ({method.Setting})", method, o with { Tokens = budget }, seeds, problems.Data));
         }
-        var (chance8, chance9) = ExperimentRuns.ChanceRecovery(problems.Get(ctx.Seed), neurons, ctx.Seed);
+        var (chance8, chance9) = ExperimentRuns.ChanceRecovery(problems.Get(ctx.Seed), neurons, ctx.Seed, ctx.Kernels);
         var rows = all.Select(r => (IReadOnlyList<string>)[r.Method.Name, r.Method.Setting, r.Final(m => m.Frr08).Cell(), r.Final(m => m.Frr09).Cell(),
             MethodRuns.MillionsCell(r.TokensToRecovery()), r.Final(m => m.DeadFraction).Cell(), r.Final(m => m.Fvu).Cell(), r.Final(m => m.L0).Cell("F2"),
             MethodRuns.Millions(r.Runs[0].Result.Tokens)]).ToList();

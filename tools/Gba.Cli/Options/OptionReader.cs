@@ -3,8 +3,10 @@ using System.Globalization;
 namespace GbaEngine.Cli.Options;
 
 /// <summary>
-/// Parses "--name value" and "--flag" arguments against a declared set, so every command shares one
-/// vocabulary and an unknown or malformed option is one clear usage error.
+/// Parses "--name value" and "--flag" arguments against a command's <see cref="OptionSchema"/>, so every command
+/// shares one vocabulary and an unknown or malformed option is one clear usage error. Values are read through the
+/// schema too: a numeric option below its <see cref="OptionSpec.Min"/> is a usage error naming it, and reading an
+/// option the command does not declare is a programming error.
 /// </summary>
 public sealed class OptionReader
 {
@@ -15,15 +17,17 @@ public sealed class OptionReader
     readonly IReadOnlySet<string>? _repeatable;
     readonly HashSet<string> _fromFile = new(StringComparer.Ordinal);
 
-    /// <param name="repeatable">Value options that may be given more than once (e.g. --data).</param>
-    public OptionReader(IReadOnlyList<string> args, IReadOnlySet<string> valueOptions, IReadOnlySet<string> flags, IReadOnlySet<string>? repeatable = null)
+    /// <summary>Parses <paramref name="args"/> against <paramref name="schema"/>'s options.</summary>
+    public OptionReader(OptionSchema schema, IReadOnlyList<string> args)
     {
-        _valueOptions = valueOptions;
-        _flags = flags;
-        _repeatable = repeatable;
+        Schema = schema;
+        _valueOptions = schema.ValueOptions;
+        _flags = schema.Flags;
+        _repeatable = schema.Repeatable;
         for (int i = 0; i < args.Count; i++)
         {
             var a = args[i];
+            if (a == "-h") { _values[a] = null; continue; }   // --help's short form, the one single-dash option
             if (!a.StartsWith("--", StringComparison.Ordinal) || a == "--")
             {
                 _positional.Add(a);
@@ -33,15 +37,15 @@ public sealed class OptionReader
             string? inline = null;
             int eq = a.IndexOf('=');
             if (eq > 0) { name = a[..eq]; inline = a[(eq + 1)..]; }
-            if (flags.Contains(name))
+            if (_flags.Contains(name))
             {
                 if (inline != null) throw new UsageException($"option {name} takes no value");
                 _values[name] = null;
             }
-            else if (valueOptions.Contains(name))
+            else if (_valueOptions.Contains(name))
             {
                 var v = inline ?? (i + 1 < args.Count ? args[++i] : throw new UsageException($"option {name} needs a value"));
-                if (repeatable?.Contains(name) == true)
+                if (_repeatable?.Contains(name) == true)
                 {
                     if (!_lists.TryGetValue(name, out var list)) _lists[name] = list = [];
                     list.Add(v);
@@ -53,7 +57,34 @@ public sealed class OptionReader
         }
     }
 
+    /// <summary>The options this reader parses.</summary>
+    public OptionSchema Schema { get; }
+
+    /// <summary>Arguments that are not options, in order.</summary>
     public IReadOnlyList<string> Positional => _positional;
+
+    /// <summary>--help or -h was given.</summary>
+    public bool HelpRequested => _values.ContainsKey("--help") || _values.ContainsKey("-h");
+
+    /// <summary>The value of an option the command cannot run without; absent, a usage error "--name VALUE is required" and <paramref name="why"/>.</summary>
+    public string Required(string name, string? why = null)
+    {
+        var spec = Schema.Spec(name);
+        return String(name) ?? throw new UsageException($"{spec.Usage} is required{(why is null ? "" : $" ({why})")}");
+    }
+
+    /// <summary>A usage error for the first of <paramref name="names"/> that was given: it has no meaning here (<paramref name="why"/>).</summary>
+    public void Reject(IEnumerable<string> names, string why)
+    {
+        foreach (var name in names)
+            if (Has(name)) throw new UsageException($"{name} {why}");
+    }
+
+    /// <summary>A usage error when positional arguments were given to a command that takes none.</summary>
+    public void NoPositional()
+    {
+        if (_positional.Count > 0) throw new UsageException($"unexpected argument '{_positional[0]}'");
+    }
 
     /// <summary>
     /// Fills options the command line did not give from a config file's object of options (keys are
@@ -130,14 +161,29 @@ public sealed class OptionReader
     /// <summary>Every option given on the command line or filled from a config file.</summary>
     public IEnumerable<string> Names => _values.Keys;
 
-    public bool Flag(string name) => _values.ContainsKey(name);
+    /// <summary>Whether a flag was given.</summary>
+    public bool Flag(string name) => Has(name);
 
     /// <summary>Every value of a repeatable option, in order.</summary>
-    public IReadOnlyList<string> Strings(string name) => _lists.TryGetValue(name, out var l) ? l : [];
+    public IReadOnlyList<string> Strings(string name)
+    {
+        Schema.Spec(name);
+        return _lists.TryGetValue(name, out var l) ? l : [];
+    }
 
-    public bool Has(string name) => _values.ContainsKey(name);
+    /// <summary>Whether the option was given (on the command line or by a config file).</summary>
+    public bool Has(string name)
+    {
+        Schema.Spec(name);
+        return _values.ContainsKey(name);
+    }
 
-    public string? String(string name) => _values.TryGetValue(name, out var v) ? v : null;
+    /// <summary>The option's value as given, or null.</summary>
+    public string? String(string name)
+    {
+        Schema.Spec(name);
+        return _values.TryGetValue(name, out var v) ? v : null;
+    }
 
     public int Int(string name, int fallback) => Get(name, fallback, s => int.Parse(s, NumberStyles.Integer, CultureInfo.InvariantCulture));
 
@@ -166,13 +212,18 @@ public sealed class OptionReader
         return (long)v;
     }
 
-    T Get<T>(string name, T fallback, Func<string, T> parse)
+    T Get<T>(string name, T fallback, Func<string, T> parse) where T : IConvertible
     {
+        var spec = Schema.Spec(name);
         if (!_values.TryGetValue(name, out var s) || s is null) return fallback;
-        try { return parse(s); }
+        T value;
+        try { value = parse(s); }
         catch (Exception e) when (e is FormatException or OverflowException)
         {
             throw new UsageException($"option {name}: cannot read '{s}' ({e.Message.TrimEnd('.')})");
         }
+        if (spec.Min is { } min && value.ToDouble(CultureInfo.InvariantCulture) < min)
+            throw new UsageException(string.Create(CultureInfo.InvariantCulture, $"{name} must be at least {min} (got {s})"));
+        return value;
     }
 }

@@ -4,62 +4,14 @@ using GbaEngine.Training;
 
 namespace GbaEngine.Cli.Options;
 
-/// <summary>How an option is written on the command line.</summary>
-public enum OptionKind
-{
-    /// <summary>--name VALUE, at most once.</summary>
-    Value,
-    /// <summary>--name, no value.</summary>
-    Flag,
-    /// <summary>--name VALUE, repeatable (a config file gives a list).</summary>
-    List,
-}
-
-/// <summary>Where an option may come from and what happens to it on resume.</summary>
-[Flags]
-public enum OptionScope
-{
-    /// <summary>Steers this invocation only (--out, --json, --resume): never saved, free to differ on resume.</summary>
-    RunControl = 0,
-    /// <summary>Part of the run: kept in a checkpoint's command line, so `--resume DIR` alone rebuilds it.</summary>
-    Saved = 1,
-    /// <summary>A config file or a sweep point may set it (config files hold the run, not where its output goes).</summary>
-    Config = 2,
-    /// <summary>Picks where the other options come from (--config, --sweep, --index): expanded, then dropped.</summary>
-    Source = 4,
-    /// <summary>Saved and settable by a config file: every option that shapes a run.</summary>
-    Run = Saved | Config,
-}
-
-/// <summary>
-/// One option of `gba train` / `gba demo`. Trainer settings carry how they bind to
-/// <see cref="TrainerOptions"/> (<see cref="Bind"/>) and how they appear in config.json's "options"
-/// (<see cref="Effective"/>, for the methods in <see cref="AppliesTo"/>).
-/// </summary>
-public sealed record OptionSpec(string Name, OptionKind Kind, OptionScope Scope, string Group, string Value, string Help)
-{
-    /// <summary>"--name".</summary>
-    public string Flag => "--" + Name;
-
-    /// <summary>The key in config files, config.json and sweep files ("d_sae" for --d-sae).</summary>
-    public string Key => Name.Replace('-', '_');
-
-    /// <summary>Reads the option into the trainer settings (demo: the demo's defaults apply).</summary>
-    public Func<OptionReader, bool, TrainerOptions, TrainerOptions>? Bind { get; init; }
-
-    /// <summary>The resolved value recorded in config.json (defaults included, so a changed default does not change a repeat).</summary>
-    public Func<TrainerOptions, JsonNode?>? Effective { get; init; }
-
-    /// <summary>Methods whose config.json records this setting (other methods ignore it).</summary>
-    public Func<TrainingMethod, bool> AppliesTo { get; init; } = _ => true;
-}
-
 /// <summary>
 /// The option schema of `gba train` and `gba demo`: one entry per option, from which the command's
 /// parsing (value options, flags, lists), its help, what config and sweep files may set, what a
 /// checkpoint saves and may see changed on resume, the trainer settings and config.json's "options"
 /// are all derived. Adding a trainer option is one property on <see cref="TrainerOptions"/> (which
-/// gives it its JSON, checkpoint and resume-compatibility contract) and one entry here.
+/// gives it its JSON, checkpoint and resume-compatibility contract) and one entry here. The options
+/// other commands share (threads, kernel set, data files and the loader's flags, output switches) are
+/// <see cref="SharedOptions"/>' entries, bound to the trainer here.
 /// </summary>
 public static class TrainOptions
 {
@@ -121,16 +73,13 @@ public static class TrainOptions
         Trainer("lr", "Budget", "X", "AdamW learning rate", (o, _, t) => t with { LearningRate = o.Double("--lr", Paper.LearningRate) }, t => t.LearningRate),
         Trainer("weight-decay", "Budget", "X", "AdamW weight decay", (o, _, t) => t with { WeightDecay = o.Double("--weight-decay", 0) }, t => t.WeightDecay),
         Trainer("seed", "Budget", "S", "seed of the initialisation (and of the data unless --data-seed)", (o, _, t) => t with { Seed = o.ULong("--seed", 1) }, t => t.Seed),
-        Trainer("threads", "Budget", "T", "worker threads (default: all cores)", (o, _, t) => t with { Threads = o.Int("--threads", Environment.ProcessorCount) }, t => t.Threads),
+        SharedOptions.Threads with { Group = "Budget", Bind = (o, _, t) => t with { Threads = SharedOptions.ReadThreads(o) }, Effective = t => t.Threads },
         Trainer("normalize", "Budget", "pertoken|datasetscale", "input normalisation (pertoken: every token to unit norm)",
             (o, _, t) => t with { Normalization = o.Enum("--normalize", Paper.Normalization) }, t => t.Normalization.ToString().ToLowerInvariant()),
         Trainer("eval-every", "Budget", "STEPS", "evaluate every STEPS steps (0: only at the end)", (o, _, t) => t with { EvalEvery = o.Int("--eval-every", Paper.EvalEvery) }, t => t.EvalEvery),
         Trainer("eval-points", "Budget", "N", "also evaluate at N log-spaced steps (a learning curve in metrics.jsonl)",
             (o, _, t) => t with { EvalPoints = o.Int("--eval-points", Paper.EvalPoints) }, t => t.EvalPoints),
-        new("kernels", OptionKind.Value, OptionScope.Run, "Budget", "scalar|avx2|avx512", "kernel set (default: GBA_KERNELS, else the best this CPU has)")
-        {
-            Bind = (o, _, t) => t with { Kernels = o.String("--kernels") is { } k ? Kernels.KernelSelector.Parse(k) : null },
-        },
+        SharedOptions.Kernels with { Group = "Budget", Bind = (o, _, t) => t with { Kernels = SharedOptions.ReadKernels(o) } },
         // Each baseline's own settings (other methods ignore them, so their config.json leaves them out).
         Trainer("l1", "Method", "LAMBDA", "L1: penalty LAMBDA*sum |a_m|*||w_m||*h_m (decoder not renormalised)",
             (o, _, t) => t with { L1Coefficient = o.Double("--l1", Paper.L1Coefficient) }, t => t.L1Coefficient, TrainingMethod.L1),
@@ -147,25 +96,16 @@ public static class TrainOptions
         Trainer("mp-steps", "Method", "T", "MP: matching-pursuit steps", (o, _, t) => t with { MpSteps = o.Int("--mp-steps", 3) }, t => t.MpSteps, TrainingMethod.Mp),
         new("eval-mp-steps", OptionKind.Value, OptionScope.Saved, "Method", "T1,T2,...", "MP: also evaluate the trained dictionary at these step counts"),
         // Synthetic data
-        Run("features", "Synthetic", "n", "true features"),
-        Run("dim", "Synthetic", "d", "row width (also of raw files, with --dtype)"),
-        Run("sparsity", "Synthetic", "s", "active features per token"),
-        Run("profile", "Synthetic", "uniform|powerlaw", "feature frequency profile"),
-        Run("exponent", "Synthetic", "A", "power-law exponent"),
-        Run("noise", "Synthetic", "SIGMA", "Gaussian noise per element"),
-        Run("magnitude-min", "Synthetic", "X", "smallest feature magnitude"),
-        Run("magnitude-max", "Synthetic", "X", "largest feature magnitude"),
-        Run("mix-sparsity", "Synthetic", "S2", "a second sparsity for a fraction of the tokens"),
-        Run("mix-fraction", "Synthetic", "F", "that fraction"),
+        .. SyntheticOptions.All,
         Run("data-seed", "Synthetic", "S", "seed of the synthetic problem or of the file shuffle (default --seed)"),
         // Data files
-        Run("data", "Data files", "PATH", ".npy, .safetensors, raw; files, directories or globs (repeatable)", OptionKind.List),
-        Run("dtype", "Data files", "f32|f16|bf16", "element type of raw files (with --dim)"),
-        Run("tensor", "Data files", "NAME", "safetensors tensor"),
-        Run("row-limit", "Data files", "N", "use at most N rows"),
-        Run("skip-nonfinite", "Data files", "", "skip rows with NaN/Inf (default: an error)", OptionKind.Flag),
+        SharedOptions.Data,
+        SharedOptions.RawDType,
+        SharedOptions.Tensor,
+        SharedOptions.RowLimit,
+        SharedOptions.SkipNonFinite,
         Run("eval-tokens", "Data files", "N", "held-out evaluation tokens (files: the last rows, at most 10%)"),
-        Run("ground-truth", "Data files", "FILE.npy", "true features [n x d]: FRR and per-feature best cosines, recovery.json"),
+        SharedOptions.GroundTruth,
         Run("token-text", "Data files", "FILE.tsv", "token text per activation row: top-activating tokens in the report"),
         // Where the options come from
         new("config", OptionKind.Value, OptionScope.Source, "Config", "FILE",
@@ -175,8 +115,8 @@ public static class TrainOptions
         // Output
         new("out", OptionKind.Value, OptionScope.RunControl, "Output", "DIR",
             "config.json, metrics.jsonl, loss.jsonl, neurons.json, summary.json, sae/ (SAELens layout), top_activations.json with --token-text; error.txt if the run failed"),
-        new("json", OptionKind.Flag, OptionScope.RunControl, "Output", "", "last stdout line: one JSON object"),
-        new("quiet", OptionKind.Flag, OptionScope.RunControl, "Output", "", "no progress on stderr"),
+        SharedOptions.Json,
+        SharedOptions.Quiet,
         Run("format", "Output", "saelens|sparsify", "layout of DIR/sae: SAELens 6 (default) or sparsify's DIR/sae/HOOK/ (TopK with a dataset scale only)"),
         Run("model-name", "Output", "NAME", "recorded in sae/cfg.json for SAELens / SAEBench (e.g. gpt2); default: harvest.json beside --data"),
         Run("hook-name", "Output", "NAME", "recorded there too (e.g. blocks.6.hook_resid_post; SAEBench reads the layer from it)"),
@@ -188,17 +128,32 @@ public static class TrainOptions
         Run("keep-checkpoints", "Checkpoints", "K", "newest checkpoints kept (default 3)"),
         new("resume", OptionKind.Value, OptionScope.RunControl, "Checkpoints", "DIR",
             "continue the run in DIR exactly; saved options apply, --steps/--tokens may grow it; Ctrl-C stops after the current step with a checkpoint, twice at once"),
-        new("help", OptionKind.Flag, OptionScope.RunControl, "", "", "this text"),
+        OptionSchema.HelpOption,
     ];
 
-    static readonly Dictionary<string, OptionSpec> ByFlag = All.ToDictionary(s => s.Flag);
+    /// <summary>`gba train`'s schema (parsing and help).</summary>
+    public static readonly OptionSchema Schema = new("train", "train an SAE on activation files (--data) or on synthetic data from the paper's model", All)
+    {
+        Usage = ["[--data PATH...] [options]", "--config FILE | --sweep FILE --index I | --resume DIR [options]"],
+    };
+
+    /// <summary>`gba demo`'s: the same options, the demo's defaults.</summary>
+    public static readonly OptionSchema DemoSchema = Schema with
+    {
+        Command = "demo",
+        Summary = "train GBA on the embedded synthetic default and print the metrics",
+        Usage = ["[options]"],
+        Notes = $"""
+            Default: synthetic data from the paper's model with n={DemoDefaults.Features} unit Gaussian features in
+            d={DemoDefaults.Dim}, s={DemoDefaults.Sparsity} active per token (f = s/n), magnitudes U(0.5, 1.5), trained with the same
+            defaults as 'gba train': a tied JumpReLU SAE with M={Paper.Neurons} neurons, GBA with K={Paper.Groups} groups and TAFs
+            {Paper.Htf} -> {Paper.Ltf} (the paper's setting, not told s), AdamW lr {Paper.LearningRate}, batch {Paper.BatchSize},
+            {Paper.Tokens:N0} tokens. Every 'gba train' option overrides it.
+            """,
+    };
 
     /// <summary>Options followed by a value (lists included).</summary>
-    public static readonly IReadOnlySet<string> ValueOptions = All.Where(s => s.Kind != OptionKind.Flag).Select(s => s.Flag).ToHashSet();
-    /// <summary>Options without a value ("-h" is --help's short form).</summary>
-    public static readonly IReadOnlySet<string> Flags = All.Where(s => s.Kind == OptionKind.Flag).Select(s => s.Flag).Append("-h").ToHashSet();
-    /// <summary>Options that may be given more than once.</summary>
-    public static readonly IReadOnlySet<string> Repeatable = All.Where(s => s.Kind == OptionKind.List).Select(s => s.Flag).ToHashSet();
+    public static IReadOnlySet<string> ValueOptions => Schema.ValueOptions;
     /// <summary>What config files and sweep points may set: everything that shapes the run, nothing about where output goes.</summary>
     public static readonly IReadOnlySet<string> Configurable = All.Where(s => s.Scope.HasFlag(OptionScope.Config)).Select(s => s.Flag).ToHashSet();
     /// <summary>Options that steer one invocation: never saved in a checkpoint, free to differ on resume.</summary>
@@ -207,7 +162,7 @@ public static class TrainOptions
     public static readonly IReadOnlySet<string> Sources = All.Where(s => s.Scope == OptionScope.Source).Select(s => s.Flag).ToHashSet();
 
     /// <summary>A reader of these options over <paramref name="args"/>.</summary>
-    public static OptionReader Reader(IReadOnlyList<string> args) => new(args, ValueOptions, Flags, Repeatable);
+    public static OptionReader Reader(IReadOnlyList<string> args) => Schema.Read(args);
 
     /// <summary>The trainer settings the options give (train and demo share the defaults; the demo differs only in its data).</summary>
     public static TrainerOptions Trainer(OptionReader o, bool demo)
@@ -234,22 +189,6 @@ public static class TrainOptions
     /// <summary>The method as --method spells it.</summary>
     public static string MethodName(TrainingMethod method) => method == TrainingMethod.JumpReluL0 ? "jumprelu-l0" : method.ToString().ToLowerInvariant();
 
-    /// <summary>The options section of the help text, one line per option under its group.</summary>
-    public static string Help()
-    {
-        var w = new System.Text.StringBuilder();
-        foreach (var group in All.Where(s => s.Group.Length > 0).GroupBy(s => s.Group))
-        {
-            w.Append(group.Key).Append(":\n");
-            foreach (var s in group)
-            {
-                var usage = s.Kind == OptionKind.Flag ? s.Flag : $"{s.Flag} {s.Value}";
-                w.Append("  ").Append(usage.PadRight(44)).Append(' ').Append(s.Help).Append('\n');
-            }
-        }
-        return w.ToString();
-    }
-
     /// <summary>The entry of "--name".</summary>
-    public static OptionSpec Spec(string flag) => ByFlag[flag];
+    public static OptionSpec Spec(string flag) => Schema.Spec(flag);
 }
