@@ -13,7 +13,7 @@ public class LayeringTests
     /// evaluation, training, checkpoint persistence, uses of a trained SAE.</summary>
     public static readonly string[] EngineLayers =
     [
-        "Rng", "Memory", "Threading", "Kernels", "Formats",
+        "Rng", "Memory", "Threading", "Collectives", "Kernels", "Formats",
         "Streams", "Activations", "Synthetic",
         "Model", "Encoders", "Interop", "Inference", "Evaluation", "Training", "Checkpoints", "Uses",
     ];
