@@ -10,12 +10,12 @@ namespace GbaEngine.Tests.Architecture;
 public class LayeringTests
 {
     /// <summary>GbaEngine's namespaces, lowest first: base, data, model, encoders, SAE files and inference,
-    /// evaluation, training, checkpoint persistence.</summary>
+    /// evaluation, training, checkpoint persistence, uses of a trained SAE.</summary>
     public static readonly string[] EngineLayers =
     [
         "Rng", "Memory", "Threading", "Collectives", "Kernels", "Formats",
         "Streams", "Activations", "Synthetic",
-        "Model", "Encoders", "Interop", "Inference", "Evaluation", "Training", "Checkpoints",
+        "Model", "Encoders", "Interop", "Inference", "Evaluation", "Training", "Checkpoints", "Uses",
     ];
 
     [Fact]

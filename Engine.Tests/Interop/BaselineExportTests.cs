@@ -46,9 +46,14 @@ public class BaselineExportTests
             Assert.Equal(expectedArchitecture, arch);
             if (method == TrainingMethod.BatchTopK)
             {
+                // θ on every neuron and b_enc = b, each then multiplied by the folded decoder norm n_m.
                 Assert.True(sae.Architecture.ReluThreshold > 0);
-                Assert.All(t["threshold"], v => Assert.Equal(sae.Architecture.ReluThreshold, v));
-                Assert.Equal(sae.Parameters.Bias.ToArray(), t["b_enc"]);
+                var n = EngineRoundTripTests.FoldedFeatureScale(sae);
+                for (int i = 0; i < m; i++)
+                {
+                    Assert.Equal(sae.Architecture.ReluThreshold * n[i], t["threshold"][i], 1e-5 * Math.Max(1, t["threshold"][i]));
+                    Assert.Equal(sae.Parameters.Bias[i] * n[i], t["b_enc"][i], 1e-5 * Math.Max(1, Math.Abs(t["b_enc"][i])));
+                }
             }
 
             using var encoder = new BatchEncoder(sae.Architecture, sae.Parameters, raw.Count, 1);

@@ -12,7 +12,8 @@ namespace GbaEngine.Tests.Interop;
 /// Export then import: an SAE exported by <see cref="SaeLensExport"/> and loaded back as an
 /// <see cref="SaeModel"/> encodes and decodes raw activations as the engine's own path does
 /// (normalise, <see cref="BatchEncoder"/>, <see cref="SparseDecoder"/>, back to the original scale),
-/// within fp32 rounding, for tied/untied × JumpReLU/ReLU/TopK and both input normalisations.
+/// within fp32 rounding, for tied/untied × JumpReLU/ReLU/TopK and both input normalisations; feature values
+/// are the engine's times the decoder norm folded out of the export (TopK: unfolded, the same values).
 /// </summary>
 [Trait("Category", "Kernels")]
 public class EngineRoundTripTests
@@ -69,11 +70,32 @@ public class EngineRoundTripTests
 
     sealed record EngineOutput(int[][] Indices, float[][] Values, float[][] Xhat, double[][] Margin);
 
-    /// <summary>The engine's own path, plus each neuron's distance (in double) from its gate decision so a rare rounding flip can be told from a bug.</summary>
+    /// <summary>
+    /// The factor between the engine's code value h and the exported feature value: the exported decoder row's
+    /// norm before folding, ‖a_m·w_m·g‖ with g = 1/s (or √d per token); 1 for TopK, whose norms are not folded.
+    /// </summary>
+    internal static double[] FoldedFeatureScale(SparseAutoencoder sae)
+    {
+        var p = sae.Parameters;
+        int d = sae.Dim;
+        double g = sae.Normalization == InputNormalization.PerToken ? Math.Sqrt(d) : 1.0 / sae.InputScale;
+        return Enumerable.Range(0, sae.Neurons).Select(n =>
+        {
+            if (sae.Architecture.Sparsity == SparsityMode.TopK) return 1.0;
+            var w = p.DecoderRow(n);
+            double n2 = 0;
+            for (int j = 0; j < d; j++) n2 += (double)w[j] * w[j];
+            return Math.Abs(p.Scale[n]) * Math.Sqrt(n2) * g;
+        }).ToArray();
+    }
+
+    /// <summary>The engine's own path (values mapped to the export's by <see cref="FoldedFeatureScale"/>), plus each
+    /// neuron's distance (in double) from its gate decision so a rare rounding flip can be told from a bug.</summary>
     static EngineOutput Engine(SparseAutoencoder sae, float[] raw, int rows)
     {
         var p = sae.Parameters;
         int d = sae.Dim, m = sae.Neurons, stride = p.Stride;
+        var folded = FoldedFeatureScale(sae);
         var x = new AlignedArray((long)rows * stride);
         var factors = new float[rows];
         sae.NormalizeBatch(raw, rows, x.Span, factors);
@@ -85,6 +107,7 @@ public class EngineRoundTripTests
         {
             result.Indices[t] = code.Indices(t).ToArray();
             result.Values[t] = code.Values(t).ToArray();
+            for (int r = 0; r < result.Values[t].Length; r++) result.Values[t][r] = (float)(result.Values[t][r] * folded[result.Indices[t][r]]);
             SparseDecoder.Reconstruct(p, code.Indices(t), code.Values(t), xhat);
             result.Xhat[t] = xhat.Take(d).Select(v => v * factors[t]).ToArray();
             var y = new double[m];

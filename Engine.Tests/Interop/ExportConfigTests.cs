@@ -20,7 +20,10 @@ public class ExportConfigTests
         var dir = Path.Combine(Path.GetTempPath(), "gba-cfg-" + Guid.NewGuid().ToString("N"));
         try
         {
-            SaeLensExport.Write(dir, sae, metadata: new Dictionary<string, string?> { ["model_name"] = "gpt2", ["hook_name"] = "blocks.6.hook_resid_post", ["dataset"] = "x", ["unset"] = null });
+            SaeLensExport.Write(dir, sae, metadata: new SaeLensMetadata
+            {
+                ModelName = "gpt2", HookName = "blocks.6.hook_resid_post", ContextSize = 128, DatasetPath = "Skylion007/openwebtext", PrependBos = true, Dataset = "x",
+            });
             using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "cfg.json")));
             var c = doc.RootElement;
             Assert.Equal(architecture, c.GetProperty("architecture").GetString());
@@ -30,11 +33,19 @@ public class ExportConfigTests
             Assert.True(c.GetProperty("apply_b_dec_to_input").GetBoolean());
             Assert.Equal(normalize, c.GetProperty("normalize_activations").GetString());
             Assert.Equal("none", c.GetProperty("reshape_activations").GetString());
-            Assert.Equal("gpt2", c.GetProperty("metadata").GetProperty("model_name").GetString());
-            Assert.Equal("gpt2", c.GetProperty("model_name").GetString());              // also top level, for SAELens' pre-6.0 reader
-            Assert.Equal("blocks.6.hook_resid_post", c.GetProperty("hook_name").GetString());
-            Assert.False(c.TryGetProperty("dataset", out _));                             // only SAELens' own metadata keys are mirrored
-            Assert.False(c.GetProperty("metadata").TryGetProperty("unset", out _));
+            // SAELens 6's metadata block: a 6.x version (else the config is read as pre-6.0 and the block dropped), typed fields.
+            var meta = c.GetProperty("metadata");
+            Assert.StartsWith("6.", meta.GetProperty("sae_lens_version").GetString());
+            Assert.Equal(JsonValueKind.Null, meta.GetProperty("sae_lens_training_version").ValueKind);
+            Assert.Equal("gpt2", meta.GetProperty("model_name").GetString());
+            Assert.Equal("blocks.6.hook_resid_post", meta.GetProperty("hook_name").GetString());
+            Assert.Equal(128, meta.GetProperty("context_size").GetInt32());
+            Assert.Equal("Skylion007/openwebtext", meta.GetProperty("dataset_path").GetString());
+            Assert.True(meta.GetProperty("prepend_bos").GetBoolean());
+            Assert.Equal(JsonValueKind.Object, meta.GetProperty("model_from_pretrained_kwargs").ValueKind);
+            Assert.Equal("x", meta.GetProperty("dataset").GetString());
+            Assert.False(c.TryGetProperty("model_name", out _));                       // SAELens 6 keeps these in metadata only
+            Assert.False(c.TryGetProperty("hook_name", out _));
             Assert.True(c.TryGetProperty("gba_engine", out var extras));
             Assert.Equal(norm == InputNormalization.PerToken ? "per_token" : "dataset_scale", extras.GetProperty("normalization").GetString());
             if (sparsity == SparsityMode.TopK)
@@ -43,6 +54,8 @@ public class ExportConfigTests
                 Assert.False(c.GetProperty("rescale_acts_by_decoder_norm").GetBoolean());
             }
             else Assert.False(c.TryGetProperty("k", out _));
+
+            Assert.Equal(sparsity == SparsityMode.TopK ? "not folded" : "folded", extras.GetProperty("decoder_norms").GetString()![..(sparsity == SparsityMode.TopK ? 10 : 6)]);
 
             var header = ReadHeader(Path.Combine(dir, "sae_weights.safetensors"));
             var expected = new Dictionary<string, long[]> { ["W_enc"] = [20, 48], ["b_enc"] = [48], ["W_dec"] = [48, 20], ["b_dec"] = [20] };

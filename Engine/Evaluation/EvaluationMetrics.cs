@@ -35,4 +35,19 @@ public sealed record EvaluationMetrics
     public const double HistogramMinLog10 = -7;
     /// <summary>Width of a histogram bin (log10 frequency).</summary>
     public const double HistogramBinWidth = 0.5;
+
+    /// <summary>The log10 firing-frequency histogram (see <see cref="FrequencyHistogram"/>) of features that fired
+    /// <paramref name="fires"/> times over <paramref name="tokens"/> tokens; features that never fired are left out.</summary>
+    public static int[] FrequencyHistogramOf(ReadOnlySpan<long> fires, long tokens)
+    {
+        var hist = new int[(int)(-HistogramMinLog10 / HistogramBinWidth) + 1];
+        foreach (long f in fires)
+        {
+            if (f == 0) continue;
+            double lg = Math.Log10((double)f / tokens);
+            int bin = (int)Math.Floor((lg - HistogramMinLog10) / HistogramBinWidth);
+            hist[Math.Clamp(bin, 0, hist.Length - 1)]++;
+        }
+        return hist;
+    }
 }

@@ -167,15 +167,8 @@ public static class Evaluator
 
         public EvaluationMetrics Metrics(long n, ReadOnlySpan<long> fires, NeuronGroups? groups)
         {
-            var hist = new int[(int)(-EvaluationMetrics.HistogramMinLog10 / EvaluationMetrics.HistogramBinWidth) + 1];
             int dead = 0;
-            for (int k = 0; k < features; k++)
-            {
-                if (fires[k] == 0) { dead++; continue; }
-                double lg = Math.Log10(n == 0 ? 0 : (double)fires[k] / n);
-                int bin = (int)Math.Floor((lg - EvaluationMetrics.HistogramMinLog10) / EvaluationMetrics.HistogramBinWidth);
-                hist[Math.Clamp(bin, 0, hist.Length - 1)]++;
-            }
+            foreach (long f in fires) if (f == 0) dead++;
             return new EvaluationMetrics
             {
                 Tokens = n,
@@ -184,7 +177,7 @@ public static class Evaluator
                 L0 = n == 0 ? 0 : (double)Active / n,
                 FractionActive = n == 0 ? 0 : (double)Active / n / features,
                 DeadFraction = (double)dead / features,
-                FrequencyHistogram = hist,
+                FrequencyHistogram = EvaluationMetrics.FrequencyHistogramOf(fires, n),
                 Groups = groups is null ? [] : GroupFrequencies(groups, fires.ToArray(), n),
             };
         }

@@ -173,8 +173,9 @@ public sealed unsafe class SaeModel
     /// <summary>
     /// The same SAE as an inference model, exactly as <see cref="Interop.SaeLensExport"/> writes it: the
     /// dataset scale folded into the weights (or per-token norm as ConstantNormRescale), the output scale a
-    /// folded into the decoder rows, JumpReLU thresholds θ = −b. Feature values are therefore the ones
-    /// SAELens reports for the exported directory (a·value is the engine's f).
+    /// folded into the decoder rows, JumpReLU thresholds θ = −b, then (except TopK) the decoder norms folded
+    /// into the encoder so decoder rows are unit norm. Feature values are therefore the ones SAELens reports
+    /// for the exported directory: the engine's f = a·h mapped to activation units along a unit decoder row.
     /// </summary>
     public static SaeModel FromAutoencoder(SparseAutoencoder sae)
     {

@@ -6,21 +6,24 @@ using GbaEngine.Formats;
 namespace GbaEngine.Interop;
 
 /// <summary>
-/// Reads back an MP-SAE this engine exported (cfg.json "architecture": "mp", with "mp_steps"), which
-/// no one-pass inference model can run: the atoms are the W_dec rows renormalised (the export wrote
-/// a·w/s with a ≡ 1, or √d·w for per-token normalisation), b_pre = s·b_dec (or b_dec/√d), and the
-/// dataset scale s comes from the "gba_engine" block. The result runs through
-/// <see cref="Encoders.MatchingPursuitEncoder"/> with any number of steps.
+/// Reads back an MP-SAE this engine exported: SAELens' "matching_pursuit" layout (W_dec rows are the unit
+/// atoms, max_iterations the trained step count T) or the earlier "mp" layout (W_dec rows a·w/s with a ≡ 1,
+/// or √d·w per token, and "mp_steps"), which no one-pass inference model can run. The atoms are the W_dec
+/// rows renormalised, b_pre = s·b_dec (or b_dec/√d), and the dataset scale s comes from the "gba_engine"
+/// block. The result runs through <see cref="Encoders.MatchingPursuitEncoder"/> with any number of steps.
 /// </summary>
 public static class MatchingPursuitImport
 {
+    /// <summary>The architecture name of exports before the SAELens layout (cfg.json format_version 1).</summary>
+    const string LegacyArchitecture = "mp";
+
     /// <summary>Whether <paramref name="path"/> (an SAE or run directory, see <see cref="SaeDirectory"/>) holds an MP-SAE.</summary>
     public static bool IsMatchingPursuit(string path)
     {
         var (layout, directory) = SaeDirectory.Detect(path);
         if (layout != SaeLayout.GbaEngine) return false;
         var cfg = SaeConfigFile.Read(Path.Combine(directory, SaeLensExport.ConfigFile), "");
-        return cfg.String("architecture") == "mp";
+        return cfg.String("architecture") is SaeLensExport.MatchingPursuitArchitecture or LegacyArchitecture;
     }
 
     /// <summary>Loads the MP-SAE at <paramref name="path"/> as a trained model with its trained step count.</summary>
@@ -29,9 +32,11 @@ public static class MatchingPursuitImport
     {
         var (_, directory) = SaeDirectory.Detect(path);
         var cfg = SaeConfigFile.Read(Path.Combine(directory, SaeLensExport.ConfigFile), $"an MP-SAE directory needs it next to {SaeLensExport.WeightsFile}");
-        if (cfg.String("architecture") != "mp")
-            throw SaeFormatErrors.Create(cfg.Path, $"architecture '{cfg.String("architecture")}' is not a matching-pursuit SAE (expected \"mp\").");
-        int d = cfg.PositiveInt("d_in"), m = cfg.PositiveInt("d_sae"), steps = cfg.PositiveInt("mp_steps");
+        string? architecture = cfg.String("architecture");
+        if (architecture is not (SaeLensExport.MatchingPursuitArchitecture or LegacyArchitecture))
+            throw SaeFormatErrors.Create(cfg.Path, $"architecture '{architecture}' is not a matching-pursuit SAE (expected \"{SaeLensExport.MatchingPursuitArchitecture}\").");
+        int d = cfg.PositiveInt("d_in"), m = cfg.PositiveInt("d_sae");
+        int steps = cfg.PositiveInt(architecture == LegacyArchitecture ? "mp_steps" : "max_iterations");
         bool perToken = cfg.String("normalize_activations") == "constant_norm_rescale";
         float scale = 1f;
         if (!perToken)

@@ -5,8 +5,10 @@ namespace GbaEngine.Interop;
 /// <summary>
 /// Finds out what an SAE directory is and loads it: sae_weights.safetensors means the SAELens layout
 /// (this engine's export is one, marked by cfg.json's "gba_engine" key), sae.safetensors means
-/// sparsify, and a `gba train --out` run directory is followed into its sae/ subdirectory. A path
-/// to one of those files stands for its directory. Anything else is one
+/// sparsify, and a `gba train --out` run directory is followed into its sae/ subdirectory (and into
+/// sae/&lt;hookpoint&gt;/ for a sparsify export). A directory holding exactly one SAE in a subdirectory (a
+/// sparsify hookpoint) stands for it; with several, the error lists them. A path to one of those files
+/// stands for its directory. Anything else is one
 /// <see cref="InvalidDataException"/> saying what was looked for.
 /// </summary>
 public static class SaeDirectory
@@ -32,10 +34,12 @@ public static class SaeDirectory
         var runSae = Path.Combine(path, "sae");
         if (File.Exists(Path.Combine(runSae, SaeLensExport.WeightsFile)))
             return (IsEngineExport(runSae) ? SaeLayout.GbaEngine : SaeLayout.SaeLens, runSae);
+        // `gba train --format sparsify` writes sae/<hookpoint>/; one hookpoint is unambiguous.
+        if (Directory.Exists(runSae) && Hookpoints(runSae) is [var only])
+            return Detect(Path.Combine(runSae, only));
 
-        var hookpoints = Directory.EnumerateDirectories(path)
-            .Where(dir => File.Exists(Path.Combine(dir, SparsifyImport.WeightsFile)) || File.Exists(Path.Combine(dir, SaeLensExport.WeightsFile)))
-            .Select(Path.GetFileName).Order(StringComparer.Ordinal).ToList();
+        var hookpoints = Hookpoints(path);
+        if (hookpoints.Count == 1) return Detect(Path.Combine(path, hookpoints[0]));
         if (hookpoints.Count > 0)
             throw SaeFormatErrors.Create(path, $"holds {hookpoints.Count} SAEs in subdirectories ({string.Join(", ", hookpoints.Take(8))}{(hookpoints.Count > 8 ? ", ..." : "")}): name one of them.");
         if (File.Exists(Path.Combine(path, SaeLensExport.ConfigFile)))
@@ -43,6 +47,11 @@ public static class SaeDirectory
         throw SaeFormatErrors.Create(path,
             $"not an SAE directory: expected {SaeLensExport.ConfigFile} with {SaeLensExport.WeightsFile} (SAELens, this engine's export) or {SparsifyImport.WeightsFile} (sparsify).");
     }
+
+    /// <summary>Subdirectories of <paramref name="path"/> that hold an SAE's weights (sparsify keeps one per hookpoint), by name.</summary>
+    static List<string> Hookpoints(string path) => Directory.EnumerateDirectories(path)
+        .Where(dir => File.Exists(Path.Combine(dir, SparsifyImport.WeightsFile)) || File.Exists(Path.Combine(dir, SaeLensExport.WeightsFile)))
+        .Select(dir => Path.GetFileName(dir)!).Order(StringComparer.Ordinal).ToList();
 
     /// <summary>Reads the SAE at <paramref name="path"/> (see <see cref="Detect"/>); <see cref="Inference.SaeModel.Load"/> runs it.</summary>
     internal static SaeWeights Read(string path)

@@ -36,6 +36,9 @@ internal static class SaeLensImport
             "standard" => throw SaeFormatErrors.Create(cfg.Path, $"activation_fn '{activationFn}' is not supported for the standard architecture: expected relu or topk."),
             "jumprelu" => SaeActivation.JumpRelu,
             "topk" => SaeActivation.TopK,
+            SaeLensExport.MatchingPursuitArchitecture or "mp" => throw SaeFormatErrors.Create(cfg.Path,
+                "a matching-pursuit SAE has no one-pass encoder: this engine's own MP exports load with MatchingPursuitImport (gba eval and gba encode do so); " +
+                "MP-SAEs trained elsewhere are not supported."),
             _ => throw SaeFormatErrors.Create(cfg.Path, $"architecture '{architecture}' is not supported: expected standard, jumprelu or topk."),
         };
         int k = activation == SaeActivation.TopK ? TopKFromConfig(cfg, m) : 0;

@@ -32,8 +32,8 @@ public class MatchingPursuitCliTests
             Assert.True(fvu[0] >= fvu[1] && fvu[1] >= fvu[2], string.Join(", ", fvu));
             Assert.Equal(doc.RootElement.GetProperty("fvu").GetDouble(), fvu[1], 9);   // T = 2 is the trained setting
             using var cfg = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "sae", "cfg.json")));
-            Assert.Equal("mp", cfg.RootElement.GetProperty("architecture").GetString());
-            Assert.Equal(2, cfg.RootElement.GetProperty("mp_steps").GetInt32());
+            Assert.Equal("matching_pursuit", cfg.RootElement.GetProperty("architecture").GetString());   // SAELens' MP layout
+            Assert.Equal(2, cfg.RootElement.GetProperty("max_iterations").GetInt32());
         }
         finally { if (Directory.Exists(dir)) Directory.Delete(dir, true); }
     }

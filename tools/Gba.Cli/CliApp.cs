@@ -29,6 +29,8 @@ public static class CliApp
         new(SweepCommand.Schema, (o, _, stdout, stderr) => SweepCommand.Run(o, stdout, stderr)),
         new(EvalCommand.Schema, (o, _, stdout, stderr) => EvalCommand.Run(o, stdout, stderr)),
         new(EncodeCommand.Schema, (o, _, stdout, stderr) => EncodeCommand.Run(o, stdout, stderr)),
+        new(FeaturesCommand.Schema, (o, _, stdout, stderr) => FeaturesCommand.Run(o, stdout, stderr)),
+        new(SelectCommand.Schema, (o, _, stdout, stderr) => SelectCommand.Run(o, stdout, stderr)),
         new(HarvestCommand.Schema, (o, _, stdout, stderr) => HarvestCommand.Run(o, stdout, stderr)),
         new(ExperimentCommand.Schema, (o, _, stdout, stderr) => ExperimentCommand.Run(o, stdout, stderr)),
     ];

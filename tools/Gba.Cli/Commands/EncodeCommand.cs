@@ -3,7 +3,7 @@ using System.Globalization;
 using System.Text.Json.Nodes;
 using GbaEngine.Activations;
 using GbaEngine.Formats;
-using GbaEngine.Inference;
+using GbaEngine.Uses;
 
 using GbaEngine.Cli.Options;
 
@@ -50,8 +50,7 @@ public static class EncodeCommand
         var kernels = SharedOptions.ReadKernels(o);
         int threads = SharedOptions.ReadThreads(o), batch = o.Int(Batch.Flag, 4096);
 
-        var model = SaeModel.Load(saePath);
-        if (kernels is { } k) model = model.WithKernels(k);
+        using var model = CorpusEncoder.Open(saePath, threads, kernels);
         using var dataset = ActivationDataset.Open(paths, SharedOptions.ReadLoader(o) with { EvalRows = long.MaxValue });
         if (dataset.Dim != model.Dim)
             throw new InvalidDataException($"{dataset.Shards[0].Path}: rows have d = {dataset.Dim}, but the SAE in {saePath} expects d_in = {model.Dim}.");
@@ -64,13 +63,11 @@ public static class EncodeCommand
         using (var stream = dataset.OpenEvalStream())
         {
             var x = new float[(long)Math.Min(batch, rows) * model.Dim];
-            var codes = new SparseFeatureBatch();
             for (long done = 0; done < rows;)
             {
                 int n = (int)Math.Min(batch, rows - done);
                 stream.NextBatch(x, n);
-                model.EncodeBatch(x.AsSpan(0, n * model.Dim), n, codes, threads);
-                for (int t = 0; t < n; t++) writer.AppendRow(codes.Indices(t), codes.Values(t));
+                model.Encode(x, n, writer.AppendRow);
                 done += n;
                 progress.Report(done);
             }
@@ -82,7 +79,7 @@ public static class EncodeCommand
             ["sae"] = model.Source ?? Path.GetFullPath(saePath),
             ["d_in"] = model.Dim.ToString(CultureInfo.InvariantCulture),
             ["d_sae"] = model.Features.ToString(CultureInfo.InvariantCulture),
-            ["activation"] = model.Activation.ToString().ToLowerInvariant(),
+            ["activation"] = model.Activation,
             ["data"] = string.Join(";", dataset.Shards.Select(s => Path.GetFullPath(s.Path))),
             ["rows"] = "dataset rows in file order (shards concatenated), values = feature activations as the SAE defines them",
         });

@@ -97,6 +97,10 @@ public static class TrainCommand
             if (options.BudgetWarning() is { } budget) stdout.WriteLine($"gba {command} --dry-run: warning: {budget}");
             return CliApp.Ok;
         }
+        var exportFormat = ExportFormat(o, options, train.Dim);
+        var metadata = ExportMetadata.Read(o, dataPaths, describe);
+        if (dataPaths.Count > 0 && resume is null)
+            foreach (var exportWarning in ExportMetadata.Warnings(metadata)) stderr.WriteLine($"gba {command}: warning: {exportWarning}");
         bool json = o.Flag("--json");
         if (outDir != null)
         {
@@ -125,8 +129,7 @@ public static class TrainCommand
         {
             var effective = TrainOptions.Effective(options, data.Options);
             if (text != null) effective["token_text"] = Path.GetFullPath(text.Path);
-            foreach (var name in new[] { "--model-name", "--hook-name" })
-                if (o.String(name) is { } v) effective[name[2..].Replace('-', '_')] = v;
+            ExportMetadata.Record(o, effective);
             WriteConfig(Path.Combine(outDir, "config.json"), options, data.Config, effective);
         }
 
@@ -140,8 +143,9 @@ public static class TrainCommand
         {
             RunArtefacts.Write(outDir, result, eval, options, text, data.EvalRows?.FirstRow ?? 0);
             if (result.Final.BestCosines != null) RecoveryFile.Write(outDir, result.Final, eval.FeatureFrequencies);
-            Interop.SaeLensExport.Write(Path.Combine(outDir, "sae"), result.Model, options.Method.ToString().ToLowerInvariant(), result.Groups?.Assignment,
-                new Dictionary<string, string?> { ["dataset"] = describe, ["model_name"] = o.String("--model-name"), ["hook_name"] = o.String("--hook-name") });
+            string method = options.Method.ToString().ToLowerInvariant(), saeDir = Path.Combine(outDir, "sae");
+            if (exportFormat == SparsifyFormat) Interop.SparsifyExport.Write(Path.Combine(saeDir, Hookpoint(metadata)), result.Model, method);
+            else Interop.SaeLensExport.Write(saeDir, result.Model, method, result.Groups?.Assignment, metadata);
             // summary.json last: its presence marks a finished run (sweep summaries rely on it).
             RunConfig.WriteAtomically(Path.Combine(outDir, "summary.json"), summary);
         }
@@ -169,6 +173,22 @@ public static class TrainCommand
         plan.EnsureFits(MemoryPlan.Available);
         return plan;
     }
+
+    const string SaeLensFormat = "saelens", SparsifyFormat = "sparsify";
+
+    /// <summary>--format, checked before training: a layout that cannot hold this SAE is refused now, not after the run.</summary>
+    static string ExportFormat(OptionReader o, TrainerOptions options, int dim)
+    {
+        string format = o.String("--format") ?? SaeLensFormat;
+        if (format is not (SaeLensFormat or SparsifyFormat)) throw new UsageException($"option --format: '{format}' is not a layout (expected saelens or sparsify)");
+        if (format == SparsifyFormat && Interop.SparsifyExport.Unsupported(options.Architecture(dim), options.Normalization) is { } why)
+            throw new UsageException($"--format sparsify: {why}");
+        return format;
+    }
+
+    /// <summary>sparsify keeps one directory per hookpoint, named after it: the hook name, or "hookpoint" without one.</summary>
+    static string Hookpoint(Interop.SaeLensMetadata m) =>
+        m.HookName is { Length: > 0 } h && h.IndexOfAny(Path.GetInvalidFileNameChars()) < 0 && h is not ("." or "..") ? h : "hookpoint";
 
     /// <summary>Written into --out when training fails, so `gba sweep summarize` can tell failed runs from unfinished ones.</summary>
     public const string FailureFile = "error.txt";

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Text;
 using System.Text.Json.Nodes;
+using GbaEngine.Cli.Runs;
 
 using GbaEngine.Charts;
 
@@ -223,6 +224,9 @@ public static class ReportBuilder
     static void TopActivationsSection(StringBuilder html, RunData run)
     {
         html.Append("<h2>Top-activating tokens</h2>\n");
+        var table = run.FeatureTable;
+        if (table != null)
+            html.Append(string.Create(Ci, $"<p class=\"note\">Corpus feature table (gba features): <a href=\"{RunData.FeatureTableFolder}/{FeatureTableFiles.IndexFile}\">{RunData.FeatureTableFolder}/{FeatureTableFiles.IndexFile}</a>, every feature over {FormatValue(table["tokens"])} tokens ({FormatValue(table["dead"])} dead); links are relative to the run directory.</p>\n"));
         if (run.TopActivations is not { } top || top["features"] is not JsonArray features)
         {
             html.Append("<p class=\"note\">No token text for this run (train with --data FILE --token-text FILE.tsv to attach it).</p>\n");
@@ -232,7 +236,9 @@ public static class ReportBuilder
         html.Append("<div class=\"grid\">\n");
         foreach (var f in features.OfType<JsonObject>())
         {
-            html.Append(string.Create(Ci, $"<div class=\"feature\"><h3>neuron {f["neuron"]} &#183; frequency {Axis.Format(f["frequency"]?.GetValue<double>() ?? 0)} &#183; max activation {FormatValue(f["max_activation"])}</h3>\n"));
+            string link = table != null && f["neuron"]?.GetValue<int>() is { } n && n < (table["d_sae"]?.GetValue<int>() ?? 0)
+                ? $" &#183; <a href=\"{RunData.FeatureTableFolder}/{FeatureTableFiles.FeaturePath(n)}\">corpus</a>" : "";
+            html.Append(string.Create(Ci, $"<div class=\"feature\"><h3>neuron {f["neuron"]} &#183; frequency {Axis.Format(f["frequency"]?.GetValue<double>() ?? 0)} &#183; max activation {FormatValue(f["max_activation"])}{link}</h3>\n"));
             foreach (var e in (f["examples"] as JsonArray ?? []).OfType<JsonObject>())
                 html.Append(string.Create(Ci, $"<div class=\"ctx\"><span class=\"act\">{(e["activation"]?.GetValue<double>() ?? 0):F3}</span>{Enc(e["before"]?.ToString() ?? "")}<mark>{Enc(e["token"]?.ToString() ?? "")}</mark>{Enc(e["after"]?.ToString() ?? "")}</div>\n"));
             html.Append("</div>\n");

@@ -20,9 +20,14 @@ public sealed class RunData
     public IReadOnlyList<JsonObject> Loss { get; init; } = [];
     public JsonObject? Neurons { get; init; }
     public JsonObject? TopActivations { get; init; }
+    /// <summary>The index of a corpus feature table written into the run directory (`gba features --out RUN/features`).</summary>
+    public JsonObject? FeatureTable { get; init; }
 
     /// <summary>The effective options of the run (config.json "options"), or an empty object.</summary>
     public JsonObject Options => Config?["options"] as JsonObject ?? new JsonObject();
+
+    /// <summary>Where the report looks for a corpus feature table, relative to the run directory.</summary>
+    public const string FeatureTableFolder = "features";
 
     public static RunData Load(string dir)
     {
@@ -36,6 +41,7 @@ public sealed class RunData
             Loss = Lines(dir, LossLog.FileName),
             Neurons = Optional(dir, RunArtefacts.NeuronsFile),
             TopActivations = Optional(dir, RunArtefacts.TopActivationsFile),
+            FeatureTable = Optional(dir, Path.Combine(FeatureTableFolder, FeatureTableFiles.IndexFile)),
         };
         if (data.Config is null && data.Summary is null && data.Evaluations.Count == 0 && data.Neurons is null)
             throw new InvalidDataException($"{dir}: not a run directory (no config.json, summary.json, metrics.jsonl or neurons.json; write one with gba train --out).");

@@ -1,12 +1,11 @@
-using System.Globalization;
 using System.Text;
+using GbaEngine.Activations;
 
 namespace GbaEngine.Cli.Runs;
 
 /// <summary>
-/// Token text aligned with activation rows: a TSV with a header naming at least the columns
-/// sentence, position and piece (../shared/data/*.tokens.tsv), one line per activation row in dataset
-/// order. SentencePiece's word-start mark '▁' is shown as a space.
+/// Token text aligned with activation rows (<see cref="TokenTextFile"/>), held in memory for the run
+/// report's contexts: each row's sentence and piece, looked up by row.
 /// </summary>
 public sealed class TokenText
 {
@@ -20,26 +19,12 @@ public sealed class TokenText
 
     public static TokenText Read(string path)
     {
-        if (!File.Exists(path)) throw new FileNotFoundException($"{path}: token text file not found.");
-        using var r = new StreamReader(path, Encoding.UTF8);
-        var header = (r.ReadLine() ?? throw new InvalidDataException($"{path}: empty file, expected a TSV header with sentence, position and piece columns.")).Split('\t');
-        int cs = Array.IndexOf(header, "sentence"), cp = Array.IndexOf(header, "piece");
-        if (cs < 0 || cp < 0) throw new InvalidDataException($"{path}: the header must name 'sentence' and 'piece' columns (found: {string.Join(", ", header)}).");
         var sentence = new List<int>();
         var piece = new List<string>();
-        string? line;
-        int lineNo = 1;
-        while ((line = r.ReadLine()) != null)
+        foreach (var row in TokenTextFile.Read(path))
         {
-            lineNo++;
-            if (line.Length == 0) continue;
-            var f = line.Split('\t');
-            if (f.Length != header.Length)
-                throw new InvalidDataException($"{path}: line {lineNo} has {f.Length} columns, the header {header.Length}.");
-            if (!int.TryParse(f[cs], NumberStyles.Integer, CultureInfo.InvariantCulture, out int s))
-                throw new InvalidDataException($"{path}: line {lineNo}: sentence '{f[cs]}' is not an integer.");
-            sentence.Add(s);
-            piece.Add(f[cp]);
+            sentence.Add(row.Sentence);
+            piece.Add(row.Piece);
         }
         return new TokenText(path, sentence.ToArray(), piece.ToArray());
     }
@@ -51,15 +36,13 @@ public sealed class TokenText
         int lo = r, hi = r;
         while (lo > 0 && r - lo < window && _sentence[lo - 1] == _sentence[r]) lo--;
         while (hi + 1 < Count && hi - r < window && _sentence[hi + 1] == _sentence[r]) hi++;
-        return (Join(lo, r), Show(_piece[r]), Join(r + 1, hi + 1));
+        return (Join(lo, r), TokenTextFile.Display(_piece[r]), Join(r + 1, hi + 1));
     }
 
     string Join(int from, int to)
     {
         var sb = new StringBuilder();
-        for (int i = from; i < to; i++) sb.Append(Show(_piece[i]));
+        for (int i = from; i < to; i++) sb.Append(TokenTextFile.Display(_piece[i]));
         return sb.ToString();
     }
-
-    static string Show(string piece) => piece.Replace('\u2581', ' ');
 }
