@@ -20,8 +20,11 @@ public class StepAllocationTests
     [InlineData(TrainingMethod.TopK, true, 1)]
     [InlineData(TrainingMethod.TopK, false, 2)]
     [InlineData(TrainingMethod.BatchTopK, true, 2, true)]
+    [InlineData(TrainingMethod.BatchTopK, false, 1)]
     [InlineData(TrainingMethod.L1, true, 1, true)]
+    [InlineData(TrainingMethod.L1, false, 2)]
     [InlineData(TrainingMethod.JumpReluL0, false, 2, true)]
+    [InlineData(TrainingMethod.JumpReluL0, true, 1)]
     public void SteadyStateStepsAllocateNothing(TrainingMethod method, bool tied, int threads, bool repairs = false)
     {
         var spec = new SyntheticSpec(Features: 96, Dim: 24, Sparsity: 3);

@@ -99,27 +99,6 @@ public class BaselineTrainingTests
         Assert.Equal(a.Model.Architecture, b.Model.Architecture);
     }
 
-    [Theory]
-    [InlineData(TrainingMethod.L1, true, 1)]
-    [InlineData(TrainingMethod.L1, false, 2)]
-    [InlineData(TrainingMethod.BatchTopK, true, 1)]
-    [InlineData(TrainingMethod.BatchTopK, false, 2)]
-    [InlineData(TrainingMethod.JumpReluL0, true, 1)]
-    [InlineData(TrainingMethod.JumpReluL0, false, 2)]
-    public void SteadyStateStepsAllocateNothing(TrainingMethod method, bool tied, int threads)
-    {
-        var spec = new SyntheticSpec(Features: 96, Dim: 24, Sparsity: 3);
-        var tokens = new float[4096 * spec.Dim];
-        using (var gen = new SyntheticModel(spec, 3).OpenStream(0)) gen.NextBatch(tokens, 4096);
-        var stream = new GbaEngine.Streams.MemoryTokenStream(tokens, spec.Dim);
-        using var trainer = new SaeTrainer(Options(method, tied) with { Neurons = 160, Threads = threads }, spec.Dim);
-        trainer.Initialize(stream);
-        for (int i = 0; i < 30; i++) trainer.TrainStep(stream);
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 40; i++) trainer.TrainStep(stream);
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
-    }
-
     [Fact]
     public void BatchTopKRecoversFeaturesOnTheStatisticalModel()
     {
