@@ -43,6 +43,12 @@ m = re.search(r'<!-- walkthrough:begin -->(.*?)<!-- walkthrough:end -->', text, 
 if not m: sys.exit('README.md has no walkthrough markers')
 blocks = re.findall(r'```bash\n(.*?)```', m.group(1), re.S)
 if not blocks: sys.exit('README.md walkthrough has no bash blocks')
+# docs/cli.md explains the same steps with the same commands: they must not drift apart.
+cli = open(sys.argv[1].replace('README.md', 'docs/cli.md'), encoding='utf-8').read()
+detail = re.search(r'^## The walkthrough, step by step\n(.*?)(?=^## )', cli, re.S | re.M)
+if not detail: sys.exit('docs/cli.md has no "The walkthrough, step by step" section')
+if re.findall(r'```bash\n(.*?)```', detail.group(1), re.S) != blocks:
+    sys.exit('the commands of docs/cli.md "The walkthrough, step by step" differ from the README walkthrough')
 
 # (pattern a command must match, [(option, small value)]): first matching rule wins.
 rules = [
