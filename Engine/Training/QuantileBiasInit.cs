@@ -3,7 +3,7 @@ using GbaEngine.Model;
 namespace GbaEngine.Training;
 
 /// <summary>
-/// Warm start for the biases (the paper is silent; see README "Defaults"): b_m = −(1 − p_m) quantile
+/// Warm start for the biases (the paper is silent; see docs/cli.md "Defaults and why"): b_m = −(1 − p_m) quantile
 /// of neuron m's own pre-activations z_m over the first tokens, clamped to [−1, 0], so that each
 /// neuron starts firing at about its target frequency. With b ∈ [−1, 0] only the part of the
 /// distribution in [0, 1] matters, so a 256-bin histogram of z ∈ (0, 1] plus an overflow count per

@@ -60,7 +60,7 @@ public enum PreBiasMode
 
 /// <summary>
 /// Every setting of a training run. Defaults follow the paper where it speaks and our measurements
-/// where it is silent (README, "Defaults and why").
+/// where it is silent (docs/cli.md, "Defaults and why").
 /// </summary>
 public sealed record TrainerOptions
 {

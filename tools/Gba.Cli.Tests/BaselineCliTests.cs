@@ -55,7 +55,7 @@ public class BaselineCliTests
     public void BadHyperParameterIsExitCode2WithOneMessageInFlagTerms(string args, string message)
     {
         var (code, _, err) = Run(["train", .. Tiny.Split(' '), .. args.Split(' ')]);
-        Assert.Equal(2, code);                       // bad usage, as the README promises
+        Assert.Equal(2, code);                       // bad usage, as docs/cli.md promises
         Assert.Contains(message, err);
         Assert.DoesNotContain("TrainerOptions", err);
         Assert.Single(err.TrimEnd().Split('\n'));

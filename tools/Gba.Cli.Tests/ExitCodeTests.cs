@@ -4,7 +4,7 @@ using static GbaEngine.Cli.Tests.CliHarness;
 namespace GbaEngine.Cli.Tests;
 
 /// <summary>
-/// The README's promise, command by command and error class by error class: 0 ok, 1 the work failed
+/// The exit codes docs/cli.md promises, command by command and error class by error class: 0 ok, 1 the work failed
 /// (bad data, I/O, divergence), 2 bad usage (unknown options, bad values). Every failure is one line in
 /// flag terms: no library names (TrainerOptions., LoaderOptions.), no "(Parameter '…')".
 /// </summary>
@@ -72,7 +72,7 @@ public class ExitCodeTests
     public void ADivergedRunWithOutStopsKeepsItsCheckpointsAndWritesNoResult()
     {
         using var t = new TempDir();
-        var (code, stdout, err) = Run(["train", .. TinyArgs, "--lr", "1e10", "--out", t["run"], "--checkpoint-every", "1", "--quiet"]);
+        var (code, stdout, err) = Run(["train", .. TinyArgs, "--lr", "1e10", "--out", t["run"], "--checkpoint-every", "1"]);
         Assert.Equal(1, code);
         Assert.Contains("diverged at step", err);
         Assert.DoesNotContain("FVU", stdout);                         // nothing summarised as a result

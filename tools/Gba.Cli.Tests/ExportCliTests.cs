@@ -38,7 +38,7 @@ public class ExportCliTests : IDisposable
     {
         var outDir = Path.Combine(_dir, name);
         var (code, stdout, err) = Run(["train", "--data", _data, "--d-sae", "64", "--batch", "64", "--steps", "80", "--init-tokens", "1024",
-            "--buffer-tokens", "640", "--eval-tokens", "400", "--threads", "1", "--out", outDir, "--json", "--quiet", .. extra]);
+            "--buffer-tokens", "640", "--eval-tokens", "400", "--threads", "1", "--out", outDir, "--json", .. extra]);
         Assert.True(code == 0, err);
         return (outDir, stdout, err);
     }
@@ -90,7 +90,7 @@ public class ExportCliTests : IDisposable
         var (_, _, err2) = Train("layerless", "--hook-name", "resid_post", "--model-name", "gpt2");
         Assert.Contains("holds no layer number", err2);
         // Synthetic data has no model to name: no warning.
-        var (code, _, err3) = Run(["train", .. TinyArgs, "--quiet"]);
+        var (code, _, err3) = Run(["train", .. TinyArgs]);
         Assert.Equal(0, code);
         NoExportWarning(err3);
     }

@@ -35,7 +35,7 @@ public class HarvestCommandTests
             "--tokens", "200k", "--threads", "1", "--out", dir["run"], "--quiet", "--json");
         Assert.True(t.Code == 0, t.Err);
 
-        var e = Gba("eval", "--sae", dir["run"], "--model", Fixture.Model, "--hook", hook, "--token-ids", Fixture.TokenIds, "--threads", "1", "--quiet", "--json");
+        var e = Gba("eval", "--sae", dir["run"], "--model", Fixture.Model, "--hook", hook, "--token-ids", Fixture.TokenIds, "--threads", "1", "--json");   // not --quiet: the table is checked
         Assert.True(e.Code == 0, e.Err);
         Assert.Contains("loss recovered", e.Out);
         var j = LastJson(e.Out);

@@ -206,7 +206,7 @@ public class SweepTests
         }
         Assert.False(File.Exists(t["sw/run-001/summary.json"]), "the task finished before it could be killed: make the run longer");
 
-        var (code, _, err) = Run("train", "--sweep", t["s.json"], "--index", "1", "--out", t["sw"], "--quiet");
+        var (code, _, err) = Run("train", "--sweep", t["s.json"], "--index", "1", "--out", t["sw"]);   // not --quiet: the note is the point
         Assert.True(code == 0, err);
         Assert.Contains("holds checkpoints of this sweep point: resuming it", err);
         Assert.Contains("resuming", err);

@@ -1,3 +1,4 @@
+using System.Globalization;
 using GbaEngine.Cli.Commands;
 using GbaEngine.Cli.Options;
 using GbaEngine.Formats;
@@ -54,7 +55,9 @@ public static class CliApp
                 stdout.Write(command.Schema.Help());
                 return Ok;
             }
-            return command.Run(o, rest, stdout, stderr);
+            return command.Schema.Options.Contains(SharedOptions.Quiet) && o.Flag(SharedOptions.Quiet.Flag)
+                ? RunQuietly(command, o, rest, stdout, stderr)
+                : command.Run(o, rest, stdout, stderr);
         }
         catch (UsageException e)
         {
@@ -72,6 +75,30 @@ public static class CliApp
             stderr.WriteLine($"gba {args[0]}: {FlagTerms.Message(e)}");
             return Failed;
         }
+    }
+
+    /// <summary>
+    /// --quiet: a command that succeeds prints nothing but, with --json, its JSON object (the last line of what it
+    /// wrote); progress, notes, warnings and tables are dropped. Errors still reach stderr: a thrown one through
+    /// <see cref="Run"/>, and a command that reports its own failure by its exit code (a sweep with failed runs,
+    /// an interrupted run telling how to resume) has everything it wrote passed on.
+    /// </summary>
+    static int RunQuietly(Command command, OptionReader o, string[] rest, TextWriter stdout, TextWriter stderr)
+    {
+        using StringWriter said = new(CultureInfo.InvariantCulture), noted = new(CultureInfo.InvariantCulture);
+        int code = command.Run(o, rest, said, noted);
+        if (code != Ok)
+        {
+            stdout.Write(said.ToString());
+            stderr.Write(noted.ToString());
+        }
+        else if (command.Schema.Options.Contains(SharedOptions.Json) && o.Flag(SharedOptions.Json.Flag))
+        {
+            string last = said.ToString().TrimEnd().Split('\n')[^1].Trim();
+            if (!last.StartsWith('{')) throw new InvalidOperationException($"gba {command.Schema.Command} --json wrote no JSON object last");
+            stdout.WriteLine(last);
+        }
+        return code;
     }
 
     static int Version(TextWriter stdout)

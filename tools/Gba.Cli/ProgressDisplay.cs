@@ -4,7 +4,7 @@ using GbaEngine.Training;
 namespace GbaEngine.Cli;
 
 /// <summary>
-/// Training progress on stderr: a redrawn one-line bar (tokens/s, ETA, loss, L0, FVU) on a terminal;
+/// Training progress on stderr: a redrawn one-line bar (tokens/s, ETA once the rate is steady, loss, L0, FVU) on a terminal;
 /// when stderr is redirected (cluster logs), a plain line every <see cref="LineInterval"/> instead.
 /// </summary>
 public sealed class ProgressDisplay(TextWriter stderr, bool interactive, bool quiet) : ITrainingObserver
@@ -13,6 +13,7 @@ public sealed class ProgressDisplay(TextWriter stderr, bool interactive, bool qu
     static readonly TimeSpan RedrawInterval = TimeSpan.FromMilliseconds(200);
     TimeSpan _last = TimeSpan.FromDays(-1);
     double _fvu = double.NaN;
+    EtaEstimate? _eta;
 
     public void OnStep(in StepReport r)
     {
@@ -21,10 +22,11 @@ public sealed class ProgressDisplay(TextWriter stderr, bool interactive, bool qu
         bool last = r.Step == r.TotalSteps;
         if (!last && now - _last < (interactive ? RedrawInterval : LineInterval)) return;
         _last = now;
+        _eta ??= new EtaEstimate(r.TotalTokens);   // the first step always prints: it is the estimate's reference
+        string eta = _eta.Text(r.Tokens, r.Seconds);
         double frac = (double)r.Step / r.TotalSteps;
-        double eta = r.TokensPerSecond > 0 ? (r.TotalTokens - r.Tokens) / r.TokensPerSecond : 0;
         string stats = string.Create(CultureInfo.InvariantCulture,
-            $"{r.Tokens:N0}/{r.TotalTokens:N0} tok  {r.TokensPerSecond:N0} tok/s  ETA {Format(eta)}  loss {r.Loss:G4}  L0 {r.L0:F1}  FVU {(double.IsNaN(_fvu) ? "-" : _fvu.ToString("F4", CultureInfo.InvariantCulture))}");
+            $"{r.Tokens:N0}/{r.TotalTokens:N0} tok  {r.TokensPerSecond:N0} tok/s  {eta}  loss {r.Loss:G4}  L0 {r.L0:F1}  FVU {(double.IsNaN(_fvu) ? "-" : _fvu.ToString("F4", CultureInfo.InvariantCulture))}");
         if (interactive)
         {
             const int width = 24;

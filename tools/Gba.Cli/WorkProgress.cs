@@ -11,6 +11,7 @@ public sealed class WorkProgress(TextWriter stderr, bool interactive, bool quiet
 {
     readonly Stopwatch _clock = Stopwatch.StartNew();
     TimeSpan _last = TimeSpan.FromDays(-1);
+    readonly EtaEstimate _eta = new(total);
 
     /// <summary>Progress for a command writing to <paramref name="stderr"/>: interactive only when that is the real, unredirected console.</summary>
     public static WorkProgress For(TextWriter stderr, bool quiet, string unit, long total) =>
@@ -23,10 +24,10 @@ public sealed class WorkProgress(TextWriter stderr, bool interactive, bool quiet
         bool last = done >= total;
         if (!last && now - _last < (interactive ? TimeSpan.FromMilliseconds(200) : ProgressDisplay.LineInterval)) return;
         _last = now;
+        string eta = _eta.Text(done, now.TotalSeconds);   // the first report always prints: it is the estimate's reference
         double rate = now.TotalSeconds > 0 ? done / now.TotalSeconds : 0;
         double frac = total > 0 ? (double)done / total : 1;
-        double eta = rate > 0 ? (total - done) / rate : 0;
-        string stats = string.Create(CultureInfo.InvariantCulture, $"{done:N0}/{total:N0} {unit}  {rate:N0} {unit}/s  ETA {ProgressDisplay.Format(eta)}");
+        string stats = string.Create(CultureInfo.InvariantCulture, $"{done:N0}/{total:N0} {unit}  {rate:N0} {unit}/s  {eta}");
         if (interactive)
         {
             const int width = 24;

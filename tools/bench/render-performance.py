@@ -1,12 +1,12 @@
 #!/usr/bin/python3
-"""Regenerates the performance figures of README.md and docs/performance.md from one results JSON
+"""Regenerates the performance figures of docs/performance.md (the README links there) from one results JSON
 written by tools/bench/run-benchmarks.sh (benchmarks/results/<cpu>.json).
 
-    tools/bench/render-performance.py benchmarks/results/<cpu>.json [--readme README.md] [--doc docs/performance.md]
+    tools/bench/render-performance.py benchmarks/results/<cpu>.json [--summary docs/performance.md] [--doc docs/performance.md]
 
 Each file keeps its text; only the block between its markers is replaced:
-    <!-- performance:begin --> ... <!-- performance:end -->   (README.md: the short table)
-    <!-- results:begin --> ... <!-- results:end -->           (docs/performance.md: the detail)
+    <!-- performance:begin --> ... <!-- performance:end -->   (--summary: the short table, "Summary")
+    <!-- results:begin --> ... <!-- results:end -->           (--doc: the detail)
 A missing marker or a results file without the needed figures is an error naming the file.
 """
 import argparse
@@ -144,14 +144,16 @@ def replace_block(path, begin, end, lines):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("results")
-    ap.add_argument("--readme", default="README.md")
+    # --readme: the old name, from when the short table was in README.md.
+    ap.add_argument("--summary", "--readme", dest="summary", default="docs/performance.md")
     ap.add_argument("--doc", default="docs/performance.md")
     args = ap.parse_args()
     r = load(args.results)
     source = os.path.relpath(args.results)
-    replace_block(args.readme, "<!-- performance:begin -->", "<!-- performance:end -->", short_table(r, source))
+    replace_block(args.summary, "<!-- performance:begin -->", "<!-- performance:end -->", short_table(r, source))
     replace_block(args.doc, "<!-- results:begin -->", "<!-- results:end -->", detail(r, source))
-    print(f"regenerated {args.readme} and {args.doc} from {source}")
+    both = args.summary if args.summary == args.doc else f"{args.summary} and {args.doc}"
+    print(f"regenerated {both} from {source}")
 
 
 if __name__ == "__main__":

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# The benchmark run behind the README's performance figures: our SGEMM vs OpenBLAS vs the FMA peak,
+# The benchmark run behind docs/performance.md's figures: our SGEMM vs OpenBLAS vs the FMA peak,
 # and the GBA training step (settled and early L0) vs the machine's limit and the PyTorch peers
 # (dense and sparse), all side by side in one run. Writes benchmarks/results/<cpu-model-slug>.md
-# (tables for people) and .json (the figures tools/bench/render-performance.py puts in README.md and
+# (tables for people) and .json (the figures tools/bench/render-performance.py puts in
 # docs/performance.md, with --readme).
 #
 #   tools/bench/run-benchmarks.sh [--quick] [--shapes BxDxM,...] [--threads 1,2] [--kernels avx512,avx2]
@@ -13,7 +13,7 @@
 #   --bdn         also run the BenchmarkDotNet classes (slow here; uses the same shapes, or 4096x768x16384)
 #   --no-install  do not apt-get OpenBLAS / python3-torch
 #   --no-torch    skip the PyTorch peers
-#   --readme      regenerate README.md's and docs/performance.md's figures from this run's JSON
+#   --readme      regenerate docs/performance.md's figures (summary and detail) from this run's JSON
 #   --record      also run the regression suite (quick; --full-suite: full) and append the run to
 #                 benchmarks/history/regression.jsonl, redrawing benchmarks/history/*.svg
 # The training step runs at d=768, M=16384, batch 4096, 2 threads (STEP_ROUNDS=N sets its rounds).
@@ -106,7 +106,7 @@ fi
 load_end="$(cut -d' ' -f1-3 /proc/loadavg)"
 { echo; echo "Load average at end: $load_end."; } >> "$tmp/report.md"
 "${exe[@]}" --fingerprint > "$tmp/machine.json"
-# One JSON for the whole run: the figures README.md and docs/performance.md are rendered from.
+# One JSON for the whole run: the figures docs/performance.md is rendered from.
 /usr/bin/python3 - "$tmp" "$out.json" "$invocation" "$started" "$load_start" "$load_end" <<'EOF'
 import json, os, sys
 tmp, out, command, started, load_start, load_end = sys.argv[1:]

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Throughput of gba features / select / encode (README, "Data selection"): on USE-Lite (an SAE with d_sae 2,048
+# Throughput of gba features / select / encode (docs/cli.md, "Data selection"): on USE-Lite (an SAE with d_sae 2,048
 # trained for 400 steps) three runs each, and on a generated 10M-token corpus (gba synth, d 64, f16; token text
 # with 25-token sentences; an SAE with d_sae 512) one run each; the targets of the 10M selection are its first
 # 40 sentences, written again by `gba synth --tokens 1000` (same seed, same first rows). Needs ~2.6 GB in WORK.

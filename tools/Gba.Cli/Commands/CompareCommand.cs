@@ -69,7 +69,7 @@ public static class CompareCommand
                     }).ToArray()),
                 });
             }
-        if (o.Flag(SharedOptions.Json.Flag)) stdout.WriteLine(new JsonObject { ["pairs"] = pairs }.ToJsonString());
+        if (o.Flag(SharedOptions.Json.Flag)) stdout.WriteLine(new JsonObject { ["pairs"] = pairs }.ToResultJson());
         return CliApp.Ok;
     }
 

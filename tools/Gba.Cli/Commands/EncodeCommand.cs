@@ -91,7 +91,7 @@ public static class EncodeCommand
             {
                 ["out"] = Path.GetFullPath(outPath), ["rows"] = rows, ["d_sae"] = model.Features, ["nnz"] = nnz,
                 ["l0"] = (double)nnz / rows, ["seconds"] = Math.Round(seconds, 3), ["rows_per_second"] = Math.Round(rows / Math.Max(seconds, 1e-9), 1),
-            }.ToJsonString());
+            }.ToResultJson());
         return CliApp.Ok;
     }
 }

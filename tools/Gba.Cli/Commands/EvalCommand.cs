@@ -128,7 +128,7 @@ public static class EvalCommand
                 ["kernels"] = model.Kernels.ToString().ToLowerInvariant(),
                 ["frr_0_8"] = m.Frr08,
                 ["frr_0_9"] = m.Frr09,
-            }.ToJsonString());
+            }.ToResultJson());
         }
         return CliApp.Ok;
     }
@@ -193,7 +193,7 @@ public static class EvalCommand
                 ["tokens"] = set.Count, ["fvu"] = double.IsFinite(m.Fvu) ? m.Fvu : null, ["mse"] = m.Mse, ["l0"] = m.L0,
                 ["fraction_active"] = m.FractionActive, ["dead_fraction"] = m.DeadFraction, ["frr_0_8"] = m.Frr08, ["frr_0_9"] = m.Frr09,
                 ["seconds"] = Math.Round(seconds, 3), ["threads"] = threads,
-            }.ToJsonString());
+            }.ToResultJson());
         return CliApp.Ok;
     }
 

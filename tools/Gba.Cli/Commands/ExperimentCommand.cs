@@ -71,7 +71,7 @@ public static class ExperimentCommand
                              string.Create(CultureInfo.InvariantCulture, $"({clock.Elapsed.TotalSeconds:F0} s)"));
             results.Add(new JsonObject { ["name"] = experiment.Name, ["markdown"] = Path.Combine(outDir, experiment.Name + ".md"), ["seconds"] = report.Data["seconds"]!.DeepClone() });
         }
-        if (o.Flag(SharedOptions.Json.Flag)) stdout.WriteLine(results.ToJsonString());
+        if (o.Flag(SharedOptions.Json.Flag)) stdout.WriteLine(results.ToResultJson());
         return CliApp.Ok;
     }
 }

@@ -108,7 +108,7 @@ public static class FeaturesCommand
             {
                 ["out"] = Path.GetFullPath(outDir), ["tokens"] = rows, ["d_sae"] = table.Features.Count, ["dead"] = table.Dead,
                 ["seconds"] = Math.Round(seconds, 3), ["tokens_per_second"] = Math.Round(rows / Math.Max(encodeSeconds, 1e-9), 1),
-            }.ToJsonString());
+            }.ToResultJson());
         return CliApp.Ok;
     }
 }

@@ -87,7 +87,7 @@ public static class HarvestCommand
                 ["shards"] = result.Shards.Count, ["resumed_shards"] = result.ShardsResumed, ["dtype"] = dtype.Name(),
                 ["hooks"] = new JsonArray(result.Hooks.Select(h => (JsonNode)new JsonObject { ["name"] = h.Name, ["d"] = h.Width }).ToArray()),
                 ["seconds"] = Math.Round(result.Seconds, 3), ["tokens_per_second"] = Math.Round(result.Tokens / Math.Max(result.Seconds, 1e-9), 1), ["threads"] = threads,
-            }.ToJsonString());
+            }.ToResultJson());
         return CliApp.Ok;
     }
 
@@ -117,7 +117,7 @@ public static class HarvestCommand
                     ["name"] = c.Name, ["op"] = c.OpType, ["block"] = c.Block, ["shape"] = new JsonArray(c.Shape.Select(s => (JsonNode)s).ToArray()),
                     ["d"] = c.Width, ["dtype"] = c.ElementType, ["leaves_block"] = c.LeavesBlock,
                 }).ToArray()),
-            }.ToJsonString());
+            }.ToResultJson());
         return CliApp.Ok;
     }
 

@@ -57,7 +57,7 @@ public static class LossRecoveredCommand
                 ["kl_spliced"] = r.KlSpliced, ["kl_ablated"] = r.KlAblated,
                 ["fvu"] = double.IsFinite(m.Fvu) ? m.Fvu : null, ["mse"] = m.Mse, ["l0"] = m.L0, ["dead_fraction"] = m.DeadFraction,
                 ["seconds"] = Math.Round(r.Seconds, 3), ["threads"] = threads, ["kernels"] = sae.Kernels.ToString().ToLowerInvariant(),
-            }.ToJsonString());
+            }.ToResultJson());
         return CliApp.Ok;
     }
 

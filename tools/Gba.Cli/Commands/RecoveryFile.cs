@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using GbaEngine.Evaluation;
+using GbaEngine.Cli.Options;
 
 namespace GbaEngine.Cli.Commands;
 
@@ -32,7 +33,7 @@ public static class RecoveryFile
     {
         var path = Path.Combine(directory, Name);
         var tmp = path + ".tmp-" + Environment.ProcessId;
-        File.WriteAllText(tmp, Build(m, frequencies).ToJsonString(new JsonSerializerOptions { WriteIndented = false }));
+        File.WriteAllText(tmp, Build(m, frequencies).ToResultJson(new JsonSerializerOptions { WriteIndented = false }));
         File.Move(tmp, path, overwrite: true);
     }
 }

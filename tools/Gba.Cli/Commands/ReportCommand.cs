@@ -37,7 +37,7 @@ public static class ReportCommand
         AtomicFile.WriteAllText(path, html);
         int plots = CountOf(html, "<svg");
         stdout.WriteLine($"wrote {path} ({plots} plots, {html.Length / 1024} KiB)");
-        if (o.Flag(SharedOptions.Json.Flag)) stdout.WriteLine(new JsonObject { ["report"] = Path.GetFullPath(path), ["plots"] = plots }.ToJsonString());
+        if (o.Flag(SharedOptions.Json.Flag)) stdout.WriteLine(new JsonObject { ["report"] = Path.GetFullPath(path), ["plots"] = plots }.ToResultJson());
         return CliApp.Ok;
     }
 

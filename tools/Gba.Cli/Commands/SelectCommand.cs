@@ -94,7 +94,7 @@ public static class SelectCommand
             ["first_row"] = corpus.FirstRow(s.Sample),
             ["tokens"] = corpus.TokenCount(s.Sample),
             ["text"] = text[s.Sample],
-        }.ToJsonString(Runs.FeatureTableFiles.Readable) + "\n")));
+        }.ToResultJson(Runs.FeatureTableFiles.Readable) + "\n")));
         double seconds = clock.Elapsed.TotalSeconds;
         var ci = CultureInfo.InvariantCulture;
         stdout.WriteLine(string.Create(ci, $"wrote {outPath}: {selected.Count:N0} of {corpus.Count:N0} samples ({corpusRows:N0} tokens) for {targets.Count} targets; "
@@ -107,7 +107,7 @@ public static class SelectCommand
                 ["selected"] = selected.Count, ["touched"] = score.Count(v => v > 0), ["postings_read"] = visited,
                 ["corpus_tokens_per_second"] = Math.Round(corpusRows / Math.Max(encodeSeconds, 1e-9), 1),
                 ["scoring_seconds"] = Math.Round(scoreSeconds, 4), ["seconds"] = Math.Round(seconds, 3),
-            }.ToJsonString());
+            }.ToResultJson());
         return CliApp.Ok;
     }
 

@@ -62,7 +62,7 @@ public static class SweepCommand
         RunConfig.WriteAtomically(runsFile, plan.ToJson());
         stdout.WriteLine($"{plan.Points.Count} runs ({string.Join(" x ", plan.Axes.Select(a => $"{a}"))}) written to {runsFile}");
         stdout.WriteLine($"run one with: gba train --sweep {o.Positional[0]} --index I{(o.Has(Out.Flag) ? $" --out {plan.Directory}" : "")}   (I = 0..{plan.Points.Count - 1}, or SLURM_ARRAY_TASK_ID)");
-        if (o.Flag(SharedOptions.Json.Flag)) stdout.WriteLine(new JsonObject { ["count"] = plan.Points.Count, ["runs"] = runsFile, ["out"] = plan.Directory }.ToJsonString());
+        if (o.Flag(SharedOptions.Json.Flag)) stdout.WriteLine(new JsonObject { ["count"] = plan.Points.Count, ["runs"] = runsFile, ["out"] = plan.Directory }.ToResultJson());
         return CliApp.Ok;
     }
 
@@ -92,7 +92,7 @@ public static class SweepCommand
                     ["index"] = r.Point.Index, ["dir"] = r.Point.Name, ["status"] = r.Ok ? "ok" : "failed",
                     ["error"] = r.Ok ? null : r.Message, ["summary"] = r.Summary?.DeepClone(),
                 }).ToArray()),
-            }.ToJsonString());
+            }.ToResultJson());
         return failed == 0 ? CliApp.Ok : CliApp.Failed;
     }
 
@@ -167,7 +167,7 @@ public static class SweepCommand
                 ["runs"] = new JsonArray(rows.Select(r => (JsonNode)new JsonObject(header.Zip(r).Select(kv =>
                     KeyValuePair.Create(kv.First, (JsonNode?)(double.TryParse(kv.Second, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) && MetricKeys.Contains(kv.First)
                         ? JsonValue.Create(d) : kv.Second.Length == 0 ? null : JsonValue.Create(kv.Second)))))).ToArray()),
-            }.ToJsonString());
+            }.ToResultJson());
         return CliApp.Ok;
     }
 

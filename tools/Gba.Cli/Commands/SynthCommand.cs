@@ -80,7 +80,7 @@ public static class SynthCommand
                 ["features"] = Path.GetFullPath(Path.Combine(outDir, FeaturesFile)),
                 ["spec"] = Path.GetFullPath(Path.Combine(outDir, SpecFile)),
                 ["tokens"] = tokens, ["dim"] = spec.Dim, ["feature_count"] = spec.Features, ["seed"] = seed,
-            }.ToJsonString());
+            }.ToResultJson());
         return CliApp.Ok;
     }
 }

@@ -149,7 +149,7 @@ public static class TrainCommand
             // summary.json last: its presence marks a finished run (sweep summaries rely on it).
             RunConfig.WriteAtomically(Path.Combine(outDir, "summary.json"), summary);
         }
-        if (json) stdout.WriteLine(summary.ToJsonString());
+        if (json) stdout.WriteLine(summary.ToResultJson());
         return CliApp.Ok;
     }
 
@@ -298,7 +298,7 @@ public static class TrainCommand
                     ["taf"] = g.TargetFrequency, ["mean_frequency"] = g.MeanFrequency, ["median_frequency"] = g.MedianFrequency, ["dead"] = g.Dead,
                 }).ToArray()),
             };
-            return row.ToJsonString();
+            return row.ToResultJson();
         }
     }
 

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using GbaEngine.Cli.Options;
 
 namespace GbaEngine.Cli.Experiments;
 
@@ -84,7 +85,7 @@ public sealed class ExperimentReport(string name, string title)
             written.Add(path);
         }
         foreach (var (file, svg) in _plots) Save(file, svg);
-        Save(Name + ".json", Data.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        Save(Name + ".json", Data.ToResultJson(new JsonSerializerOptions { WriteIndented = true }));
         Save(Name + ".md", $"## {Title}\n\n" + Markdown);
         return written;
     }

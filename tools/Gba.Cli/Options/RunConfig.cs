@@ -61,5 +61,5 @@ public static class RunConfig
 
     /// <summary>Writes JSON to a temporary file and renames it, so readers never see half a file.</summary>
     public static void WriteAtomically(string path, JsonNode json, bool indented = true) =>
-        AtomicFile.WriteAllText(path, (indented ? json.ToJsonString(Indented) : json.ToJsonString()) + "\n");
+        AtomicFile.WriteAllText(path, (indented ? json.ToResultJson(Indented) : json.ToResultJson()) + "\n");
 }

@@ -25,8 +25,8 @@ public static class SharedOptions
     /// <summary>--json: the last stdout line is one JSON object.</summary>
     public static readonly OptionSpec Json = OptionSpec.Switch("json", "Output", "last stdout line: one JSON object");
 
-    /// <summary>--quiet: no progress on stderr.</summary>
-    public static readonly OptionSpec Quiet = OptionSpec.Switch("quiet", "Output", "no progress on stderr");
+    /// <summary>--quiet: nothing but errors (and the --json object); see CliApp.RunQuietly.</summary>
+    public static readonly OptionSpec Quiet = OptionSpec.Switch("quiet", "Output", "print nothing but errors (and the --json object)");
 
     /// <summary>--sae DIR: an SAE directory in any layout the engine loads.</summary>
     public static readonly OptionSpec Sae = OptionSpec.Valued("sae", "SAE", "DIR",

@@ -15,7 +15,7 @@ namespace GbaEngine.Cli.Options;
 /// </summary>
 public static class TrainOptions
 {
-    /// <summary>The embedded default problem of `gba demo` (README: "The demo"): the paper's statistical model at a size that
+    /// <summary>The embedded default problem of `gba demo` (docs/cli.md: "The demo"): the paper's statistical model at a size that
     /// trains in seconds. The demo trains it with the same defaults as `train` (K = 10 groups, TAFs 0.1 → 0.001): it shows
     /// that GBA recovers the features without being told how sparse they are.</summary>
     public static class DemoDefaults

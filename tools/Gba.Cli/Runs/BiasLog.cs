@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using GbaEngine.Training;
+using GbaEngine.Cli.Options;
 
 namespace GbaEngine.Cli.Runs;
 
@@ -19,7 +20,7 @@ public sealed class BiasLog(TextWriter w) : ITrainingObserver
             ["step"] = r.Step, ["lowered"] = r.Rule.Lowered, ["raised"] = r.Rule.Raised, ["skipped"] = r.Rule.Skipped,
             ["buffer_l0"] = r.BufferL0, ["pre_bias_norm"] = r.PreBiasNorm,
             ["bias_p10"] = r.BiasP10, ["bias_p50"] = r.BiasMedian, ["bias_p90"] = r.BiasP90,
-        }.ToJsonString());
+        }.ToResultJson());
     }
 
     public void OnStep(in StepReport r)

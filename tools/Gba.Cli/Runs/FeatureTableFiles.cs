@@ -4,6 +4,7 @@ using System.Text.Json;
 using GbaEngine.Formats;
 using GbaEngine.Evaluation;
 using GbaEngine.Uses;
+using GbaEngine.Cli.Options;
 
 namespace GbaEngine.Cli.Runs;
 
@@ -43,7 +44,7 @@ public static class FeatureTableFiles
                     ["index"] = f.Index, ["fires"] = f.Fires, ["frac_nonzero"] = f.Frequency, ["max"] = f.Max, ["mean"] = f.Mean,
                     ["file"] = f.Fires > 0 ? FeaturePath(f.Index) : null,
                 });
-                if (f.Fires > 0) AtomicFile.WriteAllText(Path.Combine(staging, FeaturePath(f.Index)), Feature(f).ToJsonString(Readable) + "\n");
+                if (f.Fires > 0) AtomicFile.WriteAllText(Path.Combine(staging, FeaturePath(f.Index)), Feature(f).ToResultJson(Readable) + "\n");
             }
             var index = (JsonObject)header.DeepClone();
             index["format"] = "gba-feature-table";
@@ -62,7 +63,7 @@ public static class FeatureTableFiles
                 ["counts"] = new JsonArray(table.FrequencyHistogram.Select(c => (JsonNode)c).ToArray()),
             };
             index["features"] = stats;
-            AtomicFile.WriteAllText(Path.Combine(staging, IndexFile), index.ToJsonString(Readable) + "\n");
+            AtomicFile.WriteAllText(Path.Combine(staging, IndexFile), index.ToResultJson(Readable) + "\n");
             if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
             Directory.Move(staging, dir);
         }

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using GbaEngine.Training;
+using GbaEngine.Cli.Options;
 
 namespace GbaEngine.Cli.Runs;
 
@@ -25,7 +26,7 @@ public sealed class LossLog(TextWriter w) : ITrainingObserver
         {
             ["step"] = r.Step, ["tokens"] = r.Tokens, ["seconds"] = Math.Round(r.Seconds, 3),
             ["loss"] = _loss / _n, ["l0"] = _l0 / _n,
-        }.ToJsonString());
+        }.ToResultJson());
         if (r.Step == r.TotalSteps) w.Flush();
         (_loss, _l0, _n) = (0, 0, 0);
     }

@@ -6,11 +6,11 @@ using GbaEngine.Model;
 namespace GbaEngine.Tests.Interop;
 
 /// <summary>
-/// The README's "Use a trained SAE from .NET" sample, compiled here verbatim and run on an exported SAE;
-/// a second test fails when the README's code block and this file drift apart.
+/// The first sample of docs/library.md, "Use a trained SAE", compiled here verbatim and run on an exported SAE;
+/// a second test fails when that code block and this file drift apart.
 /// </summary>
 [Trait("Category", "Kernels")]
-public class ReadmeSnippetTests
+public class SaeModelSampleTests
 {
     // directory: a `gba train --out` run (or its sae/), an SAELens or a sparsify directory; rows: [count × d_in]
     static float[] FeaturesAndReconstruction(string directory, float[] rows, int count)
@@ -32,7 +32,7 @@ public class ReadmeSnippetTests
     {
         var sae = EngineRoundTripTests.RandomSae(true, SaeActivation.JumpRelu, SparsityMode.Threshold, InputNormalization.DatasetScale, 3);
         var rows = EngineRoundTripTests.RawTokens(40, sae.Dim, 4);
-        var dir = Path.Combine(Path.GetTempPath(), "gba-readme-" + Guid.NewGuid().ToString("N"));
+        var dir = Path.Combine(Path.GetTempPath(), "gba-guide-" + Guid.NewGuid().ToString("N"));
         try
         {
             SaeLensExport.Write(dir, sae);
@@ -45,5 +45,5 @@ public class ReadmeSnippetTests
     }
 
     [Fact]
-    public void TheReadmeShowsTheCodeThisFileCompiles() => ReadmeSamples.AssertBlockIsInThisFile("## Use a trained SAE from .NET", skipComments: false);
+    public void TheGuideShowsTheCodeThisFileCompiles() => DocSamples.AssertBlockIsInThisFile("docs/library.md", "## Use a trained SAE", skipComments: false);
 }

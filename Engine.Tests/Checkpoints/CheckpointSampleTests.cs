@@ -6,8 +6,8 @@ using GbaEngine.Training;
 
 namespace GbaEngine.Tests.Checkpoints;
 
-/// <summary>The README's checkpoint sample, compiled and run here; a second test fails when the README and this file drift apart.</summary>
-public class ReadmeSampleTests
+/// <summary>The checkpoint sample of docs/library.md, compiled and run here; a second test fails when the guide and this file drift apart.</summary>
+public class CheckpointSampleTests
 {
     [Fact]
     public void TheSampleResumesToTheUninterruptedResult()
@@ -41,5 +41,5 @@ public class ReadmeSampleTests
     }
 
     [Fact]
-    public void TheReadmeShowsTheCodeThisFileRuns() => ReadmeSamples.AssertBlockIsInThisFile("## Checkpoints and resume", skipComments: true);
+    public void TheGuideShowsTheCodeThisFileRuns() => DocSamples.AssertBlockIsInThisFile("docs/library.md", "## Checkpoints, cancellation and resume", skipComments: true);
 }
