@@ -74,7 +74,7 @@ internal static class StepRatios
         Emit($"- Data: the paper's synthetic model (n = {spec.Features}, s = {spec.Sparsity}), {8 * batch} tokens replayed from memory; trainer defaults otherwise ({DescribeMethod(options)}).");
         Emit($"- Warm-up: {fx.WarmSteps} training steps from the {biasInit.ToString().ToLowerInvariant()} bias start before timing; batch L0 {fx.FirstL0:F1} at the first, {fx.WarmL0:F1} ({100 * l0Fraction:F2}% of M) at the last.");
         Emit($"- Per round: one untimed product, then product, fused encoder and training step alternating, {steps} samples each (medians within the round), an FMA peak probe{(peer is null ? "" : ", then the PyTorch peers (dense, then sparse: 1 timed step each after 1 untimed, their bias set so that the same share of pre-activations fires)")}; {rounds} rounds; command: `Engine.Benchmarks --step-ratios {string.Join(' ', args)}`");
-        if (check is not null) Emit($"- Peer check (`--mode check`, batch 512): the sparse peer gives the dense peer's losses and L0 over 3 steps: {check}");
+        if (check is not null) Emit($"- Peer check (`--mode check`, batch 512): the sparse peer gives the dense peer's L0s, and losses and gradients within rounding of the magnitude of their terms, over 3 steps: {check}");
         Emit("");
 
         var all = new List<Round>();
@@ -223,7 +223,7 @@ internal static class StepRatios
         using var json = RunPeer(script, ["--mode", "check", "--batch", "512", "--steps", "2"], d, m, threads, l0Fraction);
         var r = json.RootElement;
         return string.Create(CultureInfo.InvariantCulture,
-            $"loss {r.GetProperty("loss").GetDouble():G6}, L0 {r.GetProperty("l0").GetDouble():F1}, gradients within {r.GetProperty("worst_gradient_difference").GetDouble():E1} of each other (relative to the largest)");
+            $"loss {r.GetProperty("loss").GetDouble():G6}, L0 {r.GetProperty("l0").GetDouble():F1}, gradients within {r.GetProperty("worst_gradient_difference").GetDouble():E1} of their terms' magnitude (allowed {r.GetProperty("tolerance").GetDouble():E0})");
     }
 
     /// <summary>One timed step of a PyTorch peer (after its own untimed step): wall seconds and process CPU seconds per thread.</summary>
