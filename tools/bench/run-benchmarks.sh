@@ -66,6 +66,8 @@ mkdir -p benchmarks/results
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 load_start="$(cut -d' ' -f1-3 /proc/loadavg)"
+commit="$(git rev-parse HEAD 2>/dev/null || echo unknown)"
+[[ -z "$(git status --porcelain --untracked-files=no 2>/dev/null)" ]] || commit+="+dirty"
 started="$(date -u '+%Y-%m-%dT%H:%M:%SZ')"
 
 {
@@ -123,10 +125,12 @@ EOF
 cp "$tmp/report.md" "$out.md"
 echo "wrote $out.md and $out.json"
 
-if [[ $readme == 1 ]]; then /usr/bin/python3 tools/bench/render-performance.py "$out.json"; fi
-
+# The suite's fingerprint records the commit as the run found it (this run's own results and documents
+# are written before the end and would otherwise make it "+dirty").
 if [[ $record == 1 ]]; then
-  "${exe[@]}" --suite regression "${suite_mode[@]}" --json-out "$tmp/suite.json"
+  GBA_COMMIT="$commit" "${exe[@]}" --suite regression "${suite_mode[@]}" --json-out "$tmp/suite.json"
   "${exe[@]}" --history-append "$tmp/suite.json" benchmarks/history/regression.jsonl
   "${exe[@]}" --history-chart benchmarks/history/regression.jsonl benchmarks/history
 fi
+if [[ $readme == 1 ]]; then /usr/bin/python3 tools/bench/render-performance.py "$out.json"; fi
+
