@@ -73,9 +73,12 @@ internal sealed class SuiteRunner(SamplingDesign design, string clock, TextWrite
     {
         var e = p.Entry;
         // Untimed operations until the JIT has promoted what the entry calls (30 calls by default) or
-        // the entry has had WarmUpSeconds, at least two (first touch of buffers), then one timed.
+        // the entry has had WarmUpSeconds, at least one (first touch of buffers), then one timed. An
+        // operation slower than WarmUpSeconds gets one untimed call only: its inner calls have tiered up
+        // within it, and a second (~0.25 s each with the scalar kernels, 13 entries, every launch) was
+        // what kept a quick scalar run from finishing in 3 minutes on a loaded machine.
         var warm = Stopwatch.StartNew();
-        for (int i = 0; i < 2 || (i < WarmUpCalls && warm.Elapsed.TotalSeconds < WarmUpSeconds); i++)
+        for (int i = 0; i < 1 || (i < WarmUpCalls && warm.Elapsed.TotalSeconds < WarmUpSeconds); i++)
         {
             e.Reset();
             e.Run();

@@ -15,9 +15,10 @@ internal static class SparseBlockRatios
 {
     public const string Usage = """
         --sparse-blocks [--d 768] [--neurons 16384] [--batch 4096] [--threads 2] [--warm-steps 7] [--rounds 7]
-                        [--block-kib 448,896,1792]
+                        [--block-kib 448,896,1792] [--bias-init edge|quantile]
           Times decode and gradients per block size, interleaved; prints ms per pass (medians) and each
-          size's time relative to the first (median of per-round ratios).
+          size's time relative to the first (median of per-round ratios). --bias-init quantile: the
+          early state (L0 about 2.5% of M), where the sparse passes cost most.
         """;
 
     public static int Run(string[] args)
@@ -27,7 +28,13 @@ internal static class SparseBlockRatios
         int rounds = Int("--rounds", 7), warm = Int("--warm-steps", 7);
         var sizes = (Value(args, "--block-kib") ?? "448,896,1792").Split(',').Select(v => long.Parse(v, CultureInfo.InvariantCulture) * 1024).ToArray();
 
-        using var fx = new StepFixture(TrainingMethod.Gba, batch, d, m, threads, k: 32, warmSteps: warm);
+        var biasInit = (Value(args, "--bias-init") ?? "edge") switch
+        {
+            "edge" => BiasInitialization.Edge,
+            "quantile" => BiasInitialization.Quantile,
+            var other => throw new ArgumentException($"--bias-init {other}: expected edge or quantile"),
+        };
+        using var fx = new StepFixture(TrainingMethod.Gba, batch, d, m, threads, k: 32, warmSteps: warm, biasInit: biasInit);
         fx.FusedEncode();
         var model = fx.Trainer.Model;
         var grad = model.Parameters.CloneShape();

@@ -21,12 +21,14 @@ internal static class StepRatios
 {
     public const string Usage = """
         --step-ratios [--d 768] [--neurons 16384] [--batch 4096] [--threads 2] [--method gba|topk|ba] [--k 32]
-                      [--rounds 5] [--steps 3] [--warm-steps 64] [--peer tools/bench/pytorch_gba_step.py]
-                      [--out file.md] [--json-out file.json]
+                      [--rounds 5] [--steps 3] [--warm-steps 64] [--bias-init edge|quantile]
+                      [--peer tools/bench/pytorch_gba_step.py] [--out file.md] [--json-out file.json]
           Times the encoder product alone, the fused encoder, whole training steps and the FMA peak
           interleaved (and the PyTorch peers' dense and sparse steps when --peer is given, after checking
           that they agree); prints markdown (and writes it to --out, the figures to --json-out).
           The trainer first trains --warm-steps steps, past the early transient of L0 (see StepFixture).
+          --bias-init quantile starts every neuron at its group's target frequency (L0 about 2.5% of M):
+          with few warm-up steps, the early high-L0 state.
         """;
 
     /// <summary>One round's medians, in seconds per step (the peak probe in GFLOP/s), on the wall clock and
@@ -46,6 +48,12 @@ internal static class StepRatios
             "topk" => TrainingMethod.TopK,
             var other => throw new ArgumentException($"--method {other}: expected gba, ba or topk"),
         };
+        var biasInit = (Value(args, "--bias-init") ?? "edge") switch
+        {
+            "edge" => BiasInitialization.Edge,
+            "quantile" => BiasInitialization.Quantile,
+            var other => throw new ArgumentException($"--bias-init {other}: expected edge or quantile"),
+        };
         string? peer = Value(args, "--peer");
 
         var sb = new StringBuilder();
@@ -55,7 +63,7 @@ internal static class StepRatios
             sb.AppendLine(line);
         }
 
-        using var fx = new StepFixture(method, batch, d, m, threads, k, warm);
+        using var fx = new StepFixture(method, batch, d, m, threads, k, warm, biasInit);
         var (spec, options, trainer) = (fx.Spec, fx.Options, fx.Trainer);
         double l0Fraction = fx.WarmL0 / m;
         string? check = peer is null ? null : PeerCheck(peer, d, m, threads, l0Fraction);
@@ -64,9 +72,9 @@ internal static class StepRatios
         Emit("");
         Emit($"- CPU: {CpuModel()} ({Environment.ProcessorCount} logical cores); .NET {RuntimeInformation.FrameworkDescription}; kernels {fx.KernelName}");
         Emit($"- Data: the paper's synthetic model (n = {spec.Features}, s = {spec.Sparsity}), {8 * batch} tokens replayed from memory; trainer defaults otherwise ({DescribeMethod(options)}).");
-        Emit($"- Warm-up: {fx.WarmSteps} training steps before timing; batch L0 {fx.FirstL0:F1} at the first, {fx.WarmL0:F1} ({100 * l0Fraction:F2}% of M) at the last.");
+        Emit($"- Warm-up: {fx.WarmSteps} training steps from the {biasInit.ToString().ToLowerInvariant()} bias start before timing; batch L0 {fx.FirstL0:F1} at the first, {fx.WarmL0:F1} ({100 * l0Fraction:F2}% of M) at the last.");
         Emit($"- Per round: one untimed product, then product, fused encoder and training step alternating, {steps} samples each (medians within the round), an FMA peak probe{(peer is null ? "" : ", then the PyTorch peers (dense, then sparse: 1 timed step each after 1 untimed, their bias set so that the same share of pre-activations fires)")}; {rounds} rounds; command: `Engine.Benchmarks --step-ratios {string.Join(' ', args)}`");
-        if (check is not null) Emit($"- Peer check (`--mode check`, batch 512): the sparse peer gives the dense peer's losses and L0 over 3 steps: {check}");
+        if (check is not null) Emit($"- Peer check (`--mode check`, batch 512): the sparse peer gives the dense peer's L0s, and losses and gradients within rounding of the magnitude of their terms, over 3 steps: {check}");
         Emit("");
 
         var all = new List<Round>();
@@ -169,6 +177,7 @@ internal static class StepRatios
                 method = method.ToString().ToLowerInvariant(),
                 kernels = fx.KernelName,
                 warm_steps = fx.WarmSteps,
+                bias_init = biasInit.ToString().ToLowerInvariant(),
                 l0_first = fx.FirstL0,
                 l0 = fx.WarmL0,
                 l0_percent_of_m = 100 * l0Fraction,
@@ -214,7 +223,7 @@ internal static class StepRatios
         using var json = RunPeer(script, ["--mode", "check", "--batch", "512", "--steps", "2"], d, m, threads, l0Fraction);
         var r = json.RootElement;
         return string.Create(CultureInfo.InvariantCulture,
-            $"loss {r.GetProperty("loss").GetDouble():G6}, L0 {r.GetProperty("l0").GetDouble():F1}, gradients within {r.GetProperty("worst_gradient_difference").GetDouble():E1} of each other (relative to the largest)");
+            $"loss {r.GetProperty("loss").GetDouble():G6}, L0 {r.GetProperty("l0").GetDouble():F1}, gradients within {r.GetProperty("worst_gradient_difference").GetDouble():E1} of their terms' magnitude (allowed {r.GetProperty("tolerance").GetDouble():E0})");
     }
 
     /// <summary>One timed step of a PyTorch peer (after its own untimed step): wall seconds and process CPU seconds per thread.</summary>

@@ -82,7 +82,7 @@ def short_table(r, source):
         lines.append(f"| ours / PyTorch dense step, {name} L0 | {f(w.get('ours_over_torch_dense'), 1)}× | {f(c.get('ours_over_torch_dense'), 1)}× |")
         lines.append(f"| ours / PyTorch sparse step, {name} L0 | {f(w.get('ours_over_torch_sparse'), 1)}× | {f(c.get('ours_over_torch_sparse'), 1)}× |")
     if "early" not in r["steps"]:
-        lines += ["", "The early state (`--step-ratios --warm-steps 7`) was not measured in this run."]
+        lines += ["", "The early state (`--step-ratios --bias-init quantile --warm-steps 7`) was not measured in this run."]
     lines += ["", "The CPU clock counts process CPU seconds per thread: what the work costs when the time neighbours "
               "take is not counted (PyTorch's OpenMP threads spin between parallel regions, which counts against it there)."]
     return lines

@@ -66,6 +66,8 @@ mkdir -p benchmarks/results
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 load_start="$(cut -d' ' -f1-3 /proc/loadavg)"
+commit="$(git rev-parse HEAD 2>/dev/null || echo unknown)"
+[[ -z "$(git status --porcelain --untracked-files=no 2>/dev/null)" ]] || commit+="+dirty"
 started="$(date -u '+%Y-%m-%dT%H:%M:%SZ')"
 
 {
@@ -86,8 +88,10 @@ if [[ $bdn == 1 ]]; then
     for f in BenchmarkDotNet.Artifacts/results/*Sgemm*-report-github.md; do cat "$f"; echo; done; } >> "$tmp/report.md"
 fi
 
-# The training step at the settled L0 (64 warm-up steps, where a run spends nearly all its steps) and
-# early (7 warm-up steps, L0 ~2% of M), each against the product alone, the FMA peak and the peers.
+# The training step at the settled L0 (64 warm-up steps from the default edge bias start, where a run
+# spends nearly all its steps) and early (the quantile bias start, every neuron at its group's target
+# frequency: L0 ~2.5% of M, 7 warm-up steps, the fewest that include a bias update at batch 4096), each
+# against the product alone, the FMA peak and the peers.
 peer="tools/bench/pytorch_gba_step.py"
 step_args=(--step-ratios --threads 2 --rounds "${STEP_ROUNDS:-5}")
 if [[ $torch == 1 && -f $peer ]]; then
@@ -95,7 +99,7 @@ if [[ $torch == 1 && -f $peer ]]; then
   if /usr/bin/python3 -c 'import torch' 2>/dev/null; then step_args+=(--peer "$peer"); else echo "PyTorch not available: peers skipped" >&2; fi
 fi
 "${exe[@]}" "${step_args[@]}" --out "$tmp/settled.md" --json-out "$tmp/settled.json"
-"${exe[@]}" "${step_args[@]}" --warm-steps 7 --out "$tmp/early.md" --json-out "$tmp/early.json"
+"${exe[@]}" "${step_args[@]}" --bias-init quantile --warm-steps 7 --out "$tmp/early.md" --json-out "$tmp/early.json"
 cat "$tmp/settled.md" "$tmp/early.md" >> "$tmp/report.md"
 if [[ $bdn == 1 ]]; then
   "${exe[@]}" --filter '*TrainingStepBenchmarks*' >/dev/null
@@ -121,10 +125,12 @@ EOF
 cp "$tmp/report.md" "$out.md"
 echo "wrote $out.md and $out.json"
 
-if [[ $readme == 1 ]]; then /usr/bin/python3 tools/bench/render-performance.py "$out.json"; fi
-
+# The suite's fingerprint records the commit as the run found it (this run's own results and documents
+# are written before the end and would otherwise make it "+dirty").
 if [[ $record == 1 ]]; then
-  "${exe[@]}" --suite regression "${suite_mode[@]}" --json-out "$tmp/suite.json"
+  GBA_COMMIT="$commit" "${exe[@]}" --suite regression "${suite_mode[@]}" --json-out "$tmp/suite.json"
   "${exe[@]}" --history-append "$tmp/suite.json" benchmarks/history/regression.jsonl
   "${exe[@]}" --history-chart benchmarks/history/regression.jsonl benchmarks/history
 fi
+if [[ $readme == 1 ]]; then /usr/bin/python3 tools/bench/render-performance.py "$out.json"; fi
+

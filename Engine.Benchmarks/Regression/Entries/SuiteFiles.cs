@@ -13,8 +13,8 @@ internal sealed class SuiteFiles(string directory)
 {
     public string Directory { get; } = directory;
 
-    /// <summary>The states a suite needs: GBA early and settled, TopK and BatchTopK.</summary>
-    public enum State { GbaEarly, GbaSettled, TopK, BatchTopK }
+    /// <summary>The states a suite needs: GBA settled (edge start) and early (quantile start), TopK and BatchTopK.</summary>
+    public enum State { GbaSettled, GbaEarlyQuantile, TopK, BatchTopK }
 
     string StateDirectory(State s) => Path.Combine(Directory, "states", s.ToString().ToLowerInvariant());
 
@@ -35,9 +35,9 @@ internal sealed class SuiteFiles(string directory)
             log.WriteLine($"setup: {s} after {w.Steps} steps, L0 {w.L0:F1} ({clock.Elapsed.TotalSeconds:F1} s)");
         }
         var spec = SuiteShape.Spec;
-        var gba = WarmState.Train(SuiteShape.Options(TrainingMethod.Gba, threads), SuiteShape.Dim, spec, SuiteShape.EarlySteps, SuiteShape.SettledSteps);
-        Save(State.GbaEarly, gba[0]);
-        Save(State.GbaSettled, gba[1]);
+        Save(State.GbaSettled, WarmState.Train(SuiteShape.Options(TrainingMethod.Gba, threads), SuiteShape.Dim, spec, SuiteShape.SettledSteps)[0]);
+        var quantile = SuiteShape.Options(TrainingMethod.Gba, threads, BiasInitialization.Quantile);
+        Save(State.GbaEarlyQuantile, WarmState.Train(quantile, SuiteShape.Dim, spec, SuiteShape.EarlySteps)[0]);
         Save(State.TopK, WarmState.Train(SuiteShape.Options(TrainingMethod.TopK, threads), SuiteShape.Dim, spec, SuiteShape.BaselineSteps)[0]);
         Save(State.BatchTopK, WarmState.Train(SuiteShape.Options(TrainingMethod.BatchTopK, threads), SuiteShape.Dim, spec, SuiteShape.BaselineSteps)[0]);
         LoaderEntry.WriteFiles(LoaderFiles);

@@ -29,6 +29,7 @@ internal sealed class TrainingStepEntry : RegressionEntry
             ["method"] = options.Method.ToString().ToLowerInvariant(),
             ["shape"] = $"batch {SuiteShape.Batch} x d {SuiteShape.Dim} x M {SuiteShape.Neurons}",
             ["warm_steps"] = state.Steps.ToString(inv),
+            ["bias_init"] = options.BiasInit.ToString().ToLowerInvariant(),
             ["l0_start"] = state.L0.ToString("F1", inv),
             ["l0_start_percent_of_m"] = (100 * state.L0 / SuiteShape.Neurons).ToString("F2", inv),
         };
