@@ -7,8 +7,8 @@ namespace GbaEngine.Distributed.Tests;
 /// <summary>
 /// `gba train` under Open MPI's mpirun: 3 ranks sharing M = 100 neurons (34, 33, 33) say so, end where the single
 /// process ends, write one checkpoint store per rank plus checkpoints/ranks.json, and a run resumed on the same
-/// number of ranks exports the same bytes as the straight run; another number of ranks, or a method that is not
-/// sharded, is refused with exit code 2 and one message.
+/// number of ranks exports the same bytes as the straight run; another number of ranks, a method that is not
+/// sharded or TopK with AuxK, is refused with exit code 2 and one message.
 /// </summary>
 public class ShardedCliTests(ITestOutputHelper log)
 {
@@ -50,9 +50,12 @@ public class ShardedCliTests(ITestOutputHelper log)
             Assert.Contains("resuming", job.Output);
             Assert.Equal(File.ReadAllBytes(Path.Combine(straight, "sae", "sae_weights.safetensors")), File.ReadAllBytes(Path.Combine(half, "sae", "sae_weights.safetensors")));
 
+            job = Gba(2, [.. Common, "--method", "batchtopk", "--k", "3", "--steps", "5"]);
+            Assert.True(job.ExitCode == 2, job.ToString());
+            Assert.Contains("--method batchtopk cannot yet train sharded over MPI ranks: only gba, ba and topk (with --aux-k 0) can", job.Output);
             job = Gba(2, [.. Common, "--method", "topk", "--k", "3", "--steps", "5"]);
             Assert.True(job.ExitCode == 2, job.ToString());
-            Assert.Contains("--method topk cannot yet train sharded over MPI ranks: only gba and ba can", job.Output);
+            Assert.Contains("--method topk with AuxK cannot yet train sharded over MPI ranks: give --aux-k 0", job.Output);
         }
         finally
         {

@@ -10,7 +10,7 @@ namespace GbaEngine.Distributed.Tests;
 
 /// <summary>
 /// The sharded trainer's runs, shared by the check program (each rank of a job) and the tests (the single-process
-/// reference): GBA and BA, tied and untied, M = 100 so that 3 ranks hold 34, 33 and 33 neurons. Each run is short
+/// reference): GBA, BA and TopK, tied and untied, M = 100 so that 3 ranks hold 34, 33 and 33 neurons. Each run is short
 /// (40 steps of 64 tokens) but crosses four GBA bias updates, so the group sums over ranks take part.
 /// </summary>
 public static class ShardedTraining
@@ -18,11 +18,12 @@ public static class ShardedTraining
     public const int Steps = 40, StopAfter = 17;
     static readonly SyntheticSpec Spec = new(Features: 64, Dim: 24, Sparsity: 2);
 
-    /// <summary>The four runs, by name.</summary>
+    /// <summary>The runs, by name (TopK without AuxK, k = 3).</summary>
     public static readonly (string Name, TrainingMethod Method, bool Tied)[] Cases =
     [
         ("gba-tied", TrainingMethod.Gba, true), ("gba-untied", TrainingMethod.Gba, false),
         ("ba-tied", TrainingMethod.Ba, true), ("ba-untied", TrainingMethod.Ba, false),
+        ("topk-tied", TrainingMethod.TopK, true), ("topk-untied", TrainingMethod.TopK, false),
     ];
 
     /// <summary>Low target frequencies: the bias rule both lowers too-active neurons and
@@ -30,7 +31,8 @@ public static class ShardedTraining
     public static TrainerOptions Options(TrainingMethod method, bool tied) => new()
     {
         Method = method, Tied = tied, Neurons = 100, BatchSize = 64, Steps = Steps, Threads = 1, InitTokens = 512,
-        BufferTokens = 320, EvalEvery = 20, Groups = 3, Htf = 0.05, Ltf = 0.005, Taf = 0.01, Seed = 5,
+        BufferTokens = 320, EvalEvery = 20, Groups = 3, Htf = 0.05, Ltf = 0.005, Taf = 0.01, Seed = 5, K = 3,
+        AuxK = method == TrainingMethod.TopK ? 0 : null,
         // The edge start (tied) and the quantile start (untied), whose target frequencies come from each neuron's global group.
         BiasInit = tied ? BiasInitialization.Edge : BiasInitialization.Quantile,
     };

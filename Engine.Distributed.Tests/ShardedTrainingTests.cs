@@ -1,11 +1,12 @@
 using Xunit.Abstractions;
 using GbaEngine.Collectives;
+using GbaEngine.Training;
 
 namespace GbaEngine.Distributed.Tests;
 
 /// <summary>
-/// The sharded trainer under Open MPI with 2 and 3 ranks (M = 100: 3 ranks hold 34, 33, 33 neurons): GBA and BA,
-/// tied and untied, each ending within float tolerance of the single process (the ranks' partial x̂ and group
+/// The sharded trainer under Open MPI with 2 and 3 ranks (M = 100: 3 ranks hold 34, 33, 33 neurons): GBA, BA and
+/// TopK (k = 3, the ranks' candidates merged), tied and untied, each ending within float tolerance of the single process (the ranks' partial x̂ and group
 /// sums add in another order), repeating bitwise for a fixed number of ranks, and a run stopped on one rank and
 /// resumed from the ranks' checkpoints ending bitwise where the straight run ends (checked inside the job).
 /// </summary>
@@ -58,7 +59,8 @@ public class ShardedTrainingTests(ITestOutputHelper log)
             foreach (var (name, method, tied) in ShardedTraining.Cases)
             {
                 var single = ShardedTraining.Run(ShardedTraining.Options(method, tied), SingleProcessCommunicator.Instance, eval, out int lowered, out int raised);
-                Assert.True(lowered > 0 && raised > 0, $"{name}: the bias rule lowered {lowered} and raised {raised} neurons; the case must exercise both");
+                if (method != TrainingMethod.TopK)
+                    Assert.True(lowered > 0 && raised > 0, $"{name}: the bias rule lowered {lowered} and raised {raised} neurons; the case must exercise both");
                 var sharded = ShardedTraining.Read(Path.Combine(dir.FullName, $"{name}-np{ranks}.txt"));
                 Assert.Equal(single.Parameters.Length, sharded.Parameters.Length);
                 // AdamW divides by √v, so a parameter whose gradient is near zero can move by a different sign on

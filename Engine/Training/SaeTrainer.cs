@@ -26,8 +26,9 @@ namespace GbaEngine.Training;
 /// On a <see cref="Communicator"/> of several ranks the trainer holds one <see cref="NeuronShard"/> of the
 /// neurons (docs/distributed.md): every rank reads the same batches, encodes and back-propagates its own
 /// rows, and the ranks sum x̂ (B×d floats), b_pre's gradient (d), GBA's group peaks (2K + 2) and the
-/// step's active count and divergence flag (two longs), and agree on stopping (one long). Methods other
-/// than GBA and BA are refused there (<see cref="ShardingUnsupported"/>).
+/// step's active count and divergence flag (two longs), and agree on stopping (one long); TopK merges the
+/// ranks' per-token candidates exactly (<see cref="ShardedTopK"/>). Other methods, and AuxK, are refused
+/// there (<see cref="ShardingUnsupported"/>).
 /// </summary>
 public sealed partial class SaeTrainer : IDisposable
 {
@@ -40,6 +41,7 @@ public sealed partial class SaeTrainer : IDisposable
     readonly int[] _rowCounts = [], _neuronCounts = [];   // sharded: gather counts per rank (floats of rows, neurons)
     readonly long[] _stepTotals = new long[2];      // sharded: active entries and divergence flag, summed over ranks
     readonly long[] _stopVote = new long[1];
+    readonly ShardedTopK? _topK;                    // sharded TopK: the exact merge of the ranks' candidates
     readonly SaeParameters _p, _grad, _m1, _m2;
     readonly WorkerPool _pool;
     readonly BatchEncoder _encoder;
@@ -85,7 +87,9 @@ public sealed partial class SaeTrainer : IDisposable
         _comm = communicator;
         if (communicator.Size > 1 && ShardingUnsupported(options) is { } why) throw new NotSupportedException(why);
         _shard = NeuronShard.Of(options.Neurons, communicator);
-        _arch = whole with { Neurons = _shard.Count };
+        // A TopK shard selects its own top min(k, its neurons) per token; ShardedTopK merges them exactly.
+        _arch = whole with { Neurons = _shard.Count, K = whole.Sparsity == SparsityMode.TopK ? Math.Min(whole.K, _shard.Count) : whole.K };
+        if (!_shard.IsWhole && whole.Sparsity == SparsityMode.TopK) _topK = new ShardedTopK(communicator, _shard, whole.K, options.BatchSize);
         _p = new SaeParameters(dim, _shard.Count, options.Tied);
         if (!_shard.IsWhole)
         {
@@ -155,12 +159,13 @@ public sealed partial class SaeTrainer : IDisposable
 
     /// <summary>
     /// Why <paramref name="options"/> cannot train sharded over several ranks (naming the method), or null when it
-    /// can: GBA and BA, tied or untied, without the dead-latent machinery. TopK, BatchTopK, MP, L1 and JumpReLU-L0
-    /// need a global selection or a loss over all neurons that is not built yet.
+    /// can: GBA, BA and TopK without AuxK, tied or untied. AuxK's dead-latent selection, BatchTopK, MP, L1 and
+    /// JumpReLU-L0 need a global selection or a loss over all neurons that is not built yet.
     /// </summary>
     public static string? ShardingUnsupported(TrainerOptions options) =>
-        options.Method is not (TrainingMethod.Gba or TrainingMethod.Ba)
-            ? $"--method {options.Method.ToString().ToLowerInvariant()} cannot yet train sharded over MPI ranks: only gba and ba can (run it as one process)"
+        options.Method is not (TrainingMethod.Gba or TrainingMethod.Ba or TrainingMethod.TopK)
+            ? $"--method {options.Method.ToString().ToLowerInvariant()} cannot yet train sharded over MPI ranks: only gba, ba and topk (with --aux-k 0) can (run it as one process)"
+            : options.UsesAuxK ? $"--method {options.Method.ToString().ToLowerInvariant()} with AuxK cannot yet train sharded over MPI ranks: give --aux-k 0, or run it as one process"
             : options.TracksDeadLatents ? "dead-latent tracking cannot yet train sharded over MPI ranks (run it as one process)" : null;
 
     /// <summary>
@@ -380,6 +385,7 @@ public sealed partial class SaeTrainer : IDisposable
         _auxK?.Prepare(_encoder);
         if (_baseline is null) _encoder.Encode(_x, rows, _code, _stats);
         else _baseline.Encode(_encoder, _x, rows, _code);
+        _topK?.Merge(_code, rows);
         long t2 = Stopwatch.GetTimestamp();
         double loss = _backward.Decode(_x, rows, _code);
         long t3 = Stopwatch.GetTimestamp();
