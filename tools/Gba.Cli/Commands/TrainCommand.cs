@@ -38,7 +38,13 @@ public static class TrainCommand
     /// </summary>
     static int RunRanks(string command, OptionReader o, IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr)
     {
-        var comm = (MpiCommunicator)ProcessGroup.Join();
+        MpiCommunicator comm;
+        try { comm = (MpiCommunicator)ProcessGroup.Join(); }
+        catch (MpiException e)
+        {
+            // Every rank fails alike here (no MPI to abort with): one message per rank, exit 1 from each.
+            throw new InvalidOperationException($"started as a rank of {MpiLaunch.Detect()}, but MPI did not start: {e.Message}", e);
+        }
         try
         {
             bool lead = comm.Rank == 0;
