@@ -46,6 +46,9 @@ if (args.Length > 0 && args[0] == "--fingerprint")
 // Allreduce time per message size under MPI: mpirun -np 2 dotnet Engine.Benchmarks.dll --allreduce
 if (args.Length > 0 && args[0] == "--allreduce") return GbaEngine.Benchmarks.Distributed.AllreduceLatency.Run(args[1..]);
 
+// Whole GBA steps, one process or sharded: [mpirun -np 2] dotnet Engine.Benchmarks.dll --sharded-step --threads T
+if (args.Length > 0 && args[0] == "--sharded-step") return GbaEngine.Benchmarks.Distributed.ShardedStep.Run(args[1..]);
+
 // Run one family: dotnet run -c Release --project Engine.Benchmarks -- --filter '*Gemm*'
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
 return 0;

@@ -9,6 +9,7 @@ namespace GbaEngine.Distributed.Tests;
 /// <item><c>collectives DIR</c>: every collective checked on every rank (<see cref="CollectiveChecks"/>), DIR for the barrier's markers.</item>
 /// <item><c>die</c> / <c>throw</c>: the last rank is killed (SIGKILL) or throws mid-run while the others
 /// keep reducing; the job must end non-zero within seconds, not hang.</item>
+/// <item><c>train DIR</c>: the sharded trainer's runs (<see cref="ShardedTraining.Check"/>), rank 0 writing them to DIR.</item>
 /// <item><c>plain</c>: started without a launcher, joins no MPI and maps no MPI library.</item>
 /// </list>
 /// </summary>
@@ -27,6 +28,12 @@ public static class CheckProgram
             {
                 int passed = new CollectiveChecks(comm, args[1]).Run();
                 Console.WriteLine($"rank {comm.Rank} of {comm.Size}: {passed} checks passed ({comm})");
+                return 0;
+            }),
+            "train" when args.Length == 2 => InGroup(comm =>
+            {
+                int passed = ShardedTraining.Check(comm, args[1]);
+                Console.WriteLine($"rank {comm.Rank} of {comm.Size}: {passed} training checks passed");
                 return 0;
             }),
             "die" => InGroup(comm => FailOnLastRank(comm, () => Process.GetCurrentProcess().Kill())),
@@ -71,7 +78,7 @@ public static class CheckProgram
 
     static int Usage()
     {
-        Console.Error.WriteLine("usage: Engine.Distributed.Tests collectives DIR | die | throw | plain");
+        Console.Error.WriteLine("usage: Engine.Distributed.Tests collectives DIR | train DIR | die | throw | plain");
         return 2;
     }
 }

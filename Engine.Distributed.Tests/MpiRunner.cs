@@ -38,7 +38,14 @@ public static class MpiRunner
 
     /// <summary>Runs <c>launcher -np ranks dotnet ThisAssembly.dll args</c>; kills the job after <paramref name="timeout"/>.</summary>
     public static MpiJob Launch(MpiKind kind, int ranks, string[] args, TimeSpan timeout, IReadOnlyDictionary<string, string>? environment = null,
-        string? marker = null)
+        string? marker = null) => Launch(kind, ranks, typeof(CheckProgram).Assembly.Location, args, timeout, environment, marker);
+
+    /// <summary>The `gba` command line (the Gba.Cli assembly beside this one) under the launcher.</summary>
+    public static MpiJob LaunchGba(MpiKind kind, int ranks, string[] args, TimeSpan timeout) =>
+        Launch(kind, ranks, Path.Combine(AppContext.BaseDirectory, "gba.dll"), args, timeout, null, null);
+
+    static MpiJob Launch(MpiKind kind, int ranks, string program, string[] args, TimeSpan timeout, IReadOnlyDictionary<string, string>? environment,
+        string? marker)
     {
         string launcher = Launcher(kind) ?? throw new InvalidOperationException(Missing(kind));
         var psi = new ProcessStartInfo(launcher)
@@ -49,7 +56,7 @@ public static class MpiRunner
         psi.ArgumentList.Add("-np");
         psi.ArgumentList.Add(ranks.ToString());
         psi.ArgumentList.Add(DotnetHost());
-        psi.ArgumentList.Add(typeof(CheckProgram).Assembly.Location);
+        psi.ArgumentList.Add(program);
         foreach (var a in args) psi.ArgumentList.Add(a);
         // CI runs as root, which Open MPI refuses unless told; TERM=dumb keeps the .NET console from
         // writing terminal modes into mpirun's pseudo-terminals.

@@ -133,7 +133,25 @@ static class CheckpointJson
         ["evaluations"] = new JsonArray(c.Evaluations.Select(e => (JsonNode)WriteEvaluation(e)).ToArray()),
         ["baseline_state"] = c.BaselineState?.DeepClone(),
         ["application"] = c.Application?.DeepClone(),
+        ["shard"] = c.Shard is { } s ? new JsonObject
+        {
+            ["rank"] = s.Rank, ["ranks"] = s.Ranks, ["first"] = s.First, ["count"] = s.Count,
+        } : null,
     };
+
+    /// <summary>The shard a sharded run's checkpoint holds (null: all neurons), checked against the options' M.</summary>
+    public static NeuronShard? ReadShard(JsonObject state, Reader r, int neurons)
+    {
+        if (state["shard"] is null) return null;
+        var j = r.Object(state, "shard");
+        int rank = r.Int(j, "rank"), ranks = r.Int(j, "ranks"), first = r.Int(j, "first"), count = r.Int(j, "count");
+        if (ranks < 2 || rank < 0 || rank >= ranks || neurons < ranks)
+            throw r.Error($"\"shard\" says rank {rank} of {ranks} for M = {neurons}: not a shard of a run over several ranks");
+        var expected = NeuronShard.Of(neurons, ranks, rank);
+        if (expected.First != first || expected.Count != count)
+            throw r.Error($"\"shard\" holds neurons {first}..{first + count - 1}; rank {rank} of {ranks} owns {expected.First}..{expected.First + expected.Count - 1}");
+        return expected;
+    }
 
     static string Name<T>(T value) where T : struct, Enum => JsonNamingPolicy.SnakeCaseLower.ConvertName(value.ToString());
 

@@ -210,9 +210,10 @@ public sealed class CheckpointStore : ICheckpointSink
         if (sr.Int(state, "version") != TrainingCheckpoint.FormatVersion) throw sr.Error($"format version {sr.Int(state, "version")}, expected {TrainingCheckpoint.FormatVersion}");
         var options = TrainerOptionsJson.Read(sr.Object(state, "options"), statePath);
         long parameterCount = sr.Long(state, "parameter_count");
-        int neurons = options.Neurons;
-        if (parameterCount < 0 || neurons < 1) throw sr.Error("parameter_count and neurons must be positive");
-        int groups = options.TargetFrequencies().Length == 0 ? 0 : neurons;   // as the trainer: only GBA and BA have groups
+        if (parameterCount < 0 || options.Neurons < 1) throw sr.Error("parameter_count and neurons must be positive");
+        var shard = CheckpointJson.ReadShard(state, sr, options.Neurons);
+        int neurons = shard?.Count ?? options.Neurons;   // the per-neuron tensors of a sharded run hold its rank's neurons
+        int groups = options.TargetFrequencies().Length == 0 ? 0 : options.Neurons;   // as the trainer: only GBA and BA have groups
 
         Dictionary<string, Array> t;
         using (var r = new HashedFileReader(directory, tensorEntry))
@@ -244,6 +245,7 @@ public sealed class CheckpointStore : ICheckpointSink
             Kernels = sr.String(state, "kernels"),
             BaselineState = state["baseline_state"] as JsonObject,
             Application = state["application"] as JsonObject,
+            Shard = shard,
         };
     }
 

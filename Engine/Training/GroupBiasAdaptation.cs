@@ -1,3 +1,4 @@
+using GbaEngine.Collectives;
 using GbaEngine.Model;
 using GbaEngine.Synthetic;
 using GbaEngine.Rng;
@@ -87,36 +88,57 @@ public sealed class GroupBiasAdaptation
         return groupOf;
     }
 
-    double[]? _groupSum;
-    int[]? _groupCount;
+    /// <summary>
+    /// The neurons whose statistics and biases <see cref="Update"/> receives (default: all of them) and the ranks
+    /// holding the others: a sharded run sums the group peaks over ranks, 2K + 2 numbers per update.
+    /// </summary>
+    internal (NeuronShard Shard, Communicator Communicator)? Sharding
+    {
+        get => _sharding;
+        init
+        {
+            if (value is { } v && v.Shard.Total != GroupOf.Length)
+                throw new ArgumentException($"A shard of {v.Shard.Total} neurons does not split these {GroupOf.Length}.", nameof(Sharding));
+            _sharding = value;
+        }
+    }
 
-    /// <summary>Applies the rule to <paramref name="bias"/> from the buffered statistics (which the caller then resets).</summary>
+    readonly (NeuronShard Shard, Communicator Communicator)? _sharding;
+    double[]? _sums;        // [K group sums | K group counts | overall sum | overall count]
+    readonly long[] _moved = new long[2];
+
+    /// <summary>
+    /// Applies the rule to <paramref name="bias"/> from the buffered statistics (which the caller then resets).
+    /// Sharded: both are this rank's neurons, and the summary counts every rank's.
+    /// </summary>
     public BiasUpdateSummary Update(FiringStatistics stats, Span<float> bias)
     {
-        int m = GroupOf.Length;
-        if (stats.Tokens == 0) return new BiasUpdateSummary(0, 0, m, true);
+        int total = GroupOf.Length, first = _sharding?.Shard.First ?? 0, m = _sharding?.Shard.Count ?? total;
+        if (stats.Tokens == 0) return new BiasUpdateSummary(0, 0, total, true);
         // Scratch kept between calls: the update runs inside training steps, which allocate nothing.
-        var groupSum = _groupSum ??= new double[Groups];
-        var groupCount = _groupCount ??= new int[Groups];
-        Array.Clear(groupSum);
-        Array.Clear(groupCount);
-        double allSum = 0;
-        int allCount = 0;
+        int groups = Groups;
+        var sums = _sums ??= new double[2 * groups + 2];
+        Array.Clear(sums);
+        var groupSum = sums.AsSpan(0, groups);
+        var groupCount = sums.AsSpan(groups, groups);
         for (int n = 0; n < m; n++)
         {
             double r = Math.Max(stats.MaxY[n], 0f);
             if (r > 0)
             {
-                groupSum[GroupOf[n]] += r; groupCount[GroupOf[n]]++;
-                allSum += r; allCount++;
+                int k = GroupOf[first + n];
+                groupSum[k] += r; groupCount[k]++;
+                sums[2 * groups] += r; sums[2 * groups + 1]++;
             }
         }
-        if (allCount == 0) return new BiasUpdateSummary(0, 0, m, true);
+        if (_sharding is { } sharding) sharding.Communicator.AllReduce(sums, ReduceOperation.Sum);
+        double allSum = sums[2 * groups], allCount = sums[2 * groups + 1];
+        if (allCount == 0) return new BiasUpdateSummary(0, 0, total, true);
         double allMean = allSum / allCount;
         int lowered = 0, raised = 0;
         for (int n = 0; n < m; n++)
         {
-            int k = GroupOf[n];
+            int k = GroupOf[first + n];
             double q = (double)stats.FireCount[n] / stats.Tokens;
             double r = Math.Max(stats.MaxY[n], 0f);
             if (q > Tafs[k])
@@ -134,6 +156,12 @@ public sealed class GroupBiasAdaptation
                 raised++;
             }
         }
-        return new BiasUpdateSummary(lowered, raised, m - lowered - raised, false);
+        if (_sharding is { } counts)
+        {
+            (_moved[0], _moved[1]) = (lowered, raised);
+            counts.Communicator.AllReduce(_moved, ReduceOperation.Sum);
+            (lowered, raised) = ((int)_moved[0], (int)_moved[1]);
+        }
+        return new BiasUpdateSummary(lowered, raised, total - lowered - raised, false);
     }
 }

@@ -20,6 +20,9 @@ public sealed partial class SaeTrainer
     public void Restore(TrainingCheckpoint checkpoint, string source = "checkpoint")
     {
         checkpoint.EnsureCompatible(_o, _arch.Dim, source);
+        NeuronShard? mine = _shard.IsWhole ? null : _shard;
+        if (checkpoint.Shard != mine)
+            throw new InvalidDataException($"{source}: the checkpoint holds {Describe(checkpoint.Shard)}, this process trains {Describe(mine)}: resume with the number of ranks that wrote it.");
         Expect(checkpoint.Parameters.Length, _p.Data.Length, "parameters");
         Expect(checkpoint.Moment1.Length, _p.Data.Length, "adam_m1");
         Expect(checkpoint.Moment2.Length, _p.Data.Length, "adam_m2");
@@ -47,6 +50,8 @@ public sealed partial class SaeTrainer
         }
     }
 
+    static string Describe(NeuronShard? shard) => shard is { } s ? s.ToString() : "all neurons in one process";
+
     /// <summary>The state between two steps. Refers to the live buffers: the sink must persist it before the next step.</summary>
     TrainingCheckpoint Capture(Streams.ITokenStream data, double seconds, JsonObject? application) => new()
     {
@@ -69,5 +74,6 @@ public sealed partial class SaeTrainer
         BaselineState = _baseline?.CaptureState(),
         TokensSinceFired = _dead?.TokensSinceFired ?? ReadOnlyMemory<long>.Empty,
         Application = application,
+        Shard = _shard.IsWhole ? null : _shard,
     };
 }

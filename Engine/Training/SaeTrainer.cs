@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using GbaEngine.Checkpoints;
+using GbaEngine.Collectives;
 using GbaEngine.Kernels.Elementwise;
 using GbaEngine.Memory;
 using GbaEngine.Evaluation;
@@ -21,11 +22,26 @@ namespace GbaEngine.Training;
 /// on everything but b (TopK: b too); renormalise decoder rows; every BufferTokens tokens apply the
 /// GBA bias rule and reset the statistics. The baselines (L1, BatchTopK, JumpReLU-L0) run through the
 /// same step, their own work in an <see cref="IBaselineStep"/> around the shared calls.
+///
+/// On a <see cref="Communicator"/> of several ranks the trainer holds one <see cref="NeuronShard"/> of the
+/// neurons (docs/distributed.md): every rank reads the same batches, encodes and back-propagates its own
+/// rows, and the ranks sum x̂ (B×d floats), b_pre's gradient (d), GBA's group peaks (2K + 2) and the
+/// step's active count and divergence flag (two longs), and agree on stopping (one long); TopK merges the
+/// ranks' per-token candidates exactly (<see cref="ShardedTopK"/>). Other methods, and AuxK, are refused
+/// there (<see cref="ShardingUnsupported"/>).
 /// </summary>
 public sealed partial class SaeTrainer : IDisposable
 {
     readonly TrainerOptions _o;
-    readonly SaeArchitecture _arch;
+    readonly SaeArchitecture _arch;                 // this rank's neurons (all of them in a single process)
+    readonly Communicator _comm;
+    readonly NeuronShard _shard;
+    readonly SaeParameters? _whole;                 // sharded: every rank's rows, gathered for evaluation and export
+    readonly SparseAutoencoder? _wholeModel;
+    readonly int[] _rowCounts = [], _neuronCounts = [];   // sharded: gather counts per rank (floats of rows, neurons)
+    readonly long[] _stepTotals = new long[2];      // sharded: active entries and divergence flag, summed over ranks
+    readonly long[] _stopVote = new long[1];
+    readonly ShardedTopK? _topK;                    // sharded TopK: the exact merge of the ranks' candidates
     readonly SaeParameters _p, _grad, _m1, _m2;
     readonly WorkerPool _pool;
     readonly BatchEncoder _encoder;
@@ -52,13 +68,36 @@ public sealed partial class SaeTrainer : IDisposable
     List<EvaluationReport> _evaluations = [];
 
     /// <summary>A trainer for data of width <paramref name="dim"/> (validates the options; allocates every buffer once).</summary>
-    public SaeTrainer(TrainerOptions options, int dim)
+    public SaeTrainer(TrainerOptions options, int dim) : this(options, dim, SingleProcessCommunicator.Instance)
     {
+    }
+
+    /// <summary>
+    /// A trainer for this rank's share of the neurons of a run over <paramref name="communicator"/>'s ranks, every
+    /// rank constructing its own with the same options and training on the same stream. With one rank it is the
+    /// single-process trainer.
+    /// </summary>
+    public SaeTrainer(TrainerOptions options, int dim, Communicator communicator)
+    {
+        ArgumentNullException.ThrowIfNull(communicator);
         options.Validate();
         _o = options;
-        _arch = options.Architecture(dim);
-        _arch.Validate();
-        _p = new SaeParameters(dim, options.Neurons, options.Tied);
+        var whole = options.Architecture(dim);
+        whole.Validate();
+        _comm = communicator;
+        if (communicator.Size > 1 && ShardingUnsupported(options) is { } why) throw new NotSupportedException(why);
+        _shard = NeuronShard.Of(options.Neurons, communicator);
+        // A TopK shard selects its own top min(k, its neurons) per token; ShardedTopK merges them exactly.
+        _arch = whole with { Neurons = _shard.Count, K = whole.Sparsity == SparsityMode.TopK ? Math.Min(whole.K, _shard.Count) : whole.K };
+        if (!_shard.IsWhole && whole.Sparsity == SparsityMode.TopK) _topK = new ShardedTopK(communicator, _shard, whole.K, options.BatchSize);
+        _p = new SaeParameters(dim, _shard.Count, options.Tied);
+        if (!_shard.IsWhole)
+        {
+            _whole = new SaeParameters(dim, options.Neurons, options.Tied);
+            _wholeModel = new SparseAutoencoder(whole, _whole, options.Normalization, 1f, options.Kernels);
+            _neuronCounts = _shard.Counts();
+            _rowCounts = [.. _neuronCounts.Select(c => c * _p.Stride)];
+        }
         _grad = _p.CloneShape();
         _m1 = _p.CloneShape();
         _m2 = _p.CloneShape();
@@ -66,13 +105,13 @@ public sealed partial class SaeTrainer : IDisposable
         var kernels = Model.Kernels;
         _pool = new WorkerPool(Math.Max(1, options.Threads));
         _encoder = new BatchEncoder(_arch, _p, options.BatchSize, _pool, kernels);
-        _backward = new SparseBackward(_arch, _p, options.BatchSize, _pool) { Kernels = kernels };
+        _backward = new SparseBackward(_arch, _p, options.BatchSize, _pool) { Kernels = kernels, Communicator = communicator };
         if (_arch.Sparsity == SparsityMode.MatchingPursuit)
         {
             _mp = new MatchingPursuitEncoder(_arch, _p, options.BatchSize, options.Threads, kernels);
             _mpBackward = new MatchingPursuitBackward(_p, options.Threads) { Kernels = kernels };
         }
-        _stats = new FiringStatistics(options.Neurons);
+        _stats = new FiringStatistics(_shard.Count);
         _x = new AlignedArray((long)options.BatchSize * _p.Stride);
         _raw = new float[(long)options.BatchSize * dim];
         _factors = new float[options.BatchSize];
@@ -90,7 +129,10 @@ public sealed partial class SaeTrainer : IDisposable
             _resampling = new DeadLatentResampling(_p, _m1, _m2, options.BatchSize, options.Seed, freeRows: !options.RenormalizesDecoder,
                 bias: options.Method == TrainingMethod.JumpReluL0 ? -(float)options.InitialThreshold : 0f);
         Groups = tafs.Length == 0 ? null : new GroupBiasAdaptation(options.Neurons, tafs, options.Seed,
-            options.GammaPlus, options.GammaMinus, options.DeadEpsilon, options.BiasRule);
+            options.GammaPlus, options.GammaMinus, options.DeadEpsilon, options.BiasRule)
+        {
+            Sharding = _shard.IsWhole ? null : (_shard, communicator),
+        };
         _adamSegments = AdamSegments(_p, options, _mp != null);
         _biasScratch = Groups is null ? [] : new float[options.Neurons];
     }
@@ -115,8 +157,41 @@ public sealed partial class SaeTrainer : IDisposable
         return [.. merged];
     }
 
-    /// <summary>The model being trained (its parameters change with every step).</summary>
+    /// <summary>
+    /// Why <paramref name="options"/> cannot train sharded over several ranks (naming the method), or null when it
+    /// can: GBA, BA and TopK without AuxK, tied or untied. AuxK's dead-latent selection, BatchTopK, MP, L1 and
+    /// JumpReLU-L0 need a global selection or a loss over all neurons that is not built yet.
+    /// </summary>
+    public static string? ShardingUnsupported(TrainerOptions options) =>
+        options.Method is not (TrainingMethod.Gba or TrainingMethod.Ba or TrainingMethod.TopK)
+            ? $"--method {options.Method.ToString().ToLowerInvariant()} cannot yet train sharded over MPI ranks: only gba, ba and topk (with --aux-k 0) can (run it as one process)"
+            : options.UsesAuxK ? $"--method {options.Method.ToString().ToLowerInvariant()} with AuxK cannot yet train sharded over MPI ranks: give --aux-k 0, or run it as one process"
+            : options.TracksDeadLatents ? "dead-latent tracking cannot yet train sharded over MPI ranks (run it as one process)" : null;
+
+    /// <summary>
+    /// The model being trained (its parameters change with every step). In a sharded run, this rank's neurons
+    /// only: <see cref="GatherModel"/> assembles the whole SAE.
+    /// </summary>
     public SparseAutoencoder Model { get; }
+
+    /// <summary>The neurons this trainer holds (all of them in a single process).</summary>
+    public NeuronShard Shard => _shard;
+
+    /// <summary>
+    /// The whole SAE as it stands: <see cref="Model"/> itself in a single process; in a sharded run every rank's
+    /// rows gathered into one model on every rank (a collective call: all ranks make it together).
+    /// </summary>
+    public SparseAutoencoder GatherModel()
+    {
+        if (_whole is null) return Model;
+        _comm.AllGatherVariable<float>(_p.Decoder, _whole.Decoder, _rowCounts);
+        if (!_p.Tied) _comm.AllGatherVariable<float>(_p.Encoder, _whole.Encoder, _rowCounts);
+        _comm.AllGatherVariable<float>(_p.Scale, _whole.Scale, _neuronCounts);
+        _comm.AllGatherVariable<float>(_p.Bias, _whole.Bias, _neuronCounts);
+        _p.PreBias.CopyTo(_whole.PreBias);
+        _wholeModel!.InputScale = Model.InputScale;
+        return _wholeModel;
+    }
     /// <summary>GBA's groups and bias rule (null for the baselines).</summary>
     public GroupBiasAdaptation? Groups { get; }
     /// <summary>Tokens since each latent last fired (AuxK and resampling), or null when the method keeps none.</summary>
@@ -176,29 +251,37 @@ public sealed partial class SaeTrainer : IDisposable
             if (_step != totalSteps && _o.IsEvaluationStep(_step))
             {
                 _baseline?.Publish(Model);
-                var report = new EvaluationReport(_step, _tokens, Seconds(), Evaluator.Evaluate(Model, eval, Groups?.Assignment, _o.Threads));
+                var report = new EvaluationReport(_step, _tokens, Seconds(), Evaluator.Evaluate(GatherModel(), eval, Groups?.Assignment, _o.Threads));
                 _evaluations.Add(report);
                 observer?.OnEvaluation(report);
             }
             if (_step == totalSteps) break;
             bool stop = cancel.IsCancellationRequested;
+            if (!_shard.IsWhole)
+            {
+                // One rank's signal stops every rank after the same step, each writing its part of the checkpoint.
+                _stopVote[0] = stop ? 1 : 0;
+                _comm.AllReduce(_stopVote, ReduceOperation.Max);
+                stop = _stopVote[0] != 0;
+            }
             if (checkpoints != null && (stop || checkpoints.IsDue(_step))) checkpoints.Sink.Save(Capture(data, Seconds(), checkpoints.Application));
             if (stop) throw new OperationCanceledException($"Training stopped after step {_step} of {totalSteps}.", cancel);
         }
 
         _baseline?.Publish(Model);
+        var model = GatherModel();
         EvaluationReport final;
         if (_evaluations.Count > 0 && _evaluations[^1].Step == totalSteps)
             final = _evaluations[^1];       // resumed from the checkpoint of a finished run
         else
         {
             double seconds = Seconds();
-            final = new EvaluationReport(totalSteps, _tokens, seconds, Evaluator.Evaluate(Model, eval, Groups?.Assignment, _o.Threads));
+            final = new EvaluationReport(totalSteps, _tokens, seconds, Evaluator.Evaluate(model, eval, Groups?.Assignment, _o.Threads));
             _evaluations.Add(final);
             observer?.OnEvaluation(final);
             checkpoints?.Sink.Save(Capture(data, seconds, checkpoints.Application));
         }
-        return new TrainingResult(Model, final.Metrics, totalSteps, _tokens, final.Seconds, _evaluations, Groups);
+        return new TrainingResult(model, final.Metrics, totalSteps, _tokens, final.Seconds, _evaluations, Groups);
     }
 
     /// <summary>Scale, b_pre, weights and biases from the first tokens of the stream
@@ -225,12 +308,21 @@ public sealed partial class SaeTrainer : IDisposable
             throw new InvalidDataException($"The first {n} tokens have mean norm {meanNorm}: cannot set the input scale.");
         Model.InputScale = (float)(1.0 / meanNorm);
 
-        // Weights: Gaussian rows of unit norm; a = 1; untied encoder starts as the decoder's copy.
+        // Weights: Gaussian rows of unit norm; a = 1; untied encoder starts as the decoder's copy. The generator
+        // walks all M rows, so each rank of a sharded run keeps exactly the rows a single process would have.
         var rng = Xoshiro256.Derive(_o.Seed, 0x3E16);
         var dec = _p.Decoder;
         dec.Clear();
-        for (int m = 0; m < _arch.Neurons; m++)
-            for (int j = 0; j < d; j++) dec[m * stride + j] = (float)rng.NextGaussian();
+        for (int m = 0; m < _shard.Total; m++)
+        {
+            bool mine = _shard.Owns(m);
+            int row = (m - _shard.First) * stride;
+            for (int j = 0; j < d; j++)
+            {
+                float v = (float)rng.NextGaussian();
+                if (mine) dec[row + j] = v;
+            }
+        }
         Model.NormalizeDecoderRows(_o.Threads);
         if (!_p.Tied) dec.CopyTo(_p.Encoder);
         _p.Scale.Fill(1f);
@@ -262,7 +354,8 @@ public sealed partial class SaeTrainer : IDisposable
                 _encoder.Encode(_x, rows, _code, scratch);
                 q?.Add(_code);
             }
-            if (q != null) q.Apply(_p.Bias, Groups.TafOf);
+            int first = _shard.First;
+            if (q != null) q.Apply(_p.Bias, m => Groups.TafOf(first + m));
             else
                 for (int m = 0; m < _arch.Neurons; m++) _p.Bias[m] = -Math.Clamp(scratch.MaxY[m], 0f, 1f);
         }
@@ -292,6 +385,7 @@ public sealed partial class SaeTrainer : IDisposable
         _auxK?.Prepare(_encoder);
         if (_baseline is null) _encoder.Encode(_x, rows, _code, _stats);
         else _baseline.Encode(_encoder, _x, rows, _code);
+        _topK?.Merge(_code, rows);
         long t2 = Stopwatch.GetTimestamp();
         double loss = _backward.Decode(_x, rows, _code);
         long t3 = Stopwatch.GetTimestamp();
@@ -305,6 +399,14 @@ public sealed partial class SaeTrainer : IDisposable
         _baseline?.AfterStep(_p);
         long t5 = Stopwatch.GetTimestamp();
         if (_o.RenormalizesDecoder) Model.NormalizeDecoderRows(_pool);
+        long active = _code.Count;
+        if (!_shard.IsWhole)
+        {
+            // Every rank must take the same decision on divergence, and L0 counts every rank's neurons.
+            (_stepTotals[0], _stepTotals[1]) = (active, _nonFiniteParameters ? 1 : 0);
+            _comm.AllReduce(_stepTotals, ReduceOperation.Sum);
+            (active, _nonFiniteParameters) = (_stepTotals[0], _stepTotals[1] != 0);
+        }
         if (_dead != null)
         {
             _dead.Update(_code, rows);
@@ -316,9 +418,16 @@ public sealed partial class SaeTrainer : IDisposable
         {
             double bufferL0 = 0;
             foreach (long c in _stats.FireCount) bufferL0 += c;
-            bufferL0 /= _stats.Tokens;
             var rule = Groups.Update(_stats, _p.Bias);
-            _p.Bias.CopyTo(_biasScratch);
+            if (_shard.IsWhole) _p.Bias.CopyTo(_biasScratch);
+            else
+            {
+                _stepTotals[0] = (long)bufferL0;
+                _comm.AllReduce(_stepTotals.AsSpan(0, 1), ReduceOperation.Sum);
+                bufferL0 = _stepTotals[0];
+                _comm.AllGatherVariable<float>(_p.Bias, _biasScratch, _neuronCounts);
+            }
+            bufferL0 /= _stats.Tokens;
             Array.Sort(_biasScratch);
             int last = _biasScratch.Length - 1;
             summary = new BiasUpdateReport(_step, rule, bufferL0, MathF.Sqrt(Blas1.Dot(_p.PreBias, _p.PreBias)),
@@ -328,7 +437,7 @@ public sealed partial class SaeTrainer : IDisposable
         long t6 = Stopwatch.GetTimestamp();
         Profile.Add(t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t6 - t5);
         CheckDivergence(loss, data);
-        return new StepOutcome(loss, _code.L0, summary);
+        return new StepOutcome(loss, _code.Tokens == 0 ? 0 : (double)active / _code.Tokens, summary);
     }
 
     /// <summary>AdamW's rate at step <see cref="Step"/> (the step being taken, or the last one taken): the base rate times the schedule's factor.</summary>

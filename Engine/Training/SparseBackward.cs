@@ -1,3 +1,4 @@
+using GbaEngine.Collectives;
 using GbaEngine.Kernels;
 using GbaEngine.Kernels.Elementwise;
 using GbaEngine.Kernels.Sparse;
@@ -43,6 +44,13 @@ internal sealed class SparseBackward : IDisposable
 
     /// <summary>The kernel set it runs (the trainer sets its own; default: the process's).</summary>
     internal KernelSet Kernels { get; set; } = KernelSelector.Current;
+
+    /// <summary>
+    /// The ranks sharing the neurons (docs/distributed.md): the parameters are this rank's rows only, the
+    /// partial reconstructions and b_pre's gradient are summed over ranks, and every rank then holds the
+    /// same error, loss and b_pre gradient. Default: the single process, whose passes never call it.
+    /// </summary>
+    internal Communicator Communicator { get; set; } = SingleProcessCommunicator.Instance;
 
     /// <summary>A backward pass with its own <paramref name="threads"/> worker threads.</summary>
     public SparseBackward(SaeArchitecture arch, SaeParameters parameters, int batchCapacity, int threads)
@@ -108,7 +116,16 @@ internal sealed class SparseBackward : IDisposable
     {
         Array.Clear(_lossParts);
         _errSumParts.Span.Clear();
-        _pool.For(rows, new DecodeJob(this, x, code, preBias), granule: 4);
+        var comm = Communicator;
+        if (comm.Size == 1) _pool.For(rows, new DecodeJob(this, x, code, preBias, finish: true), granule: 4);
+        else
+        {
+            // This rank's share of x̂ (rank 0's starting from b_pre), summed over ranks: then every rank forms
+            // the same e = x̂ - x, loss and Σe, over the same fixed token parts as one process.
+            _pool.For(rows, new DecodeJob(this, x, code, preBias && comm.Rank == 0, finish: false), granule: 4);
+            comm.AllReduce(Error.Span[..(rows * _p.Stride)], ReduceOperation.Sum);
+            _pool.For(rows, new FinishJob(this, x), granule: 4);
+        }
         double total = 0;
         for (int i = 0; i < _threads; i++) total += _lossParts[i];
         return rows == 0 ? 0 : total / rows;
@@ -124,8 +141,12 @@ internal sealed class SparseBackward : IDisposable
 
         var gPre = grad.PreBias;
         gPre.Clear();
-        for (int i = 0; i < _threads; i++) Blas1.Axpy(invB, _errSumParts.Span.Slice(i * stride, stride), gPre, set);
+        // Σe is the same on every rank (after Decode's sum), so rank 0 alone adds it; each rank adds its neurons' part.
+        var comm = Communicator;
+        if (comm.Rank == 0)
+            for (int i = 0; i < _threads; i++) Blas1.Axpy(invB, _errSumParts.Span.Slice(i * stride, stride), gPre, set);
         for (int i = 0; i < _threads; i++) Blas1.Axpy(1f, _preParts.Span.Slice(i * stride, stride), gPre, set);
+        if (comm.Size > 1) comm.AllReduce(gPre, ReduceOperation.Sum);
         gPre[_p.Dim..].Clear();
     }
 
@@ -151,11 +172,11 @@ internal sealed class SparseBackward : IDisposable
     }
 
     /// <summary>
-    /// Per token: x̂_t = b_pre + Σ f_tm w_m, e_t = x̂_t - x_t, the loss, and this part's Σ e_t. The
+    /// Per token: x̂_t = b_pre + Σ f_tm w_m, then (with <c>finish</c>) e_t = x̂_t - x_t, the loss, and this part's Σ e_t. The
     /// decoder is walked a block of rows at a time; every token of the part adds its entries in that
     /// block, so a weight row is fetched from L3 once per block rather than once per entry.
     /// </summary>
-    readonly unsafe struct DecodeJob(SparseBackward b, AlignedArray x, SparseCode code, bool preBias) : IRangeJob
+    readonly unsafe struct DecodeJob(SparseBackward b, AlignedArray x, SparseCode code, bool preBias, bool finish) : IRangeJob
     {
         public void Run(int part, int start, int end)
         {
@@ -163,12 +184,10 @@ internal sealed class SparseBackward : IDisposable
             var p = b._p;
             int stride = p.Stride, neurons = b._arch.Neurons, block = b._decodeBlock;
             float* e = b.Error.Pointer;
-            var xs = x.Span;
             var scale = p.Scale;
             var s = b._scratch[part];
             var f = s.Coef1;
             var cursor = s.Cursor;
-            var errSum = b._errSumParts.Span.Slice(part * stride, stride);
             float* w = p.Data.Pointer + p.DecoderOffset;
             var index = code.Index;
             var rowStart = code.RowStart;
@@ -190,16 +209,33 @@ internal sealed class SparseBackward : IDisposable
                     for (int r = 0; r < picked.Length; r++) f[r] = scale[picked[r]] * code.H[c0 + r];
                     RowGather.Accumulate(e + (long)t * stride, stride, w, stride, picked, f, overwrite: false, set);
                 }
-            double loss = 0;
-            for (int t = start; t < end; t++)
-            {
-                var et = new Span<float>(e + (long)t * stride, stride);
-                Blas1.Axpy(-1f, xs.Slice(t * stride, stride), et, set);
-                loss += 0.5 * Blas1.Dot(et, et, set);
-                Blas1.Axpy(1f, et, errSum, set);
-            }
-            b._lossParts[part] = loss;
+            if (finish) Finish(b, x, part, start, end);
         }
+    }
+
+    /// <summary>e_t = x̂_t - x_t for tokens [start, end) whose x̂_t is in <see cref="Error"/>, their loss and Σ e_t into part's slots.</summary>
+    static unsafe void Finish(SparseBackward b, AlignedArray x, int part, int start, int end)
+    {
+        var set = b.Kernels;
+        int stride = b._p.Stride;
+        float* e = b.Error.Pointer;
+        var xs = x.Span;
+        var errSum = b._errSumParts.Span.Slice(part * stride, stride);
+        double loss = 0;
+        for (int t = start; t < end; t++)
+        {
+            var et = new Span<float>(e + (long)t * stride, stride);
+            Blas1.Axpy(-1f, xs.Slice(t * stride, stride), et, set);
+            loss += 0.5 * Blas1.Dot(et, et, set);
+            Blas1.Axpy(1f, et, errSum, set);
+        }
+        b._lossParts[part] = loss;
+    }
+
+    /// <summary>A sharded Decode's second pass: the summed x̂ is in <see cref="Error"/>; form e, the loss and Σe.</summary>
+    readonly struct FinishJob(SparseBackward b, AlignedArray x) : IRangeJob
+    {
+        public void Run(int part, int start, int end) => Finish(b, x, part, start, end);
     }
 
     /// <summary>Puts token t's entries in ascending neuron order (insertion sort: a sorted row costs

@@ -60,6 +60,11 @@ public sealed class TrainingCheckpoint
     public JsonObject? BaselineState { get; init; }
     /// <summary>Free-form data of the application that trains (the CLI keeps its arguments and data settings here).</summary>
     public JsonObject? Application { get; init; }
+    /// <summary>
+    /// In a run sharded over several ranks, the neurons this rank's checkpoint holds: the parameters, moments and
+    /// per-neuron tensors are that shard's (b_pre and the group assignment are whole). Null for a single process.
+    /// </summary>
+    public NeuronShard? Shard { get; init; }
 
     /// <summary>
     /// Throws a <see cref="InvalidDataException"/> naming <paramref name="source"/> and every differing

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using GbaEngine.Checkpoints;
+using GbaEngine.Collectives;
 using GbaEngine.Training;
 
 using GbaEngine.Cli.Options;
@@ -14,10 +15,33 @@ namespace GbaEngine.Cli.Commands;
 /// (width, method, data, ...) are refused with one error listing them. The budget (--steps /
 /// --tokens) may grow, --threads and --kernels may change (with a warning: the result then matches
 /// an uninterrupted run only up to rounding).
+///
+/// A run sharded over P MPI ranks keeps one checkpoint store per rank, OUT/checkpoints/rank-R/step-*/ (each
+/// rank's neurons), and OUT/checkpoints/ranks.json saying P: `--resume` needs a job of the same P (no
+/// re-sharding), and every rank continues from the newest step all ranks have written.
 /// </summary>
 static class TrainCheckpoints
 {
     public const string Folder = "checkpoints";
+
+    /// <summary>The manifest of a sharded run's checkpoints: its number of ranks and neurons.</summary>
+    public const string RanksFile = "ranks.json";
+
+    /// <summary>Where <paramref name="comm"/>'s rank keeps its checkpoints in run directory <paramref name="runDir"/>.</summary>
+    static string StoreDirectory(string runDir, Communicator comm) =>
+        comm.Size == 1 ? Path.Combine(runDir, Folder) : Path.Combine(runDir, Folder, $"rank-{comm.Rank:D4}");
+
+    /// <summary>The ranks a run directory's checkpoints were written by (1: a single process).</summary>
+    static int SavedRanks(string runDir)
+    {
+        string path = Path.Combine(runDir, Folder, RanksFile);
+        if (!File.Exists(path)) return 1;
+        JsonNode? json;
+        try { json = JsonNode.Parse(File.ReadAllText(path)); }
+        catch (System.Text.Json.JsonException e) { throw new InvalidDataException($"{path}: not valid JSON ({e.Message})."); }
+        return json?["ranks"] is JsonValue v && v.TryGetValue<int>(out int ranks) && ranks >= 2 ? ranks
+            : throw new InvalidDataException($"{path}: no \"ranks\" of two or more (damaged?).");
+    }
 
     /// <summary>A run being continued: the checkpoint, where it came from, and the merged arguments.</summary>
     public sealed record Resume(string Command, string RunDirectory, LoadedCheckpoint Loaded, IReadOnlyList<string> Args);
@@ -26,12 +50,28 @@ static class TrainCheckpoints
     /// Loads the newest loadable checkpoint of the run in <paramref name="dir"/> (a run directory, or one
     /// step-* directory to take that checkpoint) and merges its saved arguments with <paramref name="given"/>.
     /// </summary>
-    public static Resume Open(string dir, string command, IReadOnlyList<string> given, TextWriter stderr)
+    public static Resume Open(string dir, string command, IReadOnlyList<string> given, TextWriter stderr) =>
+        Open(dir, command, given, stderr, SingleProcessCommunicator.Instance);
+
+    /// <summary>As <see cref="Open(string, string, IReadOnlyList{string}, TextWriter)"/> for this rank of <paramref name="comm"/> (collective).</summary>
+    public static Resume Open(string dir, string command, IReadOnlyList<string> given, TextWriter stderr, Communicator comm)
     {
         string full = FullPath(dir);
         LoadedCheckpoint loaded;
         string runDir;
-        if (File.Exists(Path.Combine(full, "manifest.json")))
+        if (comm.Size > 1 || File.Exists(Path.Combine(full, Folder, RanksFile)))
+        {
+            if (!Directory.Exists(Path.Combine(full, Folder)))
+                throw new InvalidDataException($"{dir}: no {Folder}/ directory of a run over MPI ranks (give the run directory, the --out of the run).");
+            int ranks = SavedRanks(full);
+            if (ranks != comm.Size)
+                throw new UsageException(ranks == 1
+                    ? $"--resume {dir}: the run was trained by one process; resume it without mpirun/srun (this job has {comm.Size} ranks)"
+                    : $"--resume {dir}: the run was trained on {ranks} MPI ranks and its checkpoints hold {ranks} shards; resume it on {ranks} ranks (this job has {comm.Size})");
+            loaded = AgreedCheckpoint(new CheckpointStore(StoreDirectory(full, comm)), comm);
+            runDir = full;
+        }
+        else if (File.Exists(Path.Combine(full, "manifest.json")))
         {
             loaded = new LoadedCheckpoint(CheckpointStore.Load(full), full, []);
             runDir = Path.GetDirectoryName(Path.GetDirectoryName(full)!)!;
@@ -58,11 +98,28 @@ static class TrainCheckpoints
     }
 
     /// <summary>
+    /// This rank's checkpoint of the newest step every rank has a loadable checkpoint of: a rank stopped while
+    /// writing leaves the others one step ahead, and the ranks must continue the same step.
+    /// </summary>
+    static LoadedCheckpoint AgreedCheckpoint(CheckpointStore store, Communicator comm)
+    {
+        var loaded = store.LoadLatest();
+        Span<long> step = [-loaded.Checkpoint.Step];
+        comm.AllReduce(step, ReduceOperation.Max);
+        long agreed = -step[0];
+        if (agreed == loaded.Checkpoint.Step) return loaded;
+        var path = store.List().FirstOrDefault(c => c.Step == agreed).Path
+            ?? throw new InvalidDataException($"{store.Directory}: no checkpoint of step {agreed}, the newest step every rank has written: the ranks' checkpoints cannot be continued together.");
+        return new LoadedCheckpoint(CheckpointStore.Load(path), path, [.. loaded.Skipped, $"{loaded.Directory}: step {loaded.Checkpoint.Step} is newer than another rank's newest ({agreed})"]);
+    }
+
+    /// <summary>
     /// For a resumed run: checks that the effective settings continue the checkpoint, re-positions
     /// the data stream, restores the trainer and rewrites metrics.jsonl to the evaluations made so
     /// far (dropping lines an interrupted process wrote after its last checkpoint).
     /// </summary>
-    public static void Continue(Resume r, string command, SaeTrainer trainer, DataSource data, TextWriter stderr, Func<EvaluationReport, string> metricsLine)
+    /// <param name="metricsLine">Formats a metrics.jsonl line; null leaves the file to another rank.</param>
+    public static void Continue(Resume r, string command, SaeTrainer trainer, DataSource data, TextWriter stderr, Func<EvaluationReport, string>? metricsLine)
     {
         var c = r.Loaded.Checkpoint;
         var options = trainer.Options;
@@ -79,6 +136,7 @@ static class TrainCheckpoints
         trainer.Restore(c, r.Loaded.Directory);
         stderr.WriteLine($"gba {command}: resuming {r.RunDirectory} from step {c.Step} of {options.Steps} ({Path.GetFileName(r.Loaded.Directory)})");
 
+        if (metricsLine is null) return;
         var metrics = Path.Combine(r.RunDirectory, "metrics.jsonl");
         var tmp = metrics + ".tmp-" + Environment.ProcessId;
         File.WriteAllLines(tmp, c.EvaluationsFor(options).Select(metricsLine));
@@ -88,6 +146,8 @@ static class TrainCheckpoints
     /// <summary>A fresh run must not silently mix with the checkpoints of an earlier one.</summary>
     public static void EnsureFresh(string outDir, string command)
     {
+        if (File.Exists(Path.Combine(outDir, Folder, RanksFile)))
+            throw new UsageException($"{outDir} already holds checkpoints of a run over {SavedRanks(outDir)} MPI ranks: continue it with 'gba {command} --resume {outDir}' on as many ranks, or choose another --out");
         var store = new CheckpointStore(Path.Combine(outDir, Folder));
         if (store.List() is [var (step, _), ..])
             throw new UsageException($"{outDir} already holds checkpoints of a run (newest: step {step}): continue it with 'gba {command} --resume {outDir}', or choose another --out");
@@ -95,7 +155,11 @@ static class TrainCheckpoints
 
     /// <summary>The schedule that writes OUT/checkpoints/, carrying what `--resume` needs to rebuild the run; null without --out.</summary>
     public static CheckpointSchedule? Schedule(string? outDir, string command, IReadOnlyList<string> args,
-        OptionReader o, TrainerOptions options, DataSource data)
+        OptionReader o, TrainerOptions options, DataSource data) => Schedule(outDir, command, args, o, options, data, SingleProcessCommunicator.Instance);
+
+    /// <summary>As the single-process overload, writing this rank's checkpoints (rank 0 also writes the ranks manifest).</summary>
+    public static CheckpointSchedule? Schedule(string? outDir, string command, IReadOnlyList<string> args,
+        OptionReader o, TrainerOptions options, DataSource data, Communicator comm)
     {
         if (outDir is null)
         {
@@ -108,7 +172,12 @@ static class TrainCheckpoints
         if (keep < 1) throw new UsageException("--keep-checkpoints must be at least 1");
         var saved = Parse(args).Where(a => !TrainOptions.RunControl.Contains(a.Name)).ToList();
         if (!saved.Exists(a => a.Name == "--threads")) saved.Add(new Arg("--threads", options.Threads.ToString(System.Globalization.CultureInfo.InvariantCulture)));
-        return new CheckpointSchedule(new CheckpointStore(Path.Combine(outDir, Folder), keep), every)
+        if (comm.Size > 1 && comm.Rank == 0)
+        {
+            Directory.CreateDirectory(Path.Combine(outDir, Folder));
+            RunConfig.WriteAtomically(Path.Combine(outDir, Folder, RanksFile), new JsonObject { ["ranks"] = comm.Size, ["neurons"] = options.Neurons });
+        }
+        return new CheckpointSchedule(new CheckpointStore(StoreDirectory(outDir, comm), keep), every)
         {
             Application = new JsonObject
             {
@@ -120,12 +189,13 @@ static class TrainCheckpoints
     }
 
     /// <summary>The message (and exit code) of a run stopped by a signal.</summary>
-    public static int Interrupted(string command, OperationCanceledException e, string? outDir, CheckpointSchedule? schedule, TextWriter stderr)
+    public static int Interrupted(string command, OperationCanceledException e, string? outDir, CheckpointSchedule? schedule, TextWriter stderr, int ranks = 1)
     {
+        string launch = ranks > 1 ? $"mpirun -np {ranks} " : "";
         var store = schedule?.Sink as CheckpointStore;
         if (store?.LastWritten is { } written && outDir is not null)
             stderr.WriteLine($"gba {command}: interrupted: {e.Message.TrimEnd('.')}; checkpoint written to {written}\n" +
-                             $"Resume with: gba {command} --resume {Quote(outDir)}");
+                             $"Resume with: {launch}gba {command} --resume {Quote(outDir)}" + (ranks > 1 ? $" (or srun with {ranks} tasks: the same number of ranks)" : ""));
         else
             stderr.WriteLine($"gba {command}: interrupted before any checkpoint was written; nothing saved" + (outDir is null ? " (give --out DIR to checkpoint)" : ""));
         return CliApp.Interrupted;

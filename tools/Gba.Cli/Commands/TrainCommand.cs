@@ -4,6 +4,8 @@ using System.Text.Json.Nodes;
 using GbaEngine.Cli.Options;
 using static GbaEngine.Cli.Options.TrainOptions;
 using GbaEngine.Cli.Runs;
+using GbaEngine.Collectives;
+using GbaEngine.Distributed;
 using GbaEngine.Kernels.Elementwise;
 using GbaEngine.Evaluation;
 using GbaEngine.Model;
@@ -20,14 +22,58 @@ namespace GbaEngine.Cli.Commands;
 /// </summary>
 public static class TrainCommand
 {
-    /// <summary>Runs `gba train` or `gba demo`; <paramref name="args"/> are the options <paramref name="o"/> parsed (a checkpoint saves them).</summary>
-    public static int Run(string command, OptionReader o, IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr)
+    /// <summary>
+    /// Runs `gba train` or `gba demo`; <paramref name="args"/> are the options <paramref name="o"/> parsed (a checkpoint
+    /// saves them). Started as one of several MPI ranks (mpirun, srun: <see cref="MpiLaunch.Detect()"/>), it trains
+    /// one SAE sharded over all of them.
+    /// </summary>
+    public static int Run(string command, OptionReader o, IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr) =>
+        MpiLaunch.Detect() is null ? RunOn(SingleProcessCommunicator.Instance, command, o, args, stdout, stderr)
+            : RunRanks(command, o, args, stdout, stderr);
+
+    /// <summary>
+    /// One rank of a sharded run: rank 0 alone prints and writes the run's files (every rank writes its own
+    /// checkpoints). A failure on any rank prints that rank's error and ends the whole job (MPI_Abort) with the
+    /// exit code the single process would give, since the other ranks would wait for it in their next collective.
+    /// </summary>
+    static int RunRanks(string command, OptionReader o, IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr)
     {
-        var resume = o.String("--resume") is { } from ? TrainCheckpoints.Open(from, command, args, stderr)
+        MpiCommunicator comm;
+        try { comm = (MpiCommunicator)ProcessGroup.Join(); }
+        catch (MpiException e)
+        {
+            // Every rank fails alike here (no MPI to abort with): one message per rank, exit 1 from each.
+            throw new InvalidOperationException($"started as a rank of {MpiLaunch.Detect()}, but MPI did not start: {e.Message}", e);
+        }
+        try
+        {
+            bool lead = comm.Rank == 0;
+            int code = RunOn(comm, command, o, args, lead ? stdout : TextWriter.Null, lead ? stderr : TextWriter.Null);
+            stdout.Flush();
+            comm.Dispose();
+            return code;
+        }
+        catch (Exception e)
+        {
+            int code = e switch { UsageException => CliApp.Usage, OperationCanceledException => CliApp.Interrupted, _ => CliApp.Failed };
+            bool known = e is UsageException or IOException or InvalidDataException or ArgumentException or UnauthorizedAccessException or FormatException
+                or Formats.ActivationFormatException or InvalidOperationException or NotSupportedException or TrainingDivergedException;
+            stdout.Flush();
+            stderr.WriteLine($"gba {command}: rank {comm.Rank} of {comm.Size}: {(known ? FlagTerms.Message(e) : e.ToString())} (ending all ranks)");
+            stderr.Flush();
+            comm.Abort(code);
+            return code;
+        }
+    }
+
+    static int RunOn(Communicator comm, string command, OptionReader o, IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr)
+    {
+        if (comm.Size > 1 && o.Has("--sweep")) throw new UsageException("--sweep trains one point per process; it cannot run under mpirun/srun (give the point's options instead)");
+        var resume = o.String("--resume") is { } from ? TrainCheckpoints.Open(from, command, args, stderr, comm)
             : o.Has("--sweep") ? ResumeSweepPoint(command, args, stderr) : null;
         if (resume != null) (command, o) = (resume.Command, TrainOptions.Reader(resume.Args));
         string? outDir = ConfigSources.Apply(o, Environment.GetEnvironmentVariable);
-        return RunPoint(command, o, resume?.RunDirectory ?? outDir, stdout, stderr, resume);
+        return RunPoint(command, o, resume?.RunDirectory ?? outDir, stdout, stderr, resume, comm: comm);
     }
 
     /// <summary>
@@ -51,18 +97,20 @@ public static class TrainCommand
     /// pass; such runs write no checkpoints, since their stream is the shared pass: rerun them by index instead).
     /// </summary>
     internal static int RunPoint(string command, OptionReader o, string? outDir, TextWriter stdout, TextWriter stderr,
-        TrainCheckpoints.Resume? resume = null, Func<OptionReader, TrainerOptions, DataSource>? openData = null)
+        TrainCheckpoints.Resume? resume = null, Func<OptionReader, TrainerOptions, DataSource>? openData = null, Communicator? comm = null)
     {
+        comm ??= SingleProcessCommunicator.Instance;
+        bool lead = comm.Rank == 0;
         // One writer per run directory, for the run's whole life: a second `train --out`, a duplicate sweep --index
         // or a Slurm requeue beside a live task is refused here, before it touches a file (and writes no error.txt).
         // A dry run writes nothing, so it neither locks nor leaves error.txt.
         bool dry = o.Flag("--dry-run");
-        using var runLock = outDir is null || dry ? null : RunLock.Acquire(outDir, resume is null ? "--out" : "--resume");
+        using var runLock = outDir is null || dry || !lead ? null : RunLock.Acquire(outDir, resume is null ? "--out" : "--resume");
         try
         {
-            return Train(command, o, outDir, stdout, stderr, resume, openData);
+            return Train(command, o, outDir, stdout, stderr, resume, openData, comm);
         }
-        catch (Exception e) when (outDir != null && !dry && (e is SettingException || e is not (UsageException or OperationCanceledException)))
+        catch (Exception e) when (outDir != null && !dry && lead && (e is SettingException || e is not (UsageException or OperationCanceledException)))
         {
             Directory.CreateDirectory(outDir);
             File.WriteAllText(Path.Combine(outDir, FailureFile), FlagTerms.Message(e) + "\n");
@@ -71,13 +119,16 @@ public static class TrainCommand
     }
 
     static int Train(string command, OptionReader o, string? outDir, TextWriter stdout, TextWriter stderr,
-        TrainCheckpoints.Resume? resume, Func<OptionReader, TrainerOptions, DataSource>? openData)
+        TrainCheckpoints.Resume? resume, Func<OptionReader, TrainerOptions, DataSource>? openData, Communicator comm)
     {
+        bool lead = comm.Rank == 0;   // the one rank that prints and writes the run's files
         // Paths after --data (a shell glob expands to several) are data files too.
         var dataPaths = SharedOptions.DataPaths(o);
 
         var options = TrainOptions.Trainer(o, demo: command == "demo");
         FlagTerms.ValidateTrainer(options);
+        if (comm.Size > 1 && SaeTrainer.ShardingUnsupported(options) is { } unsharded) throw new UsageException(unsharded);
+        if (comm.Size > options.Neurons) throw new UsageException($"--d-sae {options.Neurons} cannot be split over {comm.Size} MPI ranks: every rank needs at least one neuron");
         var mpSweep = ReadStepList(o, options);
         if (o.Has("--token-text") && dataPaths.Count == 0) throw new UsageException("--token-text goes with --data (it names each activation row's token)");
         var memory = openData is null ? Preflight(o, options, dataPaths) : null;
@@ -102,7 +153,7 @@ public static class TrainCommand
         if (dataPaths.Count > 0 && resume is null)
             foreach (var exportWarning in ExportMetadata.Warnings(metadata)) stderr.WriteLine($"gba {command}: warning: {exportWarning}");
         bool json = o.Flag("--json");
-        if (outDir != null)
+        if (outDir != null && lead)
         {
             Directory.CreateDirectory(outDir);
             if (resume is null) TrainCheckpoints.EnsureFresh(outDir, command);
@@ -111,43 +162,54 @@ public static class TrainCommand
             File.Delete(Path.Combine(outDir, "summary.json"));
         }
         // The checkpoint keeps the fully expanded command line (config-file and sweep options included), so --resume needs neither file.
-        var schedule = openData is null ? TrainCheckpoints.Schedule(outDir, command, o.ToArgs(TrainOptions.Sources), o, options, data) : null;
+        // Sharded: rank 0 has checked the directory before any rank writes its checkpoints there.
+        if (comm.Size > 1) comm.Barrier();
+        var schedule = openData is null ? TrainCheckpoints.Schedule(outDir, command, o.ToArgs(TrainOptions.Sources), o, options, data, comm) : null;
 
-        using var trainer = new SaeTrainer(options, train.Dim);
-        if (resume != null) TrainCheckpoints.Continue(resume, command, trainer, data, stderr, JsonlLog.Line);
+        using var trainer = new SaeTrainer(options, train.Dim, comm);
+        if (resume != null) TrainCheckpoints.Continue(resume, command, trainer, data, stderr, lead ? JsonlLog.Line : null);
         using var signals = new InterruptSignals(command, stderr);
         stderr.WriteLine($"gba {command}: {TrainOptions.MethodName(options.Method).ToUpperInvariant()} M={options.Neurons} on {train.Describe()}; " +
                          $"{options.Steps} steps of {options.BatchSize} tokens, {options.Threads} threads, kernels {trainer.Model.Kernels}");
+        if (comm.Size > 1)
+        {
+            var counts = trainer.Shard.Counts();
+            string each = counts.Min() == counts.Max() ? $"{counts[0]}" : $"{counts.Max()} or {counts.Min()}";
+            stderr.WriteLine($"gba {command}: running on {comm.Size} ranks, {each} of M = {options.Neurons} neurons each ({comm})");
+        }
         if (options.BudgetWarning() is { } warning) stderr.WriteLine($"gba {command}: warning: {warning}");
-        using var log = outDir is null ? null : new StreamWriter(Path.Combine(outDir, "metrics.jsonl"), append: resume != null);
+        string? files = lead ? outDir : null;
+        using var log = files is null ? null : new StreamWriter(Path.Combine(files, "metrics.jsonl"), append: resume != null);
         // Appended on resume: steps logged after the last checkpoint appear twice, and readers keep the later line.
-        using var lossLog = outDir is null ? null : new StreamWriter(Path.Combine(outDir, LossLog.FileName), append: resume != null);
-        using var biasLog = outDir is null || trainer.Groups is null ? null : new StreamWriter(Path.Combine(outDir, BiasLog.FileName), append: resume != null);
+        using var lossLog = files is null ? null : new StreamWriter(Path.Combine(files, LossLog.FileName), append: resume != null);
+        using var biasLog = files is null || trainer.Groups is null ? null : new StreamWriter(Path.Combine(files, BiasLog.FileName), append: resume != null);
         var observers = new ObserverList(new ProgressDisplay(stderr, !Console.IsErrorRedirected && ReferenceEquals(stderr, Console.Error), o.Flag("--quiet")),
             log is null ? null : new JsonlLog(log), lossLog is null ? null : new LossLog(lossLog), biasLog is null ? null : new BiasLog(biasLog));
-        if (outDir != null)
+        if (files != null)
         {
             var effective = TrainOptions.Effective(options, data.Options);
             if (text != null) effective["token_text"] = Path.GetFullPath(text.Path);
             ExportMetadata.Record(o, effective);
-            WriteConfig(Path.Combine(outDir, "config.json"), options, data.Config, effective);
+            WriteConfig(Path.Combine(files, "config.json"), options, data.Config, effective);
         }
 
         TrainingResult result;
         try { result = trainer.Train(data.Train, eval, observers, signals.Token, schedule); }
-        catch (OperationCanceledException e) when (signals.Requested) { return TrainCheckpoints.Interrupted(command, e, outDir, schedule, stderr); }
+        // Sharded, a signal on any rank stops every rank after the same step.
+        catch (OperationCanceledException e) when (signals.Requested || comm.Size > 1) { return TrainCheckpoints.Interrupted(command, e, outDir, schedule, stderr, comm.Size); }
         PrintSummary(stdout, options, result);
         var summary = Summary(options, result);
+        if (comm.Size > 1) summary["ranks"] = comm.Size;
         if (mpSweep != null) summary["mp_steps_sweep"] = PursuitStepSweep(stdout, mpSweep, options, result, eval);
-        if (outDir != null)
+        if (files != null)
         {
-            RunArtefacts.Write(outDir, result, eval, options, text, data.EvalRows?.FirstRow ?? 0);
-            if (result.Final.BestCosines != null) RecoveryFile.Write(outDir, result.Final, eval.FeatureFrequencies);
-            string method = options.Method.ToString().ToLowerInvariant(), saeDir = Path.Combine(outDir, "sae");
+            RunArtefacts.Write(files, result, eval, options, text, data.EvalRows?.FirstRow ?? 0);
+            if (result.Final.BestCosines != null) RecoveryFile.Write(files, result.Final, eval.FeatureFrequencies);
+            string method = options.Method.ToString().ToLowerInvariant(), saeDir = Path.Combine(files, "sae");
             if (exportFormat == SparsifyFormat) Interop.SparsifyExport.Write(Path.Combine(saeDir, Hookpoint(metadata)), result.Model, method);
             else Interop.SaeLensExport.Write(saeDir, result.Model, method, result.Groups?.Assignment, metadata);
             // summary.json last: its presence marks a finished run (sweep summaries rely on it).
-            RunConfig.WriteAtomically(Path.Combine(outDir, "summary.json"), summary);
+            RunConfig.WriteAtomically(Path.Combine(files, "summary.json"), summary);
         }
         if (json) stdout.WriteLine(summary.ToResultJson());
         return CliApp.Ok;
