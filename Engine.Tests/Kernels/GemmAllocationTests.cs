@@ -45,12 +45,20 @@ public unsafe class GemmAllocationTests
 
             Call();
             Call();
-            Array.Copy(counters, workersBefore, threads);
-            long callerBefore = GC.GetAllocatedBytesForCurrentThread();
-            for (int i = 0; i < 5; i++) Call();
-            long callerAfter = GC.GetAllocatedBytesForCurrentThread();
-            Assert.Equal(0, callerAfter - callerBefore);
-            for (int t = 0; t < threads; t++) Assert.Equal(0, counters[t] - workersBefore[t]);
+            // Three windows of five calls: an allocation per call shows in every window, while the runtime's
+            // one-off work on a thread (a tiered re-JIT landing late on a loaded machine) does not recur, so
+            // the cleanest window is the measurement.
+            long cleanest = long.MaxValue;
+            for (int window = 0; window < 3 && cleanest > 0; window++)
+            {
+                Array.Copy(counters, workersBefore, threads);
+                long callerBefore = GC.GetAllocatedBytesForCurrentThread();
+                for (int i = 0; i < 5; i++) Call();
+                long allocated = GC.GetAllocatedBytesForCurrentThread() - callerBefore;
+                for (int t = 0; t < threads; t++) allocated += counters[t] - workersBefore[t];
+                cleanest = Math.Min(cleanest, allocated);
+            }
+            Assert.Equal(0, cleanest);
         }
     }
 }
