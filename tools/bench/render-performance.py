@@ -79,8 +79,12 @@ def short_table(r, source):
                      f"{f(s['ratios']['step_over_limit'])} | {f(s['ratios_cpu']['step_over_limit'])} |")
     for name, s in states(r):
         w, c = s["ratios"], s["ratios_cpu"]
-        lines.append(f"| ours / PyTorch dense step, {name} L0 | {f(w.get('ours_over_torch_dense'), 1)}× | {f(c.get('ours_over_torch_dense'), 1)}× |")
-        lines.append(f"| ours / PyTorch sparse step, {name} L0 | {f(w.get('ours_over_torch_sparse'), 1)}× | {f(c.get('ours_over_torch_sparse'), 1)}× |")
+        for peer in ("dense", "sparse"):
+            key = f"ours_over_torch_{peer}"
+            if key not in w:
+                lines.append(f"| ours / PyTorch {peer} step, {name} L0 | not measured | not measured |")
+            else:
+                lines.append(f"| ours / PyTorch {peer} step, {name} L0 | {f(w[key], 1)}× | {f(c[key], 1)}× |")
     if "early" not in r["steps"]:
         lines += ["", "The early state (`--step-ratios --bias-init quantile --warm-steps 7`) was not measured in this run."]
     lines += ["", "The CPU clock counts process CPU seconds per thread: what the work costs when the time neighbours "
