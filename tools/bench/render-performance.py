@@ -2,10 +2,10 @@
 """Regenerates the performance figures of docs/performance.md (the README links there) from one results JSON
 written by tools/bench/run-benchmarks.sh (benchmarks/results/<cpu>.json).
 
-    tools/bench/render-performance.py benchmarks/results/<cpu>.json [--summary docs/performance.md] [--doc docs/performance.md]
+    tools/bench/render-performance.py benchmarks/results/<cpu>.json [--summary README.md] [--doc docs/performance.md]
 
 Each file keeps its text; only the block between its markers is replaced:
-    <!-- performance:begin --> ... <!-- performance:end -->   (--summary: the short table, "Summary")
+    <!-- performance:begin --> ... <!-- performance:end -->   (--summary: the short table, README's "Performance")
     <!-- results:begin --> ... <!-- results:end -->           (--doc: the detail)
 A missing marker or a results file without the needed figures is an error naming the file.
 """
@@ -79,8 +79,12 @@ def short_table(r, source):
                      f"{f(s['ratios']['step_over_limit'])} | {f(s['ratios_cpu']['step_over_limit'])} |")
     for name, s in states(r):
         w, c = s["ratios"], s["ratios_cpu"]
-        lines.append(f"| ours / PyTorch dense step, {name} L0 | {f(w.get('ours_over_torch_dense'), 1)}× | {f(c.get('ours_over_torch_dense'), 1)}× |")
-        lines.append(f"| ours / PyTorch sparse step, {name} L0 | {f(w.get('ours_over_torch_sparse'), 1)}× | {f(c.get('ours_over_torch_sparse'), 1)}× |")
+        for peer in ("dense", "sparse"):
+            key = f"ours_over_torch_{peer}"
+            if key not in w:
+                lines.append(f"| ours / PyTorch {peer} step, {name} L0 | not measured | not measured |")
+            else:
+                lines.append(f"| ours / PyTorch {peer} step, {name} L0 | {f(w[key], 1)}× | {f(c[key], 1)}× |")
     if "early" not in r["steps"]:
         lines += ["", "The early state (`--step-ratios --bias-init quantile --warm-steps 7`) was not measured in this run."]
     lines += ["", "The CPU clock counts process CPU seconds per thread: what the work costs when the time neighbours "
@@ -145,7 +149,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("results")
     # --readme: the old name, from when the short table was in README.md.
-    ap.add_argument("--summary", "--readme", dest="summary", default="docs/performance.md")
+    ap.add_argument("--summary", "--readme", dest="summary", default="README.md")
     ap.add_argument("--doc", default="docs/performance.md")
     args = ap.parse_args()
     r = load(args.results)
