@@ -14,7 +14,7 @@ public class ShardedCliTests(ITestOutputHelper log)
 {
     static readonly TimeSpan JobTimeout = TimeSpan.FromMinutes(4);
     static readonly string[] Common = ["train", "--dim", "32", "--features", "64", "--sparsity", "3", "--d-sae", "100", "--batch", "128",
-        "--threads", "1", "--seed", "4", "--eval-tokens", "1024", "--quiet"];
+        "--threads", "1", "--seed", "4", "--eval-tokens", "1024"];
 
     [MpiFact(MpiKind.OpenMpi)]
     public void TrainRunsShardedResumesAndRefusesOtherRankCounts()
