@@ -12,9 +12,11 @@ and writes a JSON summary:
 - reachable: latents with y > 0 on at least one probe token (the only ones a post-ReLU AuxK can select);
 - stale: latents whose counter exceeds the dead window (what AuxK treats as dead);
 - for the latents dead at the end (never selected on the final probe): their median b, median max y,
-  median a, and how many of them fired since the previous checkpoint.
+  median a, and how many of them fired since the previous checkpoint;
+- with --frequency-tokens N, how many latents of the final model fire never, less than once per 100k
+  tokens, and less than once per 16,384 tokens (the evaluation set's size) on N fresh tokens.
 
-    /usr/bin/python3 tools/experiments/topk_trace.py RUN_DIR --gba tools/Gba.Cli/bin/Release/net10.0/gba --out trace.json
+    /usr/bin/python3 tools/experiments/topk_trace.py RUN_DIR --gba tools/Gba.Cli/bin/Release/net10.0/gba --out trace.json [--frequency-tokens 500000]
 
 numpy only (the Debian python3-numpy).
 """
@@ -68,10 +70,34 @@ def probe(features, count, seed):
     return x / np.linalg.norm(x, axis=1, keepdims=True)
 
 
+def frequencies(feats, enc, pre, b, k, count, seed):
+    """How often each latent of the final model fires (is in a token's top-k with y > 0) on `count` fresh tokens."""
+    rng = np.random.default_rng(9000 + seed)
+    n = feats.shape[0]
+    fired = np.zeros(enc.shape[0])
+    done = 0
+    while done < count:
+        rows = min(8192, count - done)
+        s = np.where(rng.random(rows) < 0.5, 20, 3)
+        order = rng.random((rows, n)).argsort(1)
+        c = np.zeros((rows, n))
+        np.put_along_axis(c, order, (np.arange(n)[None, :] < s[:, None]) * rng.uniform(0.5, 1.5, (rows, n)), 1)
+        x = c @ feats
+        x /= np.linalg.norm(x, axis=1, keepdims=True)
+        y = (x - pre) @ enc.T + b
+        top = np.argpartition(-y, k, axis=1)[:, :k]
+        np.add.at(fired, top[np.take_along_axis(y, top, 1) > 0], 1)
+        done += rows
+    f = fired / done
+    return {"tokens": done, "never": int((fired == 0).sum()), "below_1e-5": int((f < 1e-5).sum()),
+            "below_1/16384": int((f < 1 / 16384).sum())}
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("run")
     p.add_argument("--gba", default="tools/Gba.Cli/bin/Release/net10.0/gba")
+    p.add_argument("--frequency-tokens", type=int, default=0, help="also count the final model's firing frequencies on this many fresh tokens")
     p.add_argument("--out", required=True)
     a = p.parse_args()
     first = sorted(glob.glob(os.path.join(a.run, "checkpoints", "step-*")))[0]
@@ -122,7 +148,11 @@ def main():
     for pt in points:
         last_sel[pt["selected"]] = pt["step"]
     hist = np.bincount(np.searchsorted([p["step"] for p in points], last_sel[final_dead].clip(min=0)), minlength=len(points))
-    res = {"run": a.run, "k": k, "window_tokens": window, "final_dead": int(final_dead.sum()),
+    rare = frequencies(feats, enc, pre, b, k, a.frequency_tokens, seed) if a.frequency_tokens > 0 else None
+    if rare:
+        print(f"final model on {rare['tokens']} fresh tokens: never fired {rare['never']}, fired less than once per 100k tokens "
+              f"{rare['below_1e-5']}, less than once per 16,384 {rare['below_1/16384']}")
+    res = {"run": a.run, "k": k, "window_tokens": window, "final_dead": int(final_dead.sum()), "final_frequencies": rare,
            "last_selected_on_probe_step_histogram": {str(points[i]["step"]): int(c) for i, c in enumerate(hist) if c},
            "points": summary}
     with open(a.out, "w") as f:
