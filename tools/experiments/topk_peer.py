@@ -22,7 +22,7 @@ as reference, nothing copied):
 
 `--aux-pre-relu` is a variant no peer ships (AuxK over the dead latents' pre-ReLU values), to test what
 would revive latents whose pre-activation is negative on every token. `--tied`, `--lr`, `--schedule
-constant` move the recipe towards the engine's defaults.
+constant`, `--encoder-init unit` and `--keep-parallel-gradient` move the recipe towards the engine's.
 
 The mixture has the engine's law (Engine/Synthetic): n unit Gaussian features in d, each token exactly s
 distinct features chosen uniformly (s = 3 or 20 by a fair coin), magnitudes U(0.5, 1.5), no noise;
@@ -65,11 +65,13 @@ def tokens(v, rows, g, s_lo=3, s_hi=20, normalize="pertoken"):
 
 
 class Sae(torch.nn.Module):
-    def __init__(self, d, m, tied):
+    def __init__(self, d, m, tied, unit_encoder=False):
         super().__init__()
         enc = torch.nn.Linear(d, m)
         self.tied = tied
-        self.W_enc = torch.nn.Parameter(enc.weight.data.clone())
+        w0 = enc.weight.data.clone()
+        # --encoder-init unit: the encoder starts as the unit-norm decoder (the engine's untied start)
+        self.W_enc = torch.nn.Parameter(w0 / w0.norm(dim=1, keepdim=True) if unit_encoder else w0)
         self.b_enc = torch.nn.Parameter(torch.zeros(m))
         w = enc.weight.data.clone()
         self.W_dec = torch.nn.Parameter(w / w.norm(dim=1, keepdim=True))
@@ -93,7 +95,7 @@ def train(a):
     probe = tokens(v, 4096, torch.Generator().manual_seed(777 + a.seed), normalize=a.normalize)
     evalx = tokens(v, 16384, torch.Generator().manual_seed(999 + a.seed), normalize=a.normalize)
     steps = a.tokens // batch
-    sae = Sae(d, m, a.tied)
+    sae = Sae(d, m, a.tied, a.encoder_init == "unit")
     lr = a.lr if a.lr > 0 else 2e-4 / math.sqrt(m / 2 ** 14)
     opt = torch.optim.Adam([p for p in sae.parameters() if p is not None], lr=lr)
     warm = a.warmup
@@ -147,7 +149,7 @@ def train(a):
         loss.backward()
         with torch.no_grad():
             gd, w = sae.W_dec.grad, sae.W_dec.data
-            if not a.tied:
+            if not a.tied and not a.keep_parallel_gradient:
                 gd -= (gd * w).sum(1, keepdim=True) * w
         opt.step()
         sched.step()
@@ -223,6 +225,8 @@ def main():
     p.add_argument("--dead-tokens", type=int, default=0, help="0: a tenth of the budget (the engine's default)")
     p.add_argument("--encoder-grad", choices=["gated", "straight"], default="gated")
     p.add_argument("--tied", action="store_true")
+    p.add_argument("--encoder-init", choices=["linear", "unit"], default="linear")
+    p.add_argument("--keep-parallel-gradient", action="store_true", help="do not remove the decoder gradient along its rows (the engine)")
     p.add_argument("--trace-every", type=int, default=250)
     p.add_argument("--out", required=True)
     a = p.parse_args()
