@@ -18,6 +18,7 @@ default /tmp/mixture-baselines), --jobs N (default 2). Pure standard library (no
 read-out parses sae/sae_weights.safetensors itself.
 """
 import argparse
+import glob
 import json
 import math
 import os
@@ -77,8 +78,12 @@ def probe_runs():
         "lr-dictlearn": ["--lr-warmup", "0.1", "--lr-schedule", "linear", "--lr-decay-start", "0.8"],
         # the encoder/decoder split (and with it the encoder-row read-out)
         "untied": ["--untied"],
+        # as close to sparsify's recipe as the engine's options go: untied, its lr for M = 512 (2e-4 / sqrt(M / 2^14)),
+        # warm-up over ~1,000 of the 9,766 steps, then a linear decay to 0 (get_linear_schedule_with_warmup)
+        "sparsify-recipe": ["--untied", "--lr", "1.13e-3", "--lr-warmup", "0.1", "--lr-schedule", "linear", "--lr-decay-start", "0.1"],
         # AuxK's dead window
         "dead-50k": ["--dead-tokens", "50k"],
+        "dead-16k": ["--dead-tokens", "16384"],   # the evaluation's own window: 16,384 held-out tokens
         # budget
         "tokens-20M": ["--tokens", "20M"],
         # the centring bias b_pre (issue 18's --pre-bias)
@@ -103,10 +108,27 @@ def probe_runs():
 
 
 def real_runs():
-    for method, k in [(m, k) for k in (64, 16, 4) for m in ("topk", "batchtopk")]:
-        for aux in ["on", "off"]:
-            yield f"real-{method}-k{k}-aux{aux}", ["--data", REAL, "--d-sae", "4096", "--steps", "1500", "--method", method,
-                                                 "--k", str(k), "--eval-every", "250"] + (["--aux-k", "0"] if aux == "off" else [])
+    """TopK on the shared activations, AuxK on and off at the same budget, seeds 1 and 2 (seed 1 was named without
+    its seed before; `real` links those directories to the -s1 names)."""
+    for method, k in [("topk", 4)]:
+        for seed in SEEDS[:2]:
+            for aux in ["on", "off"]:
+                yield f"real-{method}-k{k}-aux{aux}-s{seed}", ["--data", REAL, "--d-sae", "4096", "--steps", "1500", "--method", method,
+                                                               "--k", str(k), "--seed", str(seed), "--eval-every", "250"] + (["--aux-k", "0"] if aux == "off" else [])
+
+
+def eval_all_rows(gba, work, name):
+    """`gba eval` of a real-data run on all 40,000 rows of the file (training rows included): its dead fraction
+    counts latents that never fire in 40,000 tokens, against 4,000 held-out tokens in the run's own evaluation."""
+    run = os.path.join(work, name)
+    out = os.path.join(run, "eval-all-rows.json")
+    if os.path.exists(out) or not os.path.exists(os.path.join(run, "summary.json")):
+        return
+    p = subprocess.run([gba, "eval", "--sae", run, "--data", REAL, "--threads", "1", "--json"], capture_output=True, text=True, check=True)
+    line = [l for l in p.stdout.splitlines() if l.startswith("{")][-1]
+    with open(out + ".tmp", "w") as f:
+        f.write(line + "\n")
+    os.replace(out + ".tmp", out)
 
 
 def run_one(gba, work, name, args):
@@ -147,7 +169,25 @@ def load(work, name):
     with open(os.path.join(d, "config.json")) as f:
         config = json.load(f)
     summary["normalize"] = config["options"]["normalize"]
+    summary["window_dead_fraction"] = window_dead(d)
     return summary
+
+
+def window_dead(run):
+    """The fraction of latents AuxK treats as dead at the end of training: tokens_since_fired above the dead window,
+    from the run's last checkpoint (None when the run kept no counters). Not the evaluation's dead fraction, which
+    counts the latents that never fire on the 16,384 held-out tokens: a latent firing once in 100k tokens is
+    dead there and alive here."""
+    cks = sorted(glob.glob(os.path.join(run, "checkpoints", "step-*")))
+    if not cks:
+        return None
+    with open(os.path.join(cks[-1], "state.json")) as f:
+        o = json.load(f)["options"]
+    since = safetensors(os.path.join(cks[-1], "tensors.safetensors")).get("tokens_since_fired")
+    if since is None or not o.get("aux_k"):
+        return None
+    window = o["dead_tokens"] or o["tokens"] // 10
+    return sum(1 for c in since[1] if c > window) / len(since[1])
 
 
 def safetensors(path):
@@ -160,8 +200,8 @@ def safetensors(path):
         if name == "__metadata__":
             continue
         a, b = t["data_offsets"]
-        assert t["dtype"] == "F32", t["dtype"]
-        vals = struct.unpack(f"<{(b - a) // 4}f", data[a:b])
+        size, code = {"F32": (4, "f"), "I64": (8, "q"), "I32": (4, "i")}[t["dtype"]]
+        vals = struct.unpack(f"<{(b - a) // size}{code}", data[a:b])
         out[name] = (t["shape"], vals)
     return out
 
@@ -274,13 +314,13 @@ def at_tokens(curve, tokens):
     return min(curve, key=lambda c: abs(c["tokens"] - tokens))
 
 
-def report(gba, work, path):
+def report(gba, work, path, reuse_reach=False):
     result = {"setup": {"mixture": " ".join(MIX), "threads": 1, "defaults": "gba train defaults (lr 1e-3, batch 512, tied, AdamW, "
                                                                                 "AuxK k_aux = d/2 = 21, alpha = 1/32, dead window = budget/10, "
                                                                                 "normalize pertoken); each row records the normalisation its runs used"},
               "sweep": [], "probes": [], "real": []}
-    print("| method | k | AuxK | FRR@0.8 mean (min-max) | FRR@0.9 mean (min-max) | dead (min-max) | FVU | L0 | FRR@0.8 at 0.5M / 1M / 2.5M / 5M | seeds |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("| method | k | AuxK | FRR@0.8 mean (min-max) | FRR@0.9 mean (min-max) | dead (min-max) | AuxK-dead | FVU | L0 | FRR@0.8 at 0.5M / 1M / 2.5M / 5M | seeds |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for method in ["topk", "batchtopk"]:
         for k in KS:
             for aux in ["on", "off"]:
@@ -292,7 +332,8 @@ def report(gba, work, path):
                 row = {
                     "method": method, "k": k, "auxk": aux == "on", "seeds": [r["seed"] for r in runs],
                     "frr_0_8": [r["frr_0_8"] for r in runs], "frr_0_9": [r["frr_0_9"] for r in runs],
-                    "dead_fraction": [r["dead_fraction"] for r in runs], "fvu": [r["fvu"] for r in runs], "l0": [r["l0"] for r in runs],
+                    "dead_fraction": [r["dead_fraction"] for r in runs], "window_dead_fraction": [r["window_dead_fraction"] for r in runs],
+                    "fvu": [r["fvu"] for r in runs], "l0": [r["l0"] for r in runs],
                     "normalize": sorted({r["normalize"] for r in runs}),
                     "frr_0_8_at_2_5M": [h["frr_0_8"] for h in half], "dead_at_2_5M": [h["dead_fraction"] for h in half],
                     "curves": [r["curve"] for r in runs],
@@ -303,7 +344,7 @@ def report(gba, work, path):
                                    for t in (500_000, 1_000_000, 2_500_000, 5_000_000))
                 print(f"| {method} | {k} | {aux} | {mean(row['frr_0_8']):.3f} ({f8[0]:.3f}-{f8[1]:.3f}) | "
                       f"{mean(row['frr_0_9']):.3f} ({f9[0]:.3f}-{f9[1]:.3f}) | {mean(row['dead_fraction']):.3f} ({dd[0]:.2f}-{dd[1]:.2f}) | "
-                      f"{mean(row['fvu']):.4f} | {mean(row['l0']):.1f} | {curve} | {len(runs)} |")
+                      f"{'-' if aux == 'off' else format(mean(row['window_dead_fraction']), '.3f')} | {mean(row['fvu']):.4f} | {mean(row['l0']):.1f} | {curve} | {len(runs)} |")
     print("\nat 20M tokens (AuxK on)  FRR@0.8 (min-max)      FRR@0.9 (min-max)      dead   FVU     FRR@0.8 at 5M / 10M")
     for method, k in LONG:
         runs = [r for r in (load(work, f"{method}-k{k}-auxon-s{s}-20M") for s in SEEDS) if r]
@@ -341,19 +382,30 @@ def report(gba, work, path):
         print(f"{group:24s} {str(k):>4s}  {mean([e['frr_0_8'] for e in es]):.3f} ({f8[0]:.3f}-{f8[1]:.3f})     "
               f"{mean([e['frr_0_9'] for e in es]):.3f} ({f9[0]:.3f}-{f9[1]:.3f})     {mean([e['dead_fraction'] for e in es]):.3f}  "
               f"{mean([e['fvu'] for e in es]):.4f} {mean([e['l0'] for e in es]):6.2f}  n={len(es)}{extra}")
+    earlier = {}
+    if reuse_reach and os.path.exists(path):   # reach() is pure Python and slow: keep the figures of unchanged runs
+        with open(path) as f:
+            earlier = {e["run"]: e for e in json.load(f).get("reach", [])}
     for name in REACH:
         r = load(work, name)
         if r and r["normalize"] == "pertoken":   # reach() feeds the export per-token-normalised tokens
-            e = reach(gba, work, name, r["seed"])
+            e = earlier.get(name) or reach(gba, work, name, r["seed"])
             result.setdefault("reach", []).append(e)
             print(f"reach {name:24s} dead {e['dead']:3d}, with y > 0 on some token {e['dead_with_positive_y']:3d}, "
                   f"positive dead y per token {e['positive_dead_y_per_token']:.2f} (read-out check {e['topk_consistent_with_eval']:.3f})")
     for name, _ in real_runs():
         r = load(work, name)
         if r:
-            result["real"].append({"run": name, "normalize": r["normalize"], "dead_fraction": r["dead_fraction"], "fvu": r["fvu"], "l0": r["l0"], "tokens": r["tokens"],
+            all_rows = None
+            if os.path.exists(os.path.join(work, name, "eval-all-rows.json")):
+                with open(os.path.join(work, name, "eval-all-rows.json")) as f:
+                    all_rows = json.load(f)["dead_fraction"]
+            result["real"].append({"run": name, "seed": r["seed"], "normalize": r["normalize"], "dead_fraction": r["dead_fraction"],
+                                   "dead_fraction_all_40k_rows": all_rows,
+                                   "window_dead_fraction": r["window_dead_fraction"], "fvu": r["fvu"], "l0": r["l0"], "tokens": r["tokens"],
                                    "curve": r["curve"]})
-            print(f"{name:28s} dead {r['dead_fraction']:.4f}  FVU {r['fvu']:.4f}  L0 {r['l0']:.1f}  tokens {r['tokens']}")
+            print(f"{name:28s} dead {r['dead_fraction']:.4f} (4,000 held out) {all_rows} (all 40k rows)  AuxK-dead {r['window_dead_fraction']}  "
+                  f"FVU {r['fvu']:.4f}  L0 {r['l0']:.1f}  tokens {r['tokens']}")
     with open(path + ".tmp", "w") as f:
         json.dump(result, f, indent=1)
     os.replace(path + ".tmp", path)
@@ -367,6 +419,7 @@ def main():
     ap.add_argument("--work", default="/tmp/mixture-baselines")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--json-out", default=os.path.join(ROOT, "docs", "experiments", "mixture-baselines.json"), help="report: where the JSON goes")
+    ap.add_argument("--reuse-reach", action="store_true", help="report: take the reachability figures from the existing JSON")
     ap.add_argument("--only", default="", help="run only the runs whose name starts with this prefix")
     a = ap.parse_args()
     if a.what == "sweep":
@@ -376,9 +429,12 @@ def main():
     elif a.what == "probes":
         run_all(a.gba, a.work, a.jobs, [(n, args) for n, _, args in probe_runs() if n.startswith(a.only)])
     elif a.what == "real":
-        run_all(a.gba, a.work, a.jobs, [r for r in real_runs() if r[0].startswith(a.only)])
+        runs = [r for r in real_runs() if r[0].startswith(a.only)]
+        run_all(a.gba, a.work, a.jobs, runs)
+        for name, _ in runs:
+            eval_all_rows(a.gba, a.work, name)
     else:
-        report(a.gba, a.work, a.json_out)
+        report(a.gba, a.work, a.json_out, a.reuse_reach)
 
 
 if __name__ == "__main__":
