@@ -2,13 +2,12 @@ using FsCheck;
 using FsCheck.Fluent;
 using GbaEngine.Kernels;
 using GbaEngine.Kernels.Elementwise;
-using GbaEngine.Kernels.Gemm;
 using GbaEngine.Memory;
 using GbaEngine.Model;
 using GbaEngine.Synthetic;
 using GbaEngine.Training;
 using GbaEngine.Encoders;
-using GbaEngine.Rng;
+using static GbaEngine.Tests.Training.EncoderProblem;
 
 namespace GbaEngine.Tests.Training;
 
@@ -61,35 +60,15 @@ public class FusedEncoderTests
         bool topK = c.Gate == 2;
         var arch = new SaeArchitecture(c.Dim, c.Neurons, c.Tied, c.Gate == 1 || topK ? SaeActivation.Relu : SaeActivation.JumpRelu,
             topK ? SparsityMode.TopK : SparsityMode.Threshold, topK ? Math.Min(c.K, c.Neurons) : 0);
-        var p = new SaeParameters(c.Dim, c.Neurons, c.Tied);
-        var rng = new Xoshiro256(c.Seed);
-        // Quantised values make many pre-activations exactly equal, which exercises TopK's tie rule
-        // across lane boundaries (and the SGEMM computes small integers exactly in any order).
-        float Next() => c.Quantized ? rng.NextInt(5) - 2 : (float)rng.NextGaussian();
-        for (int m = 0; m < c.Neurons; m++)
-            for (int j = 0; j < c.Dim; j++)
-            {
-                p.DecoderRow(m)[j] = Next();
-                if (!c.Tied) p.EncoderRow(m)[j] = Next();
-            }
-        for (int m = 0; m < c.Neurons; m++) { p.Scale[m] = 1f; p.Bias[m] = c.Quantized ? -rng.NextInt(3) : (float)(-rng.NextDouble() * Math.Sqrt(c.Dim)); }
-        for (int j = 0; j < c.Dim; j++) p.PreBias[j] = c.Quantized ? rng.NextInt(3) - 1 : (float)(0.1 * rng.NextGaussian());
-        var x = new AlignedArray((long)c.Rows * p.Stride);
-        for (int t = 0; t < c.Rows; t++)
-            for (int j = 0; j < c.Dim; j++) x.Span[t * p.Stride + j] = Next();
-        return (arch, p, x);
+        // Quantised values exercise TopK's tie rule across lane boundaries.
+        var (p, x) = EncoderProblem.Random(c.Rows, c.Dim, c.Neurons, c.Tied, c.Quantized, c.Seed, BiasDraw.BelowSqrtDim, drawPreBias: true);
+        return (arch, p, Padded(x, c.Rows, p));
     }
 
-    static unsafe (int[] RowStart, int[] Index, float[] H, int[] Count, float[] MaxY) Unfused(SaeArchitecture arch, SaeParameters p, AlignedArray x, int rows)
+    static (int[] RowStart, int[] Index, float[] H, int[] Count, float[] MaxY) Unfused(SaeArchitecture arch, SaeParameters p, AlignedArray x, int rows)
     {
-        int d = p.Dim, stride = p.Stride, m = arch.Neurons;
-        var xc = new AlignedArray((long)rows * stride);
-        for (int t = 0; t < rows; t++)
-            for (int j = 0; j < d; j++) xc.Span[t * stride + j] = x.Span[t * stride + j] - p.PreBias[j];
-        var z = new AlignedArray((long)rows * m);
-        using (var gemm = new SgemmContext(1))
-            gemm.Multiply(GemmTranspose.NoTranspose, GemmTranspose.Transpose, rows, m, d, 1f,
-                xc.Pointer, stride, p.Data.Pointer + p.EncoderOffset, stride, 0f, z.Pointer, m);
+        int m = arch.Neurons;
+        var z = DenseZ(p, x, rows);
 
         var count = new int[m];
         var maxY = new float[m];
@@ -101,7 +80,7 @@ public class FusedEncoderTests
         var allH = new List<float>();
         for (int t = 0; t < rows; t++)
         {
-            var zr = z.Span.Slice(t * m, m);
+            var zr = z.AsSpan(t * m, m);
             int n = arch.Sparsity == SparsityMode.TopK
                 ? GateReference.TopK(zr, p.Bias, arch.K, count, maxY, idx, h)
                 : GateReference.Apply(zr, p.Bias, arch.Gate == SaeActivation.JumpRelu, count, maxY, idx, h);

@@ -7,6 +7,7 @@ using GbaEngine.Threading;
 using GbaEngine.Training;
 using GbaEngine.Encoders;
 using GbaEngine.Rng;
+using static GbaEngine.Tests.Training.GradientChecks;
 
 namespace GbaEngine.Tests.Training;
 
@@ -61,8 +62,6 @@ public class GradientTests
         }
     }
 
-    static double[] ToDouble(float[] x) => x.Select(v => (double)v).ToArray();
-
     [Theory]
     [MemberData(nameof(Forms))]
     public void ReferenceGradientMatchesFiniteDifferences(bool tied, SaeActivation gate, int topK)
@@ -70,26 +69,7 @@ public class GradientTests
         var (arch, p, xf) = Problem(tied, gate, topK, 7);
         var r = ReferenceSae.From(arch, p);
         var x = ToDouble(xf);
-        var g = r.Gradient(x, N);
-        const double h = 1e-6;
-
-        void Check(double[] param, double[] grad, string name)
-        {
-            for (int i = 0; i < param.Length; i++)
-            {
-                double keep = param[i];
-                param[i] = keep + h; double lp = r.Loss(x, N);
-                param[i] = keep - h; double lm = r.Loss(x, N);
-                param[i] = keep;
-                double fd = (lp - lm) / (2 * h);
-                Assert.True(Math.Abs(fd - grad[i]) <= 1e-6 * (1 + Math.Abs(fd)), $"{name}[{i}]: finite difference {fd} vs analytic {grad[i]}");
-            }
-        }
-        Check(r.Dec, g.Dec, tied ? "W" : "W_dec");
-        if (!tied) Check(r.Enc, g.Enc, "W_enc");
-        Check(r.A, g.A, "a");
-        Check(r.Pre, g.Pre, "b_pre");
-        Check(r.B, g.B, "b");
+        CheckEveryParameter(r, r.Gradient(x, N), () => r.Loss(x, N), tied);
     }
 
     [Theory]
@@ -103,30 +83,12 @@ public class GradientTests
             var g = r.Gradient(ToDouble(xf), N);
             double loss = r.Loss(ToDouble(xf), N);
 
-            using var enc = new BatchEncoder(arch, p, N, threads);
-            var back = new SparseBackward(arch, p, N, threads);
-            var x = new AlignedArray((long)N * p.Stride);
-            for (int t = 0; t < N; t++) xf.AsSpan(t * D, D).CopyTo(x.Span.Slice(t * p.Stride));
-            var code = new SparseCode();
-            enc.Encode(x, N, code, new FiringStatistics(M));
-            double fastLoss = back.Decode(x, N, code);
-            var grad = p.CloneShape();
-            back.Gradients(enc.Xc, N, code, grad);
+            using var step = new EngineStep(arch, p, xf, N, threads);
+            step.Encode(new FiringStatistics(M));
+            double fastLoss = step.Backpropagate();
 
             Assert.Equal(loss, fastLoss, 1e-4 * (1 + loss));
-            static void Near(double expected, float actual, string what) =>
-                Assert.True(Math.Abs(expected - actual) <= 2e-5 * (1 + Math.Abs(expected)), $"{what}: expected {expected}, got {actual}");
-            for (int m = 0; m < M; m++)
-            {
-                for (int j = 0; j < D; j++)
-                {
-                    Near(g.Dec[m * D + j], grad.DecoderRow(m)[j], $"dec[{m},{j}]");
-                    if (!tied) Near(g.Enc[m * D + j], grad.EncoderRow(m)[j], $"enc[{m},{j}]");
-                }
-                Near(g.A[m], grad.Scale[m], $"a[{m}]");
-                Near(topK > 0 || gate == SaeActivation.Relu ? g.B[m] : 0, grad.Bias[m], $"b[{m}]");
-            }
-            for (int j = 0; j < D; j++) Near(g.Pre[j], grad.PreBias[j], $"b_pre[{j}]");
+            AssertGradient(g, step.Grad, tied);
         }
     }
 

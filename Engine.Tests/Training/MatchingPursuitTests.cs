@@ -7,6 +7,8 @@ using GbaEngine.Tests.Reference;
 using GbaEngine.Training;
 using GbaEngine.Encoders;
 using GbaEngine.Rng;
+using static GbaEngine.Tests.Training.EncoderProblem;
+using static GbaEngine.Tests.Training.GradientChecks;
 
 namespace GbaEngine.Tests.Training;
 
@@ -30,13 +32,6 @@ public class MatchingPursuitTests
         p.Scale.Fill(1f);
         for (int j = 0; j < d; j++) p.PreBias[j] = (float)(preScale * rng.NextGaussian());
         return p;
-    }
-
-    static AlignedArray Padded(float[] x, int n, int d, int stride)
-    {
-        var a = new AlignedArray((long)n * stride);
-        for (int t = 0; t < n; t++) x.AsSpan(t * d, d).CopyTo(a.Span.Slice(t * stride));
-        return a;
     }
 
     /// <summary>A small problem whose pursuit has a clear winner at every step (best beats second by 1e-3 and is
@@ -66,8 +61,6 @@ public class MatchingPursuitTests
         }
     }
 
-    static double[] ToDouble(float[] x) => x.Select(v => (double)v).ToArray();
-
     [Theory]
     [InlineData(1)]
     [InlineData(3)]
@@ -80,21 +73,9 @@ public class MatchingPursuitTests
         var atoms = Enumerable.Range(0, N).Select(t => (IReadOnlyList<int>)r.Encode(x.AsSpan(t * D, D), steps).Atoms).ToArray();
         Assert.Contains(atoms, a => a.Count > 0);
         var (gDict, gPre) = r.Gradient(x, N, atoms);
-        const double h = 1e-6;
-        void Check(double[] param, double[] grad, string name)
-        {
-            for (int i = 0; i < param.Length; i++)
-            {
-                double keep = param[i];
-                param[i] = keep + h; double lp = r.Loss(x, N, atoms);
-                param[i] = keep - h; double lm = r.Loss(x, N, atoms);
-                param[i] = keep;
-                double fd = (lp - lm) / (2 * h);
-                Assert.True(Math.Abs(fd - grad[i]) <= 1e-6 * (1 + Math.Abs(fd)), $"{name}[{i}]: finite difference {fd} vs analytic {grad[i]}");
-            }
-        }
-        Check(r.Dict, gDict, "D");
-        Check(r.Pre, gPre, "b_pre");
+        double F() => r.Loss(x, N, atoms);
+        CheckFiniteDifferences(r.Dict, gDict, F, "D");
+        CheckFiniteDifferences(r.Pre, gPre, F, "b_pre");
     }
 
     [Theory]
@@ -114,7 +95,7 @@ public class MatchingPursuitTests
 
             using var enc = new MatchingPursuitEncoder(Arch(D, M, steps), p, N, threads);
             var code = new SparseCode();
-            enc.Encode(Padded(xf, N, D, p.Stride), N, code, new FiringStatistics(M));
+            enc.Encode(Padded(xf, N, p), N, code, new FiringStatistics(M));
             var back = new MatchingPursuitBackward(p, threads);
             var grad = p.CloneShape();
             back.Gradients(enc, N, grad);
@@ -131,8 +112,6 @@ public class MatchingPursuitTests
                 for (int j = 0; j < D; j++) Assert.Equal(refs[t].Residual[j], enc.Residual.Span[t * p.Stride + j], 1e-5);
             }
             Assert.Equal(r.Loss(x, N, atoms), back.Loss(enc, N), 1e-5);
-            static void Near(double expected, float actual, string what) =>
-                Assert.True(Math.Abs(expected - actual) <= 2e-5 * (1 + Math.Abs(expected)), $"{what}: expected {expected}, got {actual}");
             for (int m = 0; m < M; m++)
             {
                 for (int j = 0; j < D; j++) Near(gDict[m * D + j], grad.DecoderRow(m)[j], $"D[{m},{j}] ({threads} threads)");
@@ -150,7 +129,7 @@ public class MatchingPursuitTests
         var p = RandomDictionary(d, m, ref rng, preScale: 0.1);
         var raw = new float[rows * d];
         for (int i = 0; i < raw.Length; i++) raw[i] = (float)rng.NextGaussian();
-        return (p, Padded(raw, rows, d, p.Stride), raw);
+        return (p, Padded(raw, rows, p), raw);
     }
 
     [Fact]
@@ -240,7 +219,7 @@ public class MatchingPursuitTests
         // Token 0 is 1.5 × atom 7 exactly: one step explains it. Token 1 is random.
         var raw = new float[2 * 16];
         for (int j = 0; j < 16; j++) { raw[j] = 1.5f * p.DecoderRow(7)[j]; raw[16 + j] = (float)rng.NextGaussian(); }
-        var x = Padded(raw, 2, 16, p.Stride);
+        var x = Padded(raw, 2, p);
         using var enc = new MatchingPursuitEncoder(Arch(16, 40, 30), p, 2, 1) { ResidualThreshold = 1e-3f };
         var code = new SparseCode();
         enc.Encode(x, 2, code, null);

@@ -1,17 +1,15 @@
 using FsCheck;
 using FsCheck.Fluent;
-using GbaEngine.Encoders;
 using GbaEngine.Kernels;
 using GbaEngine.Kernels.Elementwise;
-using GbaEngine.Memory;
 using GbaEngine.Model;
-using GbaEngine.Rng;
 using GbaEngine.Synthetic;
 using GbaEngine.Tests.Reference;
-using GbaEngine.Threading;
 using GbaEngine.Training;
 using GbaEngine.Training.Baselines;
 using static GbaEngine.Tests.Training.Baselines.BaselineProblem;
+using static GbaEngine.Tests.Training.EncoderProblem;
+using static GbaEngine.Tests.Training.GradientChecks;
 
 namespace GbaEngine.Tests.Training.Baselines;
 
@@ -60,11 +58,7 @@ public class AuxKTests
         var sel = ReferenceAuxK.Selection(y, N, M, DeadMask, KAux);
         var g = ReferenceAuxK.Gradient(r, x, N, sel, e, DeadCount, KAux, Alpha);
         double F() => ReferenceAuxK.Loss(r, x, N, sel, e, DeadCount, KAux, Alpha);
-        CheckFiniteDifferences(r.Dec, g.Dec, F, tied ? "W" : "W_dec");
-        if (!tied) CheckFiniteDifferences(r.Enc, g.Enc, F, "W_enc");
-        CheckFiniteDifferences(r.A, g.A, F, "a");
-        CheckFiniteDifferences(r.Pre, g.Pre, F, "b_pre");
-        CheckFiniteDifferences(r.B, g.B, F, "b");
+        CheckEveryParameter(r, g, F, tied);
         Assert.Contains(g.B, v => Math.Abs(v) > 1e-6);
     }
 
@@ -73,6 +67,15 @@ public class AuxKTests
         var dead = new DeadLatents(mask.Length, window);
         dead.Restore(mask.Select(v => v ? window + 1 : window).ToArray(), "test");
         return dead;
+    }
+
+    /// <summary>AuxK on the step's pool with the given latents dead, and the step's encoder selecting k_aux of them.</summary>
+    static AuxKLoss Aux(EngineStep step, SaeArchitecture arch, SaeParameters p, bool[] deadMask, int kAux)
+    {
+        var aux = new AuxKLoss(arch, p, step.Rows, step.Pool, Dead(deadMask), kAux, Alpha, KernelSelector.Current);
+        step.Encoder.EnableDeadSelection(Math.Min(kAux, p.Neurons));
+        aux.Prepare(step.Encoder);
+        return aux;
     }
 
     [Theory]
@@ -95,47 +98,32 @@ public class AuxKTests
         var expected = Sum(r.Gradient(xd, N), ReferenceAuxK.Gradient(r, xd, N, sel, e, DeadCount, kAux, Alpha));
         double expectedAux = ReferenceAuxK.Loss(r, xd, N, sel, e, DeadCount, kAux, Alpha);
 
-        using var pool = new WorkerPool(threads);
-        using var enc = new BatchEncoder(arch, p, N, pool);
-        using var back = new SparseBackward(arch, p, N, pool);
-        var aux = new AuxKLoss(arch, p, N, pool, Dead(DeadMask), kAux, Alpha, KernelSelector.Current);
-        enc.EnableDeadSelection(Math.Min(kAux, M));
-        aux.Prepare(enc);
-        var x = Padded(xf, N, p);
-        var code = new SparseCode();
-        enc.Encode(x, N, code, null);
-        back.Decode(x, N, code);
-        var grad = p.CloneShape();
-        back.Gradients(enc.Xc, N, code, grad);
-        double auxLoss = aux.Add(enc.Xc, back.Error, N, grad);
+        using var step = new EngineStep(arch, p, xf, N, threads);
+        var aux = Aux(step, arch, p, DeadMask, kAux);
+        step.Encode();
+        step.Backpropagate();
+        double auxLoss = aux.Add(step.Encoder.Xc, step.Backward.Error, N, step.Grad);
 
         Assert.Equal(DeadCount, aux.DeadCount);
         for (int t = 0; t < N; t++)
             Assert.Equal(Enumerable.Range(0, M).Where(m => sel[t * M + m]).ToArray(), aux.Code.Indices(t).ToArray());
         Assert.Equal(expectedAux, auxLoss, 1e-5 * (1 + expectedAux));
-        AssertGradient(expected, grad, tied);
-        for (int j = p.Dim; j < p.Stride; j++) Assert.Equal(0f, grad.PreBias[j]);
+        AssertGradient(expected, step.Grad, tied);
+        for (int j = p.Dim; j < p.Stride; j++) Assert.Equal(0f, step.Grad.PreBias[j]);
     }
 
     [Fact]
     public void NoDeadLatentsIsNoLossAndNoGradient()
     {
         var (p, xf) = Problem(true, 8);
-        using var pool = new WorkerPool(1);
-        using var enc = new BatchEncoder(Arch(true), p, N, pool);
-        using var back = new SparseBackward(Arch(true), p, N, pool);
-        var aux = new AuxKLoss(Arch(true), p, N, pool, Dead(new bool[M]), KAux, Alpha, KernelSelector.Current);
-        enc.EnableDeadSelection(KAux);
-        aux.Prepare(enc);
-        var x = Padded(xf, N, p);
-        var code = new SparseCode();
-        enc.Encode(x, N, code, null);
-        back.Decode(x, N, code);
-        var grad = p.CloneShape();
-        grad.Data.Span.Fill(0.25f);
-        Assert.Equal(0, aux.Add(enc.Xc, back.Error, N, grad));
+        using var step = new EngineStep(Arch(true), p, xf, N, 1);
+        var aux = Aux(step, Arch(true), p, new bool[M], KAux);
+        step.Encode();
+        step.Decode();
+        step.Grad.Data.Span.Fill(0.25f);
+        Assert.Equal(0, aux.Add(step.Encoder.Xc, step.Backward.Error, N, step.Grad));
         Assert.Equal(0, aux.Code.Count);
-        Assert.True(grad.Data.Span.ToArray().All(v => v == 0.25f));
+        Assert.True(step.Grad.Data.Span.ToArray().All(v => v == 0.25f));
     }
 
     public record Case(int Rows, int Dim, int Neurons, bool Tied, int K, int KAux, bool Quantized, int Threads, bool Threshold, int DeadEvery, ulong Seed);
@@ -161,33 +149,16 @@ public class AuxKTests
             int k = Math.Min(c.K, c.Neurons);
             var arch = c.Threshold ? new SaeArchitecture(c.Dim, c.Neurons, c.Tied, SaeActivation.Relu)
                 : new SaeArchitecture(c.Dim, c.Neurons, c.Tied, SaeActivation.Relu, SparsityMode.TopK, k);
-            var p = new SaeParameters(c.Dim, c.Neurons, c.Tied);
-            var rng = new Xoshiro256(c.Seed);
-            float Next() => c.Quantized ? rng.NextInt(5) - 2 : (float)rng.NextGaussian();
-            for (int m = 0; m < c.Neurons; m++)
-                for (int j = 0; j < c.Dim; j++)
-                {
-                    p.DecoderRow(m)[j] = Next();
-                    if (!c.Tied) p.EncoderRow(m)[j] = Next();
-                }
-            for (int m = 0; m < c.Neurons; m++) { p.Scale[m] = 1f; p.Bias[m] = c.Quantized ? -rng.NextInt(3) : (float)(0.3 * rng.NextGaussian()); }
-            var xf = new float[c.Rows * c.Dim];
-            for (int i = 0; i < xf.Length; i++) xf[i] = Next();
+            var (p, xf) = EncoderProblem.Random(c.Rows, c.Dim, c.Neurons, c.Tied, c.Quantized, c.Seed, BiasDraw.Gaussian, drawPreBias: false);
             var mask = Enumerable.Range(0, c.Neurons).Select(m => (m + (int)(c.Seed % 7)) % c.DeadEvery == 0).ToArray();
             int deadCount = mask.Count(v => v);
 
-            using var pool = new WorkerPool(c.Threads);
-            using var enc = new BatchEncoder(arch, p, c.Rows, pool);
-            var dead = Dead(mask);
-            var aux = new AuxKLoss(arch, p, c.Rows, pool, dead, c.KAux, Alpha, KernelSelector.Current);
-            enc.EnableDeadSelection(Math.Min(c.KAux, c.Neurons));
-            aux.Prepare(enc);
-            var x = Padded(xf, c.Rows, p);
-            var code = new SparseCode();
-            if (c.Threshold) new BatchTopKSelection(p, k, 0.9).Select(enc, x, c.Rows, code);   // candidate passes with a moved threshold
-            else enc.Encode(x, c.Rows, code, null);
+            using var step = new EngineStep(arch, p, xf, c.Rows, c.Threads);
+            var aux = Aux(step, arch, p, mask, c.KAux);
+            if (c.Threshold) new BatchTopKSelection(p, k, 0.9).Select(step.Encoder, step.X, c.Rows, step.Code);   // candidate passes with a moved threshold
+            else step.Encode();
 
-            var z = DenseZ(p, x, c.Rows);
+            var z = DenseZ(p, step.X, c.Rows);
             int kUsed = Math.Min(c.KAux, deadCount);
             for (int t = 0; t < c.Rows; t++)
             {

@@ -1,15 +1,12 @@
-using GbaEngine.Kernels.Elementwise;
-using GbaEngine.Kernels.Gemm;
-using GbaEngine.Memory;
 using GbaEngine.Model;
-using GbaEngine.Synthetic;
-using GbaEngine.Tests.Reference;
 using GbaEngine.Rng;
+using GbaEngine.Tests.Reference;
+using static GbaEngine.Tests.Training.GradientChecks;
 
 namespace GbaEngine.Tests.Training.Baselines;
 
-/// <summary>Small random SAEs and batches for the baselines' tests, and the dense float32 pre-activations
-/// the engine's encoder computes (same SGEMM, so the same bits).</summary>
+/// <summary>Small random SAEs and batches whose float64 pre-activations keep the margins a baseline's
+/// gradient checks need, and the sum of two float64 gradients (the reconstruction's and a penalty's).</summary>
 internal static class BaselineProblem
 {
     /// <summary>
@@ -46,50 +43,6 @@ internal static class BaselineProblem
         throw new InvalidOperationException("No problem met the margins.");
     }
 
-    public static double[] ToDouble(float[] x) => x.Select(v => (double)v).ToArray();
-
-    /// <summary>Rows [n × d] into a padded batch [n × Stride].</summary>
-    public static AlignedArray Padded(float[] x, int n, SaeParameters p)
-    {
-        var a = new AlignedArray((long)n * p.Stride);
-        for (int t = 0; t < n; t++) x.AsSpan(t * p.Dim, p.Dim).CopyTo(a.Span.Slice(t * p.Stride));
-        return a;
-    }
-
-    /// <summary>Z = (X − b_pre)·W_encᵀ [n × M] by the engine's SGEMM, as the fused encoder computes it.</summary>
-    public static unsafe float[] DenseZ(SaeParameters p, AlignedArray x, int n)
-    {
-        int d = p.Dim, stride = p.Stride, m = p.Neurons;
-        var xc = new AlignedArray((long)n * stride);
-        for (int t = 0; t < n; t++)
-            for (int j = 0; j < d; j++) xc.Span[t * stride + j] = x.Span[t * stride + j] - p.PreBias[j];
-        var z = new AlignedArray((long)n * m);
-        using (var gemm = new SgemmContext(1))
-            gemm.Multiply(GemmTranspose.NoTranspose, GemmTranspose.Transpose, n, m, d, 1f,
-                xc.Pointer, stride, p.Data.Pointer + p.EncoderOffset, stride, 0f, z.Pointer, m);
-        return z.Span.ToArray();
-    }
-
-    public static void Near(double expected, float actual, string what, double tol = 2e-5) =>
-        Assert.True(Math.Abs(expected - actual) <= tol * (1 + Math.Abs(expected)), $"{what}: expected {expected}, got {actual}");
-
-    /// <summary>Engine gradient against a float64 one, every parameter.</summary>
-    public static void AssertGradient(ReferenceSae.Grad expected, SaeParameters grad, bool tied, bool checkBias = true)
-    {
-        int d = grad.Dim, m = grad.Neurons;
-        for (int k = 0; k < m; k++)
-        {
-            for (int j = 0; j < d; j++)
-            {
-                Near(expected.Dec[k * d + j], grad.DecoderRow(k)[j], $"dec[{k},{j}]");
-                if (!tied) Near(expected.Enc[k * d + j], grad.EncoderRow(k)[j], $"enc[{k},{j}]");
-            }
-            Near(expected.A[k], grad.Scale[k], $"a[{k}]");
-            if (checkBias) Near(expected.B[k], grad.Bias[k], $"b[{k}]");
-        }
-        for (int j = 0; j < d; j++) Near(expected.Pre[j], grad.PreBias[j], $"b_pre[{j}]");
-    }
-
     /// <summary>Sum of two float64 gradients.</summary>
     public static ReferenceSae.Grad Sum(ReferenceSae.Grad a, ReferenceSae.Grad b) => new()
     {
@@ -99,18 +52,4 @@ internal static class BaselineProblem
         Pre = a.Pre.Zip(b.Pre, (u, v) => u + v).ToArray(),
         B = a.B.Zip(b.B, (u, v) => u + v).ToArray(),
     };
-
-    /// <summary>Central finite differences of f against grad for every entry of param.</summary>
-    public static void CheckFiniteDifferences(double[] param, double[] grad, Func<double> f, string name, double h = 1e-6, double tol = 1e-6)
-    {
-        for (int i = 0; i < param.Length; i++)
-        {
-            double keep = param[i];
-            param[i] = keep + h; double lp = f();
-            param[i] = keep - h; double lm = f();
-            param[i] = keep;
-            double fd = (lp - lm) / (2 * h);
-            Assert.True(Math.Abs(fd - grad[i]) <= tol * (1 + Math.Abs(fd)), $"{name}[{i}]: finite difference {fd} vs analytic {grad[i]}");
-        }
-    }
 }

@@ -5,12 +5,12 @@ using GbaEngine.Memory;
 using GbaEngine.Model;
 using GbaEngine.Synthetic;
 using GbaEngine.Tests.Reference;
-using GbaEngine.Threading;
-using GbaEngine.Training;
 using GbaEngine.Training.Baselines;
-using static GbaEngine.Tests.Training.Baselines.BaselineProblem;
 using GbaEngine.Encoders;
 using GbaEngine.Rng;
+using static GbaEngine.Tests.Training.Baselines.BaselineProblem;
+using static GbaEngine.Tests.Training.EncoderProblem;
+using static GbaEngine.Tests.Training.GradientChecks;
 
 namespace GbaEngine.Tests.Training.Baselines;
 
@@ -39,21 +39,8 @@ public class BatchTopKTests
     /// <summary>Random SAE and batch; quantised values make many y exactly equal (ties across tokens and lanes).</summary>
     static (SaeArchitecture, SaeParameters, float[]) Random(Case c)
     {
-        var arch = new SaeArchitecture(c.Dim, c.Neurons, c.Tied, SaeActivation.Relu);
-        var p = new SaeParameters(c.Dim, c.Neurons, c.Tied);
-        var rng = new Xoshiro256(c.Seed);
-        float Next() => c.Quantized ? rng.NextInt(5) - 2 : (float)rng.NextGaussian();
-        for (int m = 0; m < c.Neurons; m++)
-            for (int j = 0; j < c.Dim; j++)
-            {
-                p.DecoderRow(m)[j] = Next();
-                if (!c.Tied) p.EncoderRow(m)[j] = Next();
-            }
-        for (int m = 0; m < c.Neurons; m++) { p.Scale[m] = 1f; p.Bias[m] = c.Quantized ? -rng.NextInt(3) : (float)(0.3 * rng.NextGaussian()); }
-        for (int j = 0; j < c.Dim; j++) p.PreBias[j] = c.Quantized ? rng.NextInt(3) - 1 : (float)(0.1 * rng.NextGaussian());
-        var x = new float[c.Rows * c.Dim];
-        for (int i = 0; i < x.Length; i++) x[i] = Next();
-        return (arch, p, x);
+        var (p, x) = EncoderProblem.Random(c.Rows, c.Dim, c.Neurons, c.Tied, c.Quantized, c.Seed, BiasDraw.Gaussian, drawPreBias: true);
+        return (new SaeArchitecture(c.Dim, c.Neurons, c.Tied, SaeActivation.Relu), p, x);
     }
 
     /// <summary>The dense selection: y = z + b over the whole batch, the k·n largest positive ones, ties to (token, neuron).</summary>
@@ -201,11 +188,7 @@ public class BatchTopKTests
         bool[] Selected() => ReferenceBaselines.BatchTopKActive(r.PreActivations(x, N).Y, N, M, K);
         var g = r.Gradient(x, N, Selected());
         double F() => r.Loss(x, N, Selected());   // the selection is recomputed at every perturbed point
-        CheckFiniteDifferences(r.Dec, g.Dec, F, tied ? "W" : "W_dec");
-        if (!tied) CheckFiniteDifferences(r.Enc, g.Enc, F, "W_enc");
-        CheckFiniteDifferences(r.A, g.A, F, "a");
-        CheckFiniteDifferences(r.Pre, g.Pre, F, "b_pre");
-        CheckFiniteDifferences(r.B, g.B, F, "b");
+        CheckEveryParameter(r, g, F, tied);
     }
 
     [Theory]
@@ -219,21 +202,15 @@ public class BatchTopKTests
         var xd = ToDouble(xf);
         var active = ReferenceBaselines.BatchTopKActive(r.PreActivations(xd, N).Y, N, M, K);
 
-        using var pool = new WorkerPool(threads);
-        using var enc = new BatchEncoder(arch, p, N, pool);
-        using var back = new SparseBackward(arch, p, N, pool);
-        var x = Padded(xf, N, p);
-        var code = new SparseCode();
-        new BatchTopKSelection(p, K, 0.9).Select(enc, x, N, code);
-        Assert.Equal(K * N, code.Count);
+        using var step = new EngineStep(arch, p, xf, N, threads);
+        new BatchTopKSelection(p, K, 0.9).Select(step.Encoder, step.X, N, step.Code);
+        Assert.Equal(K * N, step.Code.Count);
         for (int t = 0; t < N; t++)
-            Assert.Equal(Enumerable.Range(0, M).Where(m => active[t * M + m]).ToArray(), code.Indices(t).ToArray());
-        double loss = back.Decode(x, N, code);
-        var grad = p.CloneShape();
-        back.Gradients(enc.Xc, N, code, grad);
+            Assert.Equal(Enumerable.Range(0, M).Where(m => active[t * M + m]).ToArray(), step.Code.Indices(t).ToArray());
+        double loss = step.Backpropagate();
         double expectedLoss = r.Loss(xd, N, active);
         Assert.Equal(expectedLoss, loss, 1e-4 * (1 + expectedLoss));
-        AssertGradient(r.Gradient(xd, N, active), grad, tied);
+        AssertGradient(r.Gradient(xd, N, active), step.Grad, tied);
     }
 
     [Theory]

@@ -4,12 +4,11 @@ using GbaEngine.Kernels.Elementwise;
 using GbaEngine.Model;
 using GbaEngine.Synthetic;
 using GbaEngine.Tests.Reference;
-using GbaEngine.Threading;
-using GbaEngine.Training;
 using GbaEngine.Training.Baselines;
-using static GbaEngine.Tests.Training.Baselines.BaselineProblem;
 using GbaEngine.Encoders;
-using GbaEngine.Rng;
+using static GbaEngine.Tests.Training.Baselines.BaselineProblem;
+using static GbaEngine.Tests.Training.EncoderProblem;
+using static GbaEngine.Tests.Training.GradientChecks;
 
 namespace GbaEngine.Tests.Training.Baselines;
 
@@ -74,21 +73,15 @@ public class JumpReluL0Tests
         expected.B = ReferenceBaselines.JumpReluL0BiasGradient(r, xd, N, Lambda, Eps);
         double expectedLoss = r.Loss(xd, N) + Lambda * ReferenceBaselines.L0(r, xd, N);
 
-        using var pool = new WorkerPool(threads);
-        using var enc = new BatchEncoder(arch, p, N, pool);
-        using var back = new SparseBackward(arch, p, N, pool);
-        var x = Padded(xf, N, p);
-        var step = new JumpReluL0(p, Lambda, Eps, 0);
-        var code = new SparseCode();
-        step.Encode(enc, x, N, code);
-        double loss = back.Decode(x, N, code);
-        var grad = p.CloneShape();
-        back.Gradients(enc.Xc, N, code, grad);
-        loss += step.Add(back.Error, N, code, grad);
+        using var step = new EngineStep(arch, p, xf, N, threads);
+        var l0 = new JumpReluL0(p, Lambda, Eps, 0);
+        l0.Encode(step.Encoder, step.X, N, step.Code);
+        double loss = step.Backpropagate();
+        loss += l0.Add(step.Backward.Error, N, step.Code, step.Grad);
 
         Assert.Equal(expectedLoss, loss, 1e-4 * (1 + expectedLoss));
         Assert.Contains(expected.B, v => v != 0);
-        AssertGradient(expected, grad, tied);
+        AssertGradient(expected, step.Grad, tied);
     }
 
     public record Case(int Rows, int Dim, int Neurons, bool Tied, double Eps, int Threads, ulong Seed);
@@ -108,17 +101,8 @@ public class JumpReluL0Tests
         Prop.ForAll(Cases.ToArbitrary(), c =>
         {
             var arch = new SaeArchitecture(c.Dim, c.Neurons, c.Tied, SaeActivation.JumpRelu);
-            var p = new SaeParameters(c.Dim, c.Neurons, c.Tied);
-            var rng = new Xoshiro256(c.Seed);
-            for (int m = 0; m < c.Neurons; m++)
-                for (int j = 0; j < c.Dim; j++)
-                {
-                    p.DecoderRow(m)[j] = (float)rng.NextGaussian();
-                    if (!c.Tied) p.EncoderRow(m)[j] = (float)rng.NextGaussian();
-                }
-            for (int m = 0; m < c.Neurons; m++) { p.Scale[m] = 1f; p.Bias[m] = (float)(-rng.NextDouble() * Math.Sqrt(c.Dim)); }
-            var xf = new float[c.Rows * c.Dim];
-            for (int i = 0; i < xf.Length; i++) xf[i] = (float)(0.3 * rng.NextGaussian());
+            var (p, xf) = EncoderProblem.Random(c.Rows, c.Dim, c.Neurons, c.Tied, quantized: false, c.Seed,
+                BiasDraw.BelowSqrtDim, drawPreBias: false, inputScale: 0.3);
             var x = Padded(xf, c.Rows, p);
 
             using var enc = new BatchEncoder(arch, p, c.Rows, c.Threads);

@@ -2,10 +2,9 @@ using GbaEngine.Kernels.Elementwise;
 using GbaEngine.Model;
 using GbaEngine.Tests.Reference;
 using GbaEngine.Threading;
-using GbaEngine.Training;
 using GbaEngine.Training.Baselines;
 using static GbaEngine.Tests.Training.Baselines.BaselineProblem;
-using GbaEngine.Encoders;
+using static GbaEngine.Tests.Training.GradientChecks;
 
 namespace GbaEngine.Tests.Training.Baselines;
 
@@ -33,11 +32,7 @@ public class L1PenaltyTests
         var x = ToDouble(xf);
         var g = Sum(r.Gradient(x, N), ReferenceBaselines.L1Gradient(r, x, N, Lambda));
         double F() => r.Loss(x, N) + ReferenceBaselines.L1Penalty(r, x, N, Lambda);
-        CheckFiniteDifferences(r.Dec, g.Dec, F, tied ? "W" : "W_dec");
-        if (!tied) CheckFiniteDifferences(r.Enc, g.Enc, F, "W_enc");
-        CheckFiniteDifferences(r.A, g.A, F, "a");
-        CheckFiniteDifferences(r.Pre, g.Pre, F, "b_pre");
-        CheckFiniteDifferences(r.B, g.B, F, "b");
+        CheckEveryParameter(r, g, F, tied);
     }
 
     [Theory]
@@ -54,35 +49,25 @@ public class L1PenaltyTests
         var expected = Sum(r.Gradient(xd, N), ReferenceBaselines.L1Gradient(r, xd, N, Lambda));
         double expectedLoss = r.Loss(xd, N) + ReferenceBaselines.L1Penalty(r, xd, N, Lambda);
 
-        using var pool = new WorkerPool(threads);
-        using var enc = new BatchEncoder(arch, p, N, pool);
-        using var back = new SparseBackward(arch, p, N, pool);
-        var x = Padded(xf, N, p);
-        var code = new SparseCode();
-        enc.Encode(x, N, code, null);
-        double loss = back.Decode(x, N, code);
-        var grad = p.CloneShape();
-        back.Gradients(enc.Xc, N, code, grad);
-        var l1 = new L1Penalty(p, pool, Lambda);
-        loss += l1.Add(enc.Xc, N, code, grad, Lambda);
+        using var step = new EngineStep(arch, p, xf, N, threads);
+        step.Encode();
+        double loss = step.Backpropagate();
+        loss += new L1Penalty(p, step.Pool, Lambda).Add(step.Encoder.Xc, N, step.Code, step.Grad, Lambda);
 
         Assert.Equal(expectedLoss, loss, 1e-4 * (1 + expectedLoss));
-        AssertGradient(expected, grad, tied);
-        for (int j = p.Dim; j < p.Stride; j++) Assert.Equal(0f, grad.PreBias[j]);
+        AssertGradient(expected, step.Grad, tied);
+        for (int j = p.Dim; j < p.Stride; j++) Assert.Equal(0f, step.Grad.PreBias[j]);
     }
 
     [Fact]
     public void ZeroLambdaLeavesTheGradientAlone()
     {
         var (p, xf) = Problem(true, 8);
-        using var pool = new WorkerPool(1);
-        using var enc = new BatchEncoder(Arch(true), p, N, pool);
-        var code = new SparseCode();
-        enc.Encode(Padded(xf, N, p), N, code, null);
-        var grad = p.CloneShape();
-        grad.Data.Span.Fill(0.25f);
-        Assert.Equal(0, new L1Penalty(p, pool, 0).Add(enc.Xc, N, code, grad, 0));
-        Assert.True(grad.Data.Span.ToArray().All(v => v == 0.25f));
+        using var step = new EngineStep(Arch(true), p, xf, N, 1);
+        step.Encode();
+        step.Grad.Data.Span.Fill(0.25f);
+        Assert.Equal(0, new L1Penalty(p, step.Pool, 0).Add(step.Encoder.Xc, N, step.Code, step.Grad, 0));
+        Assert.True(step.Grad.Data.Span.ToArray().All(v => v == 0.25f));
     }
 
     [Fact]
