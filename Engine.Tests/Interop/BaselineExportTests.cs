@@ -1,13 +1,9 @@
-using System.Buffers.Binary;
-using System.Text;
 using System.Text.Json;
 using GbaEngine.Interop;
-using GbaEngine.Memory;
 using GbaEngine.Evaluation;
 using GbaEngine.Model;
 using GbaEngine.Synthetic;
 using GbaEngine.Training;
-using GbaEngine.Encoders;
 
 namespace GbaEngine.Tests.Interop;
 
@@ -34,13 +30,13 @@ public class BaselineExportTests
         var raw = EvaluationSet.FromStream(model.OpenStream(5), 64);
         for (int i = 0; i < raw.Tokens.Length; i++) raw.Tokens[i] *= scale;
         using var trainer = new SaeTrainer(o, d);
-        var sae = trainer.Train(new Scaled(model.OpenStream(1), scale), raw).Model;
+        var sae = trainer.Train(new ScaledStream(model.OpenStream(1), scale), raw).Model;
 
         var dir = Path.Combine(Path.GetTempPath(), "gba-export-" + Guid.NewGuid().ToString("N"));
         try
         {
             SaeLensExport.Write(dir, sae, o.Method.ToString().ToLowerInvariant());
-            var t = Read(Path.Combine(dir, SaeLensExport.WeightsFile));
+            var t = IndependentSafetensors.Read(Path.Combine(dir, SaeLensExport.WeightsFile)).ToDictionary(e => e.Key, e => e.Value.Data);
             using var cfg = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, SaeLensExport.ConfigFile)));
             string arch = cfg.RootElement.GetProperty("architecture").GetString()!;
             Assert.Equal(expectedArchitecture, arch);
@@ -56,18 +52,12 @@ public class BaselineExportTests
                 }
             }
 
-            using var encoder = new BatchEncoder(sae.Architecture, sae.Parameters, raw.Count, 1);
-            var x = new AlignedArray((long)raw.Count * sae.Parameters.Stride);
-            var factors = new float[raw.Count];
-            sae.NormalizeBatch(raw.Tokens, raw.Count, x.Span, factors);
-            var code = new SparseCode();
-            encoder.Encode(x, raw.Count, code, null);
+            var (_, factors, code) = EnginePath.Encode(sae, raw.Tokens, raw.Count);
             Assert.True(code.Count > 0);
-            var xhat = new float[sae.Parameters.Stride];
             int borderline = 0;
             for (int r = 0; r < raw.Count; r++)
             {
-                SparseDecoder.Reconstruct(sae.Parameters, code.Indices(r), code.Values(r), xhat);
+                var xhat = EnginePath.RawReconstruction(sae, code, factors, r);
                 // SAELens: pre = (x − b_dec) W_enc + b_enc; standard f = relu(pre); jumprelu f = pre·1[pre > threshold]; x̂ = f W_dec + b_dec.
                 var xr = raw.Tokens.AsSpan(r * d, d);
                 var f = new double[m];
@@ -83,42 +73,12 @@ public class BaselineExportTests
                 {
                     double v = t["b_dec"][j];
                     for (int n = 0; n < m; n++) v += f[n] * t["W_dec"][n * d + j];
-                    double engine = xhat[j] * factors[r];
+                    double engine = xhat[j];
                     Assert.True(Math.Abs(v - engine) <= 1e-3 * (1 + Math.Abs(engine)), $"token {r} dim {j}: SAELens {v} vs engine {engine}");
                 }
             }
             Assert.Equal(0, borderline);   // no pre-activation so close to its cut that float rounding could flip it
         }
         finally { if (Directory.Exists(dir)) Directory.Delete(dir, true); }
-    }
-
-    static Dictionary<string, float[]> Read(string path)
-    {
-        var bytes = File.ReadAllBytes(path);
-        long n = (long)BinaryPrimitives.ReadUInt64LittleEndian(bytes);
-        using var doc = JsonDocument.Parse(Encoding.UTF8.GetString(bytes, 8, (int)n));
-        var result = new Dictionary<string, float[]>();
-        foreach (var e in doc.RootElement.EnumerateObject())
-        {
-            if (e.Name == "__metadata__") continue;
-            var off = e.Value.GetProperty("data_offsets").EnumerateArray().Select(v => v.GetInt64()).ToArray();
-            var data = new float[(off[1] - off[0]) / 4];
-            Buffer.BlockCopy(bytes, (int)(8 + n + off[0]), data, 0, data.Length * 4);
-            result[e.Name] = data;
-        }
-        return result;
-    }
-
-    sealed class Scaled(SyntheticStream inner, float factor) : GbaEngine.Streams.ITokenStream
-    {
-        public int Dim => inner.Dim;
-        public long Position => inner.Position;
-        public string Describe() => inner.Describe();
-        public void NextBatch(Span<float> destination, int rows)
-        {
-            inner.NextBatch(destination, rows);
-            for (int i = 0; i < rows * Dim; i++) destination[i] *= factor;
-        }
-        public void Dispose() { }
     }
 }

@@ -1,7 +1,6 @@
 using GbaEngine.Inference;
 using GbaEngine.Interop;
 using GbaEngine.Kernels.Elementwise;
-using GbaEngine.Memory;
 using GbaEngine.Model;
 using GbaEngine.Training;
 using GbaEngine.Encoders;
@@ -96,20 +95,14 @@ public class EngineRoundTripTests
         var p = sae.Parameters;
         int d = sae.Dim, m = sae.Neurons, stride = p.Stride;
         var folded = FoldedFeatureScale(sae);
-        var x = new AlignedArray((long)rows * stride);
-        var factors = new float[rows];
-        sae.NormalizeBatch(raw, rows, x.Span, factors);
-        var code = new SparseCode();
-        using (var encoder = new BatchEncoder(sae.Architecture, p, rows, 1)) encoder.Encode(x, rows, code, null);
+        var (x, factors, code) = EnginePath.Encode(sae, raw, rows);
         var result = new EngineOutput(new int[rows][], new float[rows][], new float[rows][], new double[rows][]);
-        var xhat = new float[stride];
         for (int t = 0; t < rows; t++)
         {
             result.Indices[t] = code.Indices(t).ToArray();
             result.Values[t] = code.Values(t).ToArray();
             for (int r = 0; r < result.Values[t].Length; r++) result.Values[t][r] = (float)(result.Values[t][r] * folded[result.Indices[t][r]]);
-            SparseDecoder.Reconstruct(p, code.Indices(t), code.Values(t), xhat);
-            result.Xhat[t] = xhat.Take(d).Select(v => v * factors[t]).ToArray();
+            result.Xhat[t] = EnginePath.RawReconstruction(sae, code, factors, t);
             var y = new double[m];
             for (int n = 0; n < m; n++)
             {

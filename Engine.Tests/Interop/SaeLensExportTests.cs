@@ -1,13 +1,9 @@
-using System.Buffers.Binary;
-using System.Text;
 using System.Text.Json;
 using GbaEngine.Interop;
-using GbaEngine.Memory;
 using GbaEngine.Evaluation;
 using GbaEngine.Model;
 using GbaEngine.Synthetic;
 using GbaEngine.Training;
-using GbaEngine.Encoders;
 
 namespace GbaEngine.Tests.Interop;
 
@@ -18,27 +14,6 @@ namespace GbaEngine.Tests.Interop;
 [Trait("Category", "Kernels")]
 public class SaeLensExportTests
 {
-    static Dictionary<string, (long[] Shape, float[] Data)> ReadSafetensors(string path)
-    {
-        var bytes = File.ReadAllBytes(path);
-        long n = (long)BinaryPrimitives.ReadUInt64LittleEndian(bytes);
-        Assert.Equal(0, n % 8);
-        using var doc = JsonDocument.Parse(Encoding.UTF8.GetString(bytes, 8, (int)n));
-        var result = new Dictionary<string, (long[], float[])>();
-        foreach (var t in doc.RootElement.EnumerateObject())
-        {
-            if (t.Name == "__metadata__") continue;
-            Assert.Equal("F32", t.Value.GetProperty("dtype").GetString());
-            var shape = t.Value.GetProperty("shape").EnumerateArray().Select(e => e.GetInt64()).ToArray();
-            var off = t.Value.GetProperty("data_offsets").EnumerateArray().Select(e => e.GetInt64()).ToArray();
-            var data = new float[(off[1] - off[0]) / 4];
-            Buffer.BlockCopy(bytes, (int)(8 + n + off[0]), data, 0, data.Length * 4);
-            Assert.Equal(shape.Aggregate(1L, (a, b) => a * b), data.Length);
-            result[t.Name] = (shape, data);
-        }
-        return result;
-    }
-
     [Theory]
     [InlineData(TrainingMethod.Gba, true)]
     [InlineData(TrainingMethod.Gba, false)]
@@ -61,7 +36,7 @@ public class SaeLensExportTests
         try
         {
             SaeLensExport.Write(dir, sae, o.Method.ToString().ToLowerInvariant(), result.Groups?.Assignment);
-            var t = ReadSafetensors(Path.Combine(dir, SaeLensExport.WeightsFile));
+            var t = IndependentSafetensors.Read(Path.Combine(dir, SaeLensExport.WeightsFile));
             using var cfg = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, SaeLensExport.ConfigFile)));
             string arch = cfg.RootElement.GetProperty("architecture").GetString()!;
             Assert.Equal(method == TrainingMethod.TopK ? "topk" : "jumprelu", arch);
@@ -69,16 +44,10 @@ public class SaeLensExportTests
             Assert.Equal([48L, 12L], t["W_dec"].Shape);
 
             int d = 12, m = 48;
-            using var encoder = new BatchEncoder(sae.Architecture, sae.Parameters, raw.Count, 1);
-            var x = new AlignedArray((long)raw.Count * sae.Parameters.Stride);
-            var factors = new float[raw.Count];
-            sae.NormalizeBatch(raw.Tokens, raw.Count, x.Span, factors);
-            var code = new SparseCode();
-            encoder.Encode(x, raw.Count, code, null);
-            var xhat = new float[sae.Parameters.Stride];
+            var (_, factors, code) = EnginePath.Encode(sae, raw.Tokens, raw.Count);
             for (int r = 0; r < raw.Count; r++)
             {
-                SparseDecoder.Reconstruct(sae.Parameters, code.Indices(r), code.Values(r), xhat);
+                var xhat = EnginePath.RawReconstruction(sae, code, factors, r);
                 // SAELens: z = (x − b_dec) W_enc + b_enc; jumprelu f = z·1[z > θ]; topk: top-k of relu(z); x̂ = f W_dec + b_dec.
                 var xr = raw.Tokens.AsSpan(r * d, d);
                 var z = new double[m];
@@ -95,24 +64,11 @@ public class SaeLensExportTests
                 {
                     double v = t["b_dec"].Data[j];
                     for (int n = 0; n < m; n++) v += f[n] * t["W_dec"].Data[n * d + j];
-                    double engine = xhat[j] * factors[r];
+                    double engine = xhat[j];
                     Assert.True(Math.Abs(v - engine) <= 1e-3 * (1 + Math.Abs(engine)), $"token {r} dim {j}: SAELens {v} vs engine {engine}");
                 }
             }
         }
         finally { if (Directory.Exists(dir)) Directory.Delete(dir, true); }
-    }
-
-    sealed class ScaledStream(SyntheticStream inner, float factor) : GbaEngine.Streams.ITokenStream
-    {
-        public int Dim => inner.Dim;
-        public long Position => inner.Position;
-        public string Describe() => inner.Describe();
-        public void NextBatch(Span<float> destination, int rows)
-        {
-            inner.NextBatch(destination, rows);
-            for (int i = 0; i < rows * Dim; i++) destination[i] *= factor;
-        }
-        public void Dispose() { }
     }
 }
