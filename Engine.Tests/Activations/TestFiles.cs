@@ -153,9 +153,9 @@ static class TestFiles
 }
 
 /// <summary>A scratch directory removed after the test.</summary>
-sealed class TempDir : IDisposable
+sealed class TempDir(string prefix = "gba-loader-") : IDisposable
 {
-    public string Path { get; } = Directory.CreateTempSubdirectory("gba-loader-").FullName;
+    public string Path { get; } = Directory.CreateTempSubdirectory(prefix).FullName;
 
     public string File(string name, byte[] bytes)
     {

@@ -14,12 +14,9 @@ namespace GbaEngine.Tests.Interop;
 [Trait("Category", "Kernels")]
 public class CorruptSaeDirectoryTests : IDisposable
 {
-    readonly string _root = Path.Combine(Path.GetTempPath(), "gba-corrupt-" + Guid.NewGuid().ToString("N"));
+    readonly TempDir _root = new("gba-corrupt-");
 
-    public void Dispose()
-    {
-        if (Directory.Exists(_root)) Directory.Delete(_root, true);
-    }
+    public void Dispose() => _root.Dispose();
 
     const string GoodCfg = """{"architecture": "standard", "d_in": 3, "d_sae": 4, "apply_b_dec_to_input": true}""";
 
@@ -33,7 +30,7 @@ public class CorruptSaeDirectoryTests : IDisposable
 
     string Write(string name, string? cfg, IReadOnlyList<TestFiles.Tensor>? tensors, string weightsFile = "sae_weights.safetensors")
     {
-        var dir = Path.Combine(_root, name);
+        var dir = _root[name];
         Directory.CreateDirectory(dir);
         if (cfg is not null) File.WriteAllText(Path.Combine(dir, "cfg.json"), cfg);
         if (tensors is not null) File.WriteAllBytes(Path.Combine(dir, weightsFile), TestFiles.Safetensors(tensors));
@@ -52,7 +49,7 @@ public class CorruptSaeDirectoryTests : IDisposable
     public void TheGoodDirectoryLoads() => Assert.Equal(4, SaeModel.Load(Write("good", GoodCfg, GoodTensors())).Features);
 
     [Fact]
-    public void MissingDirectory() => AssertFails(Path.Combine(_root, "nowhere"), "nowhere", "directory not found");
+    public void MissingDirectory() => AssertFails(_root["nowhere"], "nowhere", "directory not found");
 
     [Fact]
     public void EmptyDirectory() => AssertFails(Write("empty", null, null), "empty", "not an SAE directory", "sae_weights.safetensors", "sae.safetensors");
@@ -155,7 +152,7 @@ public class CorruptSaeDirectoryTests : IDisposable
     [Fact]
     public void SparsifyRootWithSeveralHookpoints()
     {
-        var root = Path.Combine(_root, "multi");
+        var root = _root["multi"];
         foreach (var hook in new[] { "layers.0", "layers.1" })
             Write(Path.Combine("multi", hook), """{"d_in": 3, "num_latents": 4, "k": 2}""",
                 [T("encoder.weight", [4, 3]), T("encoder.bias", [4]), T("W_dec", [4, 3]), T("b_dec", [3])], "sae.safetensors");

@@ -5,6 +5,7 @@ using GbaEngine.Interop;
 using GbaEngine.Memory;
 using GbaEngine.Model;
 using GbaEngine.Formats;
+using GbaEngine.Tests.Activations;
 using GbaEngine.Tests.Reference;
 
 namespace GbaEngine.Tests.Interop;
@@ -17,12 +18,9 @@ namespace GbaEngine.Tests.Interop;
 [Trait("Category", "Kernels")]
 public class ExportLayoutTests : IDisposable
 {
-    readonly string _root = Path.Combine(Path.GetTempPath(), "gba-layout-" + Guid.NewGuid().ToString("N"));
+    readonly TempDir _root = new("gba-layout-");
 
-    public void Dispose()
-    {
-        if (Directory.Exists(_root)) Directory.Delete(_root, true);
-    }
+    public void Dispose() => _root.Dispose();
 
     static double Norm(ReadOnlySpan<float> row)
     {
@@ -40,7 +38,7 @@ public class ExportLayoutTests : IDisposable
     {
         var sae = EngineRoundTripTests.RandomSae(false, gate, SparsityMode.Threshold, norm, seed: 4);
         sae.Parameters.Scale[5] = 0f;                       // a feature that writes nothing: nothing to fold
-        var dir = Path.Combine(_root, $"{gate}-{norm}");
+        var dir = _root[$"{gate}-{norm}"];
         SaeLensExport.Write(dir, sae);
         var model = SaeModel.Load(dir);
         for (int m = 0; m < model.Features; m++)
@@ -55,7 +53,7 @@ public class ExportLayoutTests : IDisposable
     public void TopKKeepsItsDecoderNormsAndSaysWhy()
     {
         var sae = EngineRoundTripTests.RandomSae(true, SaeActivation.JumpRelu, SparsityMode.TopK, InputNormalization.DatasetScale, seed: 6);
-        var dir = Path.Combine(_root, "topk");
+        var dir = _root["topk"];
         SaeLensExport.Write(dir, sae);
         var model = SaeModel.Load(dir);
         var expected = EngineRoundTripTests.FoldedFeatureScale(
@@ -83,7 +81,7 @@ public class ExportLayoutTests : IDisposable
         const int steps = 4, rows = 80;
         var sae = RandomPursuit(norm, steps, seed: 7);
         int d = sae.Dim, m = sae.Neurons;
-        var dir = Path.Combine(_root, "mp-" + norm);
+        var dir = _root["mp-" + norm];
         SaeLensExport.Write(dir, sae, "mp");
 
         using (var cfg = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, SaeLensExport.ConfigFile))))
@@ -137,7 +135,7 @@ public class ExportLayoutTests : IDisposable
     public void TheEarlierMpLayoutStillLoads()
     {
         var sae = RandomPursuit(InputNormalization.DatasetScale, 3, seed: 9);
-        var dir = Path.Combine(_root, "legacy");
+        var dir = _root["legacy"];
         SaeLensExport.Write(dir, sae, "mp");
         // format_version 1 named the architecture "mp" with "mp_steps"; its W_dec rows were w/s (renormalised on import).
         var cfgPath = Path.Combine(dir, SaeLensExport.ConfigFile);
@@ -158,7 +156,7 @@ public class ExportLayoutTests : IDisposable
     [Fact]
     public void SaeModelRefusesAPursuitExportNamingTheLoaderThatRunsIt()
     {
-        var dir = Path.Combine(_root, "mp-refused");
+        var dir = _root["mp-refused"];
         SaeLensExport.Write(dir, RandomPursuit(InputNormalization.DatasetScale, 2, seed: 11));
         var e = Assert.Throws<InvalidDataException>(() => SaeModel.Load(dir));
         Assert.Contains("MatchingPursuitImport", e.Message);
@@ -169,7 +167,7 @@ public class ExportLayoutTests : IDisposable
     public void SparsifyExportOfTopKLoadsAsTheSameModel()
     {
         var sae = EngineRoundTripTests.RandomSae(false, SaeActivation.JumpRelu, SparsityMode.TopK, InputNormalization.DatasetScale, seed: 12);
-        var dir = Path.Combine(_root, "sparsify", "blocks.3.hook_resid_post");
+        var dir = Path.Combine(_root.Path, "sparsify", "blocks.3.hook_resid_post");
         SparsifyExport.Write(dir, sae, "topk");
         Assert.True(File.Exists(Path.Combine(dir, "sae.safetensors")));
         using (var st = SafetensorsReader.Open(Path.Combine(dir, "sae.safetensors")))
@@ -197,7 +195,7 @@ public class ExportLayoutTests : IDisposable
     public void SparsifyRefusesWhatItCannotRun(SparsityMode sparsity, InputNormalization norm, string reason)
     {
         var sae = EngineRoundTripTests.RandomSae(true, SaeActivation.JumpRelu, sparsity, norm, seed: 14);
-        var dir = Path.Combine(_root, "refused");
+        var dir = _root["refused"];
         var e = Assert.Throws<NotSupportedException>(() => SparsifyExport.Write(dir, sae));
         Assert.Contains(reason, e.Message);
         Assert.False(Directory.Exists(dir));

@@ -15,12 +15,9 @@ namespace GbaEngine.Tests.Interop;
 [Trait("Category", "Kernels")]
 public class HandBuiltLayoutTests : IDisposable
 {
-    readonly string _root = Path.Combine(Path.GetTempPath(), "gba-handbuilt-" + Guid.NewGuid().ToString("N"));
+    readonly TempDir _root = new("gba-handbuilt-");
 
-    public void Dispose()
-    {
-        if (Directory.Exists(_root)) Directory.Delete(_root, true);
-    }
+    public void Dispose() => _root.Dispose();
 
     // The shared SAE. Input x = [2, 1, 0], b_dec = [1, 0, −1], so x − b_dec = [1, 1, 1].
     // Encoder directions (columns of SAELens W_enc [d_in, d_sae]): n0 = [1,0,0], n1 = [0,2,0], n2 = [1,1,1], n3 = [−1,0,0]
@@ -34,7 +31,7 @@ public class HandBuiltLayoutTests : IDisposable
 
     string SaeLens(string name, string cfg, float[]? wDec = null, params TestFiles.Tensor[] extra)
     {
-        var dir = Path.Combine(_root, name);
+        var dir = _root[name];
         Directory.CreateDirectory(dir);
         File.WriteAllText(Path.Combine(dir, "cfg.json"), cfg);
         var tensors = new List<TestFiles.Tensor>
@@ -146,7 +143,7 @@ public class HandBuiltLayoutTests : IDisposable
     {
         // sparsify keeps encoder.weight as [num_latents, d_in] (the rows are the encoder directions above) and
         // computes topk(relu(encoder(x − b_dec))): n2 (2), n0 (1.5); x̂ = [2.5, 0, 1]. Every value is exact in bf16.
-        var dir = Path.Combine(_root, "sparsify", "layers.3");
+        var dir = Path.Combine(_root.Path, "sparsify", "layers.3");
         Directory.CreateDirectory(dir);
         File.WriteAllText(Path.Combine(dir, "cfg.json"),
             """{"activation": "topk", "expansion_factor": 32, "normalize_decoder": true, "num_latents": 4, "k": 2, "multi_topk": false, "skip_connection": false, "transcode": false, "d_in": 3}""");
