@@ -313,6 +313,8 @@ public sealed record TrainerOptions
             Require(Htf > 0 && Htf <= 1 && Ltf > 0 && Ltf <= Htf, nameof(Htf), $"and Ltf must satisfy 0 < Ltf <= Htf <= 1 (got Htf {Htf}, Ltf {Ltf})");
         }
         if (Method == TrainingMethod.Ba) Require(Taf > 0 && Taf <= 1, nameof(Taf), $"must lie in (0, 1] (got {Taf})");
+        if (Method is TrainingMethod.Gba or TrainingMethod.Ba)
+            Require(DeadEpsilon > 0 && DeadEpsilon <= 1, nameof(DeadEpsilon), $"must lie in (0, 1] (got {DeadEpsilon})");
         if (AuxK < 0) throw new ArgumentException($"--aux-k must be non-negative (0: off; got {AuxK}).");
         if (AuxK > 0 && Method is not (TrainingMethod.TopK or TrainingMethod.BatchTopK))
             throw new ArgumentException($"--aux-k applies to --method topk and batchtopk, not {Method}.");

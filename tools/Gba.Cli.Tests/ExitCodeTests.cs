@@ -26,6 +26,8 @@ public class ExitCodeTests
         { "eval --bogus 1", 2, "--bogus" },
         { "encode --bogus 1", 2, "--bogus" },
         { "experiment --bogus", 2, "--bogus" },
+        { "experiment promise --steps 5", 2, "--steps and --methods apply to consistency and frontier only, not to promise" },
+        { "experiment consistency --methods gba,foo", 2, "--methods: unknown method 'foo'" },
         // Usage: values out of range, named by their flag (the issue: these exited 1 in library words).
         { "train --batch -1 --steps 1", 2, "--batch must be at least 1 (got -1)" },
         { "train --d-sae 0 --steps 1", 2, "--d-sae must be at least 1 (got 0)" },

@@ -127,6 +127,25 @@ public class ExperimentTests
     }
 
     [Fact]
+    public void RealDataExperimentsTakeTheirStepsAndMethodsFromTheCommandLine()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "gba-exp-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var (o, e) = (new StringWriter(), new StringWriter());
+            int code = CliApp.Run(["experiment", "frontier", "--size", "small", "--steps", "24", "--methods", "topk,gba", "--out", dir, "--threads", "2"], o, e);
+            Assert.True(code == 0, e.ToString());
+            var data = JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "frontier.json")))!.AsObject();
+            var runs = Runs(data).ToArray();
+            Assert.Equal(["GBA", "TopK"], runs.Select(r => (string)r["method"]!).Distinct().Order());
+            Assert.All(runs, r => Assert.Equal(24 * 256, r["tokens"]!.GetValue<long>()));
+            Assert.All(runs, r => Assert.NotEmpty(r["curve"]!.AsArray()));
+            Assert.Contains("--steps 24 --methods topk,gba", File.ReadAllText(Path.Combine(dir, "frontier.md")));
+        }
+        finally { if (Directory.Exists(dir)) Directory.Delete(dir, true); }
+    }
+
+    [Fact]
     public void FrontierMoreActiveNeuronsExplainMore()
     {
         var runs = Runs(RunExperiment("frontier")).ToArray();

@@ -25,15 +25,17 @@ public static class ExperimentCommand
     static readonly OptionSpec Seed = OptionSpec.Valued("seed", "Options", "S", "first seed (default 1)");
     static readonly OptionSpec Seeds = OptionSpec.Valued("seeds", "Options", "N", "seeds per setting (default: each experiment's own, 2-5 at full size)") with { Min = 1 };
     static readonly OptionSpec Data = OptionSpec.Valued("data", "Options", "FILE", "activations for consistency/frontier (default: shared/data/use-lite-moby-resid1-40k.f16.npy)");
+    static readonly OptionSpec Steps = OptionSpec.Valued("steps", "Options", "N", "training steps per run of consistency and frontier (default: their own; 50000 gives GBA 1,000 bias updates)") with { Min = 1 };
+    static readonly OptionSpec MethodList = OptionSpec.Valued("methods", "Options", "A,B", $"only these methods in consistency and frontier ({string.Join(", ", MethodNames)})");
     static readonly OptionSpec List = OptionSpec.Switch("list", "Options", "list the experiments");
 
     /// <summary>`gba experiment`'s options.</summary>
     public static readonly OptionSchema Schema = new("experiment",
         "reproduce the paper's claims (promise, recovery, resonance, frequency, heterogeneous, consistency, ablation, frontier)",
-        [Size, Out, SharedOptions.Threads with { Group = "Options", Help = "threads per run (default: all cores)" }, Seed, Seeds, Data, SharedOptions.Kernels with { Group = "Options" }, List,
+        [Size, Out, SharedOptions.Threads with { Group = "Options", Help = "threads per run (default: all cores)" }, Seed, Seeds, Steps, MethodList, Data, SharedOptions.Kernels with { Group = "Options" }, List,
          SharedOptions.Json with { Group = "Options" }])
     {
-        Usage = ["NAME|all [--size small|full] [--out DIR] [--threads T] [--seed S] [--data FILE] [--kernels K]", "--list"],
+        Usage = ["NAME|all [--size small|full] [--out DIR] [--threads T] [--seed S] [--seeds N] [--steps N] [--methods A,B] [--data FILE] [--kernels K]", "--list"],
         Notes = "Experiments:\n" + string.Join("\n", All.Select(e => $"  {e.Name,-14} {e.Title}")) + "\n\n--json ends stdout with a JSON list of the reports written.",
     };
 
@@ -54,7 +56,11 @@ public static class ExperimentCommand
         int threads = SharedOptions.ReadThreads(o);
         string outDir = o.String(Out.Flag) ?? "experiment-results";
         int? seeds = o.Has(Seeds.Flag) ? o.Int(Seeds.Flag, 1) : null;
-        var ctx = new ExperimentContext(size, threads, o.ULong(Seed.Flag, 1), stderr, o.String(Data.Flag), seeds, kernels);
+        int? steps = o.Has(Steps.Flag) ? o.Int(Steps.Flag, 1) : null;
+        var methods = ReadMethods(o);
+        if ((steps is not null || methods is not null) && chosen.FirstOrDefault(e => !e.TakesStepsAndMethods) is { } other)
+            throw new UsageException($"--steps and --methods apply to {string.Join(" and ", All.Where(e => e.TakesStepsAndMethods).Select(e => e.Name))} only, not to {other.Name}");
+        var ctx = new ExperimentContext(size, threads, o.ULong(Seed.Flag, 1), stderr, o.String(Data.Flag), seeds, kernels, steps, methods);
 
         var results = new JsonArray();
         foreach (var experiment in chosen)
@@ -63,8 +69,10 @@ public static class ExperimentCommand
             var report = experiment.Run(ctx);
             report.Data["size"] = size.ToString().ToLowerInvariant();
             report.Data["seconds"] = Math.Round(clock.Elapsed.TotalSeconds, 1);
-            report.Data["command"] = $"gba experiment {experiment.Name} --size {size.ToString().ToLowerInvariant()}";
-            report.Line($"Made by `gba experiment {experiment.Name} --size {size.ToString().ToLowerInvariant()}` " +
+            string command = $"gba experiment {experiment.Name} --size {size.ToString().ToLowerInvariant()}" +
+                (steps is null ? "" : $" --steps {steps}") + (methods is null ? "" : $" --methods {string.Join(',', methods)}");
+            report.Data["command"] = command;
+            report.Line($"Made by `{command}` " +
                         string.Create(CultureInfo.InvariantCulture, $"({threads} threads, {clock.Elapsed.TotalMinutes:F1} min, kernels {kernels ?? Kernels.KernelSelector.Current})."));
             var files = report.Write(outDir);
             stdout.WriteLine($"{experiment.Name}: {string.Join(", ", files.Select(Path.GetFileName))} in {outDir} " +
@@ -73,5 +81,18 @@ public static class ExperimentCommand
         }
         if (o.Flag(SharedOptions.Json.Flag)) stdout.WriteLine(results.ToResultJson());
         return CliApp.Ok;
+    }
+
+    static string[] MethodNames => Experiments.Methods.All(new Experiments.MethodHints(1, 0.01, 1, 0.1, 0.1)).Select(m => m.Name).ToArray();
+
+    static IReadOnlyList<string>? ReadMethods(OptionReader o)
+    {
+        if (o.String(MethodList.Flag) is not { } text) return null;
+        var names = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (names.Length == 0) throw new UsageException("--methods needs at least one method name");
+        foreach (var n in names)
+            if (!MethodNames.Contains(n, StringComparer.OrdinalIgnoreCase))
+                throw new UsageException($"--methods: unknown method '{n}' (expected {string.Join(", ", MethodNames)})");
+        return names;
     }
 }

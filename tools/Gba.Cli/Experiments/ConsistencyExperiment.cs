@@ -22,6 +22,8 @@ public sealed class ConsistencyExperiment : IExperiment
     static readonly double[] Fractions = [0.003, 0.01, 0.05, 0.25];
 
     public string Name => "consistency";
+    public bool TakesStepsAndMethods => true;
+
     public string Title => "5. Consistency across seeds on real activations (MCS)";
 
     public static RealData OpenData(ExperimentContext ctx) =>
@@ -37,10 +39,10 @@ public sealed class ConsistencyExperiment : IExperiment
     public ExperimentReport Run(ExperimentContext ctx)
     {
         using var data = OpenData(ctx);
-        int neurons = ctx.Pick(128, 2048), steps = ctx.Pick(200, 2000), batch = ctx.Pick(256, 512);
+        int neurons = ctx.Pick(128, 2048), steps = ctx.StepsOr(ctx.Pick(200, 2000)), batch = ctx.Pick(256, 512);
         var seeds = ctx.SeedList(3);
         var o = ExperimentRuns.Base(ctx, neurons, steps, batch, lr: ctx.Pick(3e-3, 1e-3), initTokens: ctx.Pick(2048, 25_600));
-        var methods = Methods.All(RealDataHints(ctx));
+        var methods = ctx.Only(Methods.All(RealDataHints(ctx)));
         var ci = CultureInfo.InvariantCulture;
 
         var report = new ExperimentReport(Name, Title);

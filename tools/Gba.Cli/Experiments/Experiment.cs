@@ -15,9 +15,12 @@ public enum ExperimentSize
 }
 
 /// <summary>What every experiment is given. <paramref name="Seeds"/> overrides each experiment's own number of seeds;
-/// <paramref name="Kernels"/> is the kernel set of every trainer and model it builds (null: the default).</summary>
+/// <paramref name="Kernels"/> is the kernel set of every trainer and model it builds (null: the default).
+/// <paramref name="Steps"/> and <paramref name="Methods"/> override the training steps and narrow the methods of the
+/// experiments that take them (<see cref="IExperiment.TakesStepsAndMethods"/>): the real-data experiments, whose
+/// honest budget (≥ 1,000 bias updates) is too long to run for every method by default.</summary>
 public sealed record ExperimentContext(ExperimentSize Size, int Threads, ulong Seed, TextWriter Log, string? DataPath = null, int? Seeds = null,
-    Kernels.KernelSet? Kernels = null)
+    Kernels.KernelSet? Kernels = null, int? Steps = null, IReadOnlyList<string>? Methods = null)
 {
     public bool Full => Size == ExperimentSize.Full;
 
@@ -26,6 +29,13 @@ public sealed record ExperimentContext(ExperimentSize Size, int Threads, ulong S
 
     /// <summary>Picks the small or the full value of a setting.</summary>
     public T Pick<T>(T small, T full) => Full ? full : small;
+
+    /// <summary>The training steps: <see cref="Steps"/> if given, else the experiment's own.</summary>
+    public int StepsOr(int own) => Steps ?? own;
+
+    /// <summary>The methods to run: those named in <see cref="Methods"/> (case-insensitive), else all of them.</summary>
+    public IReadOnlyList<MethodSpec> Only(IReadOnlyList<MethodSpec> methods) =>
+        Methods is null ? methods : methods.Where(m => Methods.Contains(m.Name, StringComparer.OrdinalIgnoreCase)).ToArray();
 }
 
 /// <summary>One of the paper's claims, reproduced: a named experiment that writes a report.</summary>
@@ -34,6 +44,10 @@ public interface IExperiment
     /// <summary>The name on the command line (`gba experiment NAME`).</summary>
     string Name { get; }
     string Title { get; }
+
+    /// <summary>Whether the experiment honours <see cref="ExperimentContext.Steps"/> and <see cref="ExperimentContext.Methods"/>.</summary>
+    bool TakesStepsAndMethods => false;
+
     ExperimentReport Run(ExperimentContext context);
 }
 

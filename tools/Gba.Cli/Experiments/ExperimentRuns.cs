@@ -158,6 +158,12 @@ public static class ExperimentRuns
             ["frr_0_8"] = m.Frr08, ["frr_0_9"] = m.Frr09, ["fvu"] = m.Fvu, ["l0"] = m.L0,
             ["fraction_active"] = m.FractionActive, ["dead_fraction"] = m.DeadFraction,
             ["tokens"] = r.Tokens, ["seconds"] = Math.Round(r.Seconds, 2),
+            // The learning curve, so a reader can see whether the run had flattened at its budget.
+            ["curve"] = new JsonArray(r.Evaluations.Select(e => (JsonNode)new JsonObject
+            {
+                ["tokens"] = e.Tokens, ["frr_0_8"] = e.Metrics.Frr08, ["frr_0_9"] = e.Metrics.Frr09, ["fvu"] = e.Metrics.Fvu,
+                ["l0"] = e.Metrics.L0, ["dead_fraction"] = e.Metrics.DeadFraction,
+            }).ToArray()),
         };
     }
 }

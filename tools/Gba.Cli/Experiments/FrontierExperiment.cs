@@ -17,6 +17,8 @@ namespace GbaEngine.Cli.Experiments;
 public sealed class FrontierExperiment : IExperiment
 {
     public string Name => "frontier";
+    public bool TakesStepsAndMethods => true;
+
     public string Title => "6. Loss-sparsity frontier on real activations";
 
     /// <summary>Every trained point; adding a method's sweep is adding one line.</summary>
@@ -37,7 +39,7 @@ public sealed class FrontierExperiment : IExperiment
     public ExperimentReport Run(ExperimentContext ctx)
     {
         using var data = ConsistencyExperiment.OpenData(ctx);
-        int neurons = ctx.Pick(128, 2048), steps = ctx.Pick(200, 800), batch = ctx.Pick(256, 512);
+        int neurons = ctx.Pick(128, 2048), steps = ctx.StepsOr(ctx.Pick(200, 800)), batch = ctx.Pick(256, 512);
         var o = ExperimentRuns.Base(ctx, neurons, steps, batch, lr: ctx.Pick(3e-3, 1e-3), initTokens: ctx.Pick(2048, 25_600));
         var ci = CultureInfo.InvariantCulture;
 
@@ -58,7 +60,7 @@ public sealed class FrontierExperiment : IExperiment
             list.Add((m.FractionActive, m.Fvu));
             runs.Add(json);
         }
-        foreach (var point in Points(ctx))
+        foreach (var point in ctx.Only(Points(ctx)))
         {
             var r = ExperimentRuns.Train(ctx, point.Label, point.Configure(o), data.TrainStream(ctx.Seed), data.Eval);
             if (point.Configure(o).Method != TrainingMethod.Mp)

@@ -41,11 +41,6 @@ public sealed record SeedRun(ulong Seed, int Threads, TrainingResult Result)
         json["seed"] = Seed;
         json["threads"] = Threads;
         json["tokens_to_frr_0_9"] = TokensTo(m => m.Frr09, 0.9);
-        json["curve"] = new JsonArray(Result.Evaluations.Select(e => (JsonNode)new JsonObject
-        {
-            ["tokens"] = e.Tokens, ["frr_0_8"] = e.Metrics.Frr08, ["frr_0_9"] = e.Metrics.Frr09, ["fvu"] = e.Metrics.Fvu,
-            ["l0"] = e.Metrics.L0, ["dead_fraction"] = e.Metrics.DeadFraction,
-        }).ToArray());
         return json;
     }
 }

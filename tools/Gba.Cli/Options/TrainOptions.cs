@@ -59,6 +59,8 @@ public static class TrainOptions
             (o, _, t) => t with { BiasRule = o.Enum("--bias-rule", Paper.BiasRule) }, t => t.BiasRule.ToString().ToLowerInvariant()),
         Trainer("pre-bias", "Method", "trained|frozen|none", "centring bias b_pre: trained by AdamW, fixed at the data mean, or absent",
             (o, _, t) => t with { PreBias = o.Enum("--pre-bias", Paper.PreBias) }, t => t.PreBias.ToString().ToLowerInvariant()),
+        Trainer("dead-epsilon", "Method", "F", "GBA/BA: buffered firing frequency below which a neuron's bias is raised (default: fired on no token)",
+            (o, _, t) => t with { DeadEpsilon = o.Double("--dead-epsilon", Paper.DeadEpsilon) }, t => t.DeadEpsilon),
         Trainer("buffer-tokens", "Method", "N", "GBA/BA: tokens between bias updates", (o, _, t) => t with { BufferTokens = o.Long("--buffer-tokens", Paper.BufferTokens) }, t => t.BufferTokens),
         Trainer("init-tokens", "Method", "N", "tokens read first for the input scale, b_pre and the bias start",
             (o, _, t) => t with { InitTokens = o.Int("--init-tokens", Paper.InitTokens) }, t => t.InitTokens),
