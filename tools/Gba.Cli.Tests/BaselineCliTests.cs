@@ -52,6 +52,8 @@ public class BaselineCliTests
     [InlineData("--method jumprelu-l0 --ste-bandwidth 0", "--ste-bandwidth must lie in")]
     [InlineData("--method batchtopk --k 0", "--k must lie in 1..--d-sae = ")]
     [InlineData("--method batchtopk --threshold-decay 1", "--threshold-decay must lie in [0, 1)")]
+    [InlineData("--method topk --encoder-start linear", "--encoder-start applies to untied SAEs only")]
+    [InlineData("--method topk --untied --encoder-start unit", "option --encoder-start: cannot")]
     public void BadHyperParameterIsExitCode2WithOneMessageInFlagTerms(string args, string message)
     {
         var (code, _, err) = Run(["train", .. Tiny.Split(' '), .. args.Split(' ')]);

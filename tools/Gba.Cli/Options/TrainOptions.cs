@@ -46,6 +46,10 @@ public static class TrainOptions
         {
             Bind = (o, _, t) => t with { Tied = !o.Flag("--untied") }, Effective = t => !t.Tied,
         },
+        Trainer("encoder-start", "Method", "decoder|linear", "untied: the encoder starts as the unit decoder rows, or as torch's nn.Linear draws it " +
+            "(U(±1/sqrt(d)), the decoder its rows at unit norm); default linear for TopK/BatchTopK, decoder otherwise",
+            (o, _, t) => t with { EncoderStart = o.Has("--encoder-start") ? o.Enum("--encoder-start", EncoderStart.Decoder) : Paper.EncoderStart },
+            t => t.Tied ? null : t.ResolvedEncoderStart.ToString().ToLowerInvariant()),
         Trainer("gate", "Method", "jumprelu|relu", "the threshold gate", (o, _, t) => t with { Gate = o.Enum("--gate", SaeActivation.JumpRelu) },
             t => t.Gate.ToString().ToLowerInvariant()),
         Trainer("k", "Method", "K", "TopK: per token; BatchTopK: mean per token (the batch keeps k*B)", (o, _, t) => t with { K = o.Int("--k", 3) }, t => t.K),
@@ -202,7 +206,7 @@ public static class TrainOptions
     {
         var o = new JsonObject();
         foreach (var s in All)
-            if (s.Effective is { } value && s.AppliesTo(t.Method)) o[s.Key] = value(t);
+            if (s.Effective is { } value && s.AppliesTo(t.Method) && value(t) is { } v) o[s.Key] = v;     // null: not this run's
         foreach (var (k, v) in dataOptions) o[k] = v?.DeepClone();
         return o;
     }
