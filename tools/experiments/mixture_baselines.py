@@ -15,7 +15,7 @@ sweep continues where it stopped.
 
 Options: --gba PATH (default tools/Gba.Cli/bin/Release/net10.0/gba), --work DIR (run directories,
 default /tmp/mixture-baselines), --jobs N (default 2). Pure standard library (no numpy): the encoder-row
-read-out parses sae/sae_weights.safetensors itself.
+read-out parses sae/sae_weights.safetensors with safetensors_file.py beside it.
 """
 import argparse
 import glob
@@ -26,6 +26,8 @@ import struct
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
+
+import safetensors_file
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MIX = ["--features", "128", "--dim", "42", "--sparsity", "3", "--mix-sparsity", "20", "--mix-fraction", "0.5",
@@ -183,27 +185,11 @@ def window_dead(run):
         return None
     with open(os.path.join(cks[-1], "state.json")) as f:
         o = json.load(f)["options"]
-    since = safetensors(os.path.join(cks[-1], "tensors.safetensors")).get("tokens_since_fired")
+    since = safetensors_file.values(os.path.join(cks[-1], "tensors.safetensors")).get("tokens_since_fired")
     if since is None or not o.get("aux_k"):
         return None
     window = o["dead_tokens"] or o["tokens"] // 10
     return sum(1 for c in since[1] if c > window) / len(since[1])
-
-
-def safetensors(path):
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        data = f.read()
-    out = {}
-    for name, t in header.items():
-        if name == "__metadata__":
-            continue
-        a, b = t["data_offsets"]
-        size, code = {"F32": (4, "f"), "I64": (8, "q"), "I32": (4, "i")}[t["dtype"]]
-        vals = struct.unpack(f"<{(b - a) // size}{code}", data[a:b])
-        out[name] = (t["shape"], vals)
-    return out
 
 
 def npy_f32(path):
@@ -245,7 +231,7 @@ def readouts(gba, work, name, seed):
         subprocess.run([gba, "synth", "--features", "128", "--dim", "42", "--sparsity", "3", "--seed", str(seed), "--tokens", "1",
                         "--out", truth, "--quiet"], check=True, capture_output=True)
     v = rows(*npy_f32(os.path.join(truth, "features.npy")))
-    w = safetensors(os.path.join(work, name, "sae", "sae_weights.safetensors"))
+    w = safetensors_file.values(os.path.join(work, name, "sae", "sae_weights.safetensors"))
     dec = rows(*w["W_dec"])                     # [M, d]
     enc = rows(*w["W_enc"], transpose=True)     # [d, M] -> M rows
     return {f"{part}_{tau}": frr(v, rows_, tau) for part, rows_ in [("dec", dec), ("enc", enc)] for tau in (0.8, 0.9)}
@@ -266,7 +252,7 @@ def reach(gba, work, name, seed, tokens=1024):
         subprocess.run([gba, "synth", "--features", "128", "--dim", "42", "--sparsity", "3", "--seed", str(seed), "--tokens", "1",
                         "--out", truth, "--quiet"], check=True, capture_output=True)
     feats = rows(*npy_f32(os.path.join(truth, "features.npy")))
-    w = safetensors(os.path.join(work, name, "sae", "sae_weights.safetensors"))
+    w = safetensors_file.values(os.path.join(work, name, "sae", "sae_weights.safetensors"))
     (d, m), wenc = w["W_enc"]
     benc, bdec = w["b_enc"][1], w["b_dec"][1]
     cols = [[wenc[j * m + i] for j in range(d)] for i in range(m)]
