@@ -140,4 +140,20 @@ public class EncoderStartTests
         var tied = Start(TrainingMethod.TopK, tied: true);
         Assert.True(tied.Decoder.SequenceEqual(p.Decoder));
     }
+
+    [Fact]
+    public void TopKAndBatchTopKAreUntiedUnlessToldAndEveryOtherMethodTied()
+    {
+        foreach (var method in Enum.GetValues<TrainingMethod>())
+        {
+            bool peersUntied = method is TrainingMethod.TopK or TrainingMethod.BatchTopK;
+            Assert.Equal(!peersUntied, new TrainerOptions { Method = method }.Tied);
+            Assert.Equal(!peersUntied, (new TrainerOptions() with { Method = method }).Tied);     // follows the method until set
+            Assert.True((new TrainerOptions { Method = method, Tied = true }).Tied);
+            Assert.False((new TrainerOptions { Tied = false } with { Method = method }).Tied);
+            var json = TrainerOptionsJson.Write(new TrainerOptions { Method = method });
+            Assert.Equal(!peersUntied, TrainerOptionsJson.Read(json, "test").Tied);
+        }
+        Assert.Equal(EncoderStart.Linear, new TrainerOptions { Method = TrainingMethod.TopK }.ResolvedEncoderStart);
+    }
 }

@@ -78,8 +78,15 @@ public sealed record TrainerOptions
     public TrainingMethod Method { get; init; } = TrainingMethod.Gba;
     /// <summary>M, the number of neurons (dictionary size).</summary>
     public int Neurons { get; init; } = 2048;
-    /// <summary>One matrix encodes and decodes (the paper's form); false: separate W_enc, W_dec.</summary>
-    public bool Tied { get; init; } = true;
+    bool? _tied;
+    /// <summary>One matrix encodes and decodes (the paper's form); false: separate W_enc, W_dec. Unless set: untied
+    /// for TopK and BatchTopK, as every peer trains them (with the peers' encoder start they recover more of the
+    /// s = 3/20 mixture at k = 10 and 20 than tied: docs/experiments/mixture-baselines.md), tied for the rest.</summary>
+    public bool Tied
+    {
+        get => _tied ?? Method is not (TrainingMethod.TopK or TrainingMethod.BatchTopK);
+        init => _tied = value;
+    }
     /// <summary>How an untied encoder starts; null: the method's (<see cref="ResolvedEncoderStart"/>).</summary>
     public EncoderStart? EncoderStart { get; init; }
     /// <summary>The threshold gate of GBA and BA (JumpRelu or Relu).</summary>

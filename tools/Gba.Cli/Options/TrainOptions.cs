@@ -42,9 +42,16 @@ public static class TrainOptions
         Trainer("method", "Method", "gba|ba|topk|l1|batchtopk|jumprelu-l0|mp", "the training method",
             (o, _, t) => t with { Method = o.Enum("--method", TrainingMethod.Gba) }, t => MethodName(t.Method)),
         Trainer("d-sae", "Method", "M", "dictionary size (neurons)", (o, _, t) => t with { Neurons = o.Int("--d-sae", Paper.Neurons) }, t => t.Neurons),
-        new("untied", OptionKind.Flag, OptionScope.Run, "Method", "", "separate encoder and decoder matrices")
+        new("untied", OptionKind.Flag, OptionScope.Run, "Method", "", "separate encoder and decoder matrices (the default of TopK and BatchTopK)")
         {
-            Bind = (o, _, t) => t with { Tied = !o.Flag("--untied") }, Effective = t => !t.Tied,
+            Bind = (o, _, t) => o.Flag("--untied") && o.Flag("--tied") ? throw new UsageException("give --tied or --untied, not both")
+                : o.Flag("--untied") ? t with { Tied = false } : o.Flag("--tied") ? t with { Tied = true } : t,
+            Effective = t => !t.Tied,
+        },
+        // Bound with --untied; recorded so that a tied TopK run's config.json repeats it tied.
+        new("tied", OptionKind.Flag, OptionScope.Run, "Method", "", "one matrix encodes and decodes (the default of every other method)")
+        {
+            Effective = t => t.Tied ? true : null,
         },
         Trainer("encoder-start", "Method", "decoder|linear", "untied: the encoder starts as the unit decoder rows, or as torch's nn.Linear draws it " +
             "(U(±1/sqrt(d)), the decoder its rows at unit norm); default linear for TopK/BatchTopK, decoder otherwise",
