@@ -41,7 +41,7 @@ public class CheckpointStoreTests
             Seed = ulong.MaxValue - 1, Threads = 3, Normalization = InputNormalization.DatasetScale, InitTokens = 100, EvalEvery = 17, EvalPoints = 9,
             L1Coefficient = 0.7, L1Warmup = 0.2, L0Coefficient = 0.3, SteBandwidth = 0.01, InitialThreshold = 0.02, ThresholdDecay = 0.9, MpSteps = 7,
             LrWarmup = 0.05, LrSchedule = LearningRateDecay.Cosine, LrDecayStart = 0.5, AuxK = 9, AuxKCoefficient = 0.5, DeadTokens = 4321,
-            ResampleEvery = 250,
+            ResampleEvery = 250, EncoderStart = EncoderStart.Decoder,
         };
         var defaults = new TrainerOptions();
         // Kernels is not part of the options' JSON (a run records its kernel set apart, and a resume may change it).

@@ -122,12 +122,14 @@ public class ResumeTests
 
     /// <summary>
     /// The state the dead-latent repairs and schedules add: AuxK active before the stop (a 3-step dead
-    /// window), resampling steps before and after it (every 12 steps), and a warm-up that
-    /// ends before it with a decay that starts after it (steps 22 and 44 of 74).
+    /// window; tied, and untied with the peers' encoder start), resampling steps before and after it (every 12 steps),
+    /// and a warm-up that ends before it with a decay that starts after it (steps 22 and 44 of 74).
     /// </summary>
     [Theory]
     [InlineData(TrainingMethod.TopK, "auxk")]
     [InlineData(TrainingMethod.BatchTopK, "auxk")]
+    [InlineData(TrainingMethod.TopK, "untied")]
+    [InlineData(TrainingMethod.BatchTopK, "untied")]
     [InlineData(TrainingMethod.L1, "resample")]
     [InlineData(TrainingMethod.JumpReluL0, "resample")]
     [InlineData(TrainingMethod.TopK, "schedule")]
@@ -138,6 +140,7 @@ public class ResumeTests
         var o = variant switch
         {
             "auxk" => Options(method) with { DeadTokens = 64 * 3 },
+            "untied" => Options(method) with { Tied = false, DeadTokens = 64 * 3 },     // the peers' encoder start, AuxK on
             "resample" => Options(method) with { ResampleEvery = 12, L1Coefficient = 1.0, L0Coefficient = 0.5, LearningRate = 0.01 },
             _ => Options(method) with { LrWarmup = 0.3, LrSchedule = LearningRateDecay.Cosine, LrDecayStart = 0.6 },
         };
@@ -150,7 +153,7 @@ public class ResumeTests
             var probe = new RepairProbe(trainer, N);
             straight = trainer.Train(data.Open(), data.Eval(), probe, checkpoints: new CheckpointSchedule(straightStore, EverySteps: 0));
             repairsBefore = probe.BeforeStop;
-            if (variant == "auxk") Assert.True(probe.BeforeStop > 0 && probe.AfterStop > 0, $"AuxK entries before/after the stop: {probe.BeforeStop}/{probe.AfterStop}");
+            if (variant is "auxk" or "untied") Assert.True(probe.BeforeStop > 0 && probe.AfterStop > 0, $"AuxK entries before/after the stop: {probe.BeforeStop}/{probe.AfterStop}");
             if (variant == "resample") Assert.True(trainer.Resampling!.Total > probe.BeforeStop && probe.BeforeStop > 0,
                 $"resampled {probe.BeforeStop} by step {N}, {trainer.Resampling.Total} in all");
         }

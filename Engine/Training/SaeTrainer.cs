@@ -308,23 +308,27 @@ public sealed partial class SaeTrainer : IDisposable
             throw new InvalidDataException($"The first {n} tokens have mean norm {meanNorm}: cannot set the input scale.");
         Model.InputScale = (float)(1.0 / meanNorm);
 
-        // Weights: Gaussian rows of unit norm; a = 1; untied encoder starts as the decoder's copy. The generator
-        // walks all M rows, so each rank of a sharded run keeps exactly the rows a single process would have.
+        // Weights: decoder rows of unit norm, a = 1. The generator walks all M rows, so each rank of a sharded run
+        // keeps exactly the rows a single process would have.
         var rng = Xoshiro256.Derive(_o.Seed, 0x3E16);
         var dec = _p.Decoder;
         dec.Clear();
+        bool linearStart = _o.ResolvedEncoderStart == Training.EncoderStart.Linear;
+        double bound = 1.0 / Math.Sqrt(d);
         for (int m = 0; m < _shard.Total; m++)
         {
             bool mine = _shard.Owns(m);
             int row = (m - _shard.First) * stride;
             for (int j = 0; j < d; j++)
             {
-                float v = (float)rng.NextGaussian();
+                float v = linearStart ? (float)((2 * rng.NextDouble() - 1) * bound) : (float)rng.NextGaussian();
                 if (mine) dec[row + j] = v;
             }
         }
-        Model.NormalizeDecoderRows(_o.Threads);
+        // The linear start keeps the drawn rows (norm about 1/sqrt(3)) as the encoder; the decoder is their direction.
         if (!_p.Tied) dec.CopyTo(_p.Encoder);
+        Model.NormalizeDecoderRows(_o.Threads);
+        if (!_p.Tied && !linearStart) dec.CopyTo(_p.Encoder);
         _p.Scale.Fill(1f);
         _p.Bias.Clear();
 

@@ -47,6 +47,16 @@ public enum BiasRule
     Edge,
 }
 
+/// <summary>How an untied encoder starts (a tied SAE encodes with its unit-norm decoder rows).</summary>
+public enum EncoderStart
+{
+    /// <summary>The encoder is a copy of the unit-norm decoder rows.</summary>
+    Decoder,
+    /// <summary>The peers' TopK start (sparsify, OpenAI): entries U(−1/√d, 1/√d) as torch's nn.Linear draws them, rows
+    /// of norm about 1/√3; the decoder rows are the same rows at unit norm.</summary>
+    Linear,
+}
+
 /// <summary>What happens to the centring bias b_pre (the paper's Algorithm 1 has none).</summary>
 public enum PreBiasMode
 {
@@ -68,8 +78,17 @@ public sealed record TrainerOptions
     public TrainingMethod Method { get; init; } = TrainingMethod.Gba;
     /// <summary>M, the number of neurons (dictionary size).</summary>
     public int Neurons { get; init; } = 2048;
-    /// <summary>One matrix encodes and decodes (the paper's form); false: separate W_enc, W_dec.</summary>
-    public bool Tied { get; init; } = true;
+    bool? _tied;
+    /// <summary>One matrix encodes and decodes (the paper's form); false: separate W_enc, W_dec. Unless set: untied
+    /// for TopK and BatchTopK, as every peer trains them (with the peers' encoder start they recover more of the
+    /// s = 3/20 mixture at k = 10 and 20 than tied: docs/experiments/mixture-baselines.md), tied for the rest.</summary>
+    public bool Tied
+    {
+        get => _tied ?? Method is not (TrainingMethod.TopK or TrainingMethod.BatchTopK);
+        init => _tied = value;
+    }
+    /// <summary>How an untied encoder starts; null: the method's (<see cref="ResolvedEncoderStart"/>).</summary>
+    public EncoderStart? EncoderStart { get; init; }
     /// <summary>The threshold gate of GBA and BA (JumpRelu or Relu).</summary>
     public SaeActivation Gate { get; init; } = SaeActivation.JumpRelu;
     /// <summary>k for TopK; BatchTopK's mean k per token (the batch keeps k·B).</summary>
@@ -251,6 +270,13 @@ public sealed record TrainerOptions
         ? (long)ResampleEvery * BatchSize / 2
         : Math.Max(1, Math.Min(10_000_000, Tokens / 10)));
 
+    /// <summary>How the encoder starts: <see cref="EncoderStart"/> if set; otherwise <see cref="Training.EncoderStart.Linear"/>
+    /// for untied TopK and BatchTopK, the start of the peers that train them (sparsify, OpenAI), and
+    /// <see cref="Training.EncoderStart.Decoder"/> for the rest; a tied SAE encodes with its decoder rows.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public EncoderStart ResolvedEncoderStart => Tied ? Training.EncoderStart.Decoder
+        : EncoderStart ?? (Method is TrainingMethod.TopK or TrainingMethod.BatchTopK ? Training.EncoderStart.Linear : Training.EncoderStart.Decoder);
+
     /// <summary>Whether AdamW trains b (every baseline) or the GBA bias rule owns it (GBA, BA).</summary>
     public bool TrainsBiasByGradient => Method is not (TrainingMethod.Gba or TrainingMethod.Ba);
 
@@ -302,6 +328,7 @@ public sealed record TrainerOptions
         Require(SteBandwidth >= 1e-5 && SteBandwidth <= 1, nameof(SteBandwidth), $"must lie in [1e-5, 1] (got {SteBandwidth})");
         Require(InitialThreshold >= 0 && InitialThreshold <= 1, nameof(InitialThreshold), $"must lie in [0, 1] (got {InitialThreshold})");
         Require(ThresholdDecay >= 0 && ThresholdDecay < 1, nameof(ThresholdDecay), $"must lie in [0, 1) (got {ThresholdDecay})");
+        Require(EncoderStart is null || !Tied, nameof(EncoderStart), "applies to untied SAEs only (a tied SAE encodes with its decoder rows)");
         if (Method == TrainingMethod.Mp)
         {
             Require(MpSteps >= 1, nameof(MpSteps), $"must be at least 1 (got {MpSteps})");

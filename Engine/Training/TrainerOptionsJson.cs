@@ -71,7 +71,8 @@ public static class TrainerOptionsJson
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
     NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals, IgnoreReadOnlyProperties = false,
     Converters = [typeof(SnakeCaseEnum<TrainingMethod>), typeof(SnakeCaseEnum<BiasInitialization>),
-        typeof(SnakeCaseEnum<SaeActivation>), typeof(SnakeCaseEnum<InputNormalization>), typeof(SnakeCaseEnum<LearningRateDecay>)])]
+        typeof(SnakeCaseEnum<SaeActivation>), typeof(SnakeCaseEnum<InputNormalization>), typeof(SnakeCaseEnum<LearningRateDecay>),
+        typeof(SnakeCaseEnum<EncoderStart>)])]
 [JsonSerializable(typeof(TrainerOptions))]
 internal sealed partial class TrainerOptionsJsonContext : JsonSerializerContext;
 

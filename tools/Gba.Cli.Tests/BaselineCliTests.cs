@@ -48,10 +48,38 @@ public class BaselineCliTests
     }
 
     [Theory]
+    [InlineData("topk", "", false, "linear")]
+    [InlineData("batchtopk", "", false, "linear")]
+    [InlineData("topk", "--tied", true, null)]
+    [InlineData("topk", "--encoder-start decoder", false, "decoder")]
+    [InlineData("gba", "", true, null)]
+    [InlineData("gba", "--untied", false, "decoder")]
+    public void TopKAndBatchTopKTrainUntiedWithThePeersStartUnlessTold(string method, string flags, bool tied, string? start)
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "gba-cli-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var (code, _, err) = Run(["train", .. Tiny.Split(' '), "--method", method, .. flags.Split(' ', StringSplitOptions.RemoveEmptyEntries), "--out", dir]);
+            Assert.True(code == 0, err);
+            using var config = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "config.json")));
+            Assert.Equal(tied, config.RootElement.GetProperty("trainer").GetProperty("tied").GetBoolean());
+            var options = config.RootElement.GetProperty("options");
+            Assert.Equal(!tied, options.GetProperty("untied").GetBoolean());
+            Assert.Equal(start, options.TryGetProperty("encoder_start", out var s) ? s.GetString() : null);
+            using var cfg = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "sae", "cfg.json")));
+            Assert.Equal(tied, cfg.RootElement.GetProperty("gba_engine").GetProperty("tied").GetBoolean());
+        }
+        finally { if (Directory.Exists(dir)) Directory.Delete(dir, true); }
+    }
+
+    [Theory]
     [InlineData("--method l1 --l1 -1", "--l1 must be finite and non-negative")]
     [InlineData("--method jumprelu-l0 --ste-bandwidth 0", "--ste-bandwidth must lie in")]
     [InlineData("--method batchtopk --k 0", "--k must lie in 1..--d-sae = ")]
     [InlineData("--method batchtopk --threshold-decay 1", "--threshold-decay must lie in [0, 1)")]
+    [InlineData("--method topk --tied --encoder-start linear", "--encoder-start applies to untied SAEs only")]
+    [InlineData("--method topk --tied --untied", "give --tied or --untied, not both")]
+    [InlineData("--method topk --untied --encoder-start unit", "option --encoder-start: cannot")]
     public void BadHyperParameterIsExitCode2WithOneMessageInFlagTerms(string args, string message)
     {
         var (code, _, err) = Run(["train", .. Tiny.Split(' '), .. args.Split(' ')]);

@@ -29,6 +29,9 @@ public class ConfigTests
     [InlineData("batchtopk --k 2 --aux-k 0 --lr-schedule linear")]
     [InlineData("l1 --resample-every 5 --dead-tokens 300 --lr-warmup 0.2")]
     [InlineData("jumprelu-l0 --resample-every 4")]
+    [InlineData("topk --k 3 --tied")]
+    [InlineData("batchtopk --k 2 --encoder-start decoder")]
+    [InlineData("gba --untied --encoder-start linear")]
     public void ConfigJsonOfARunRepeatsItExactly(string method)
     {
         using var t = new TempDir();

@@ -8,14 +8,16 @@ a time (the machine is shared); a run whose summary.json exists is not run again
 sweep continues where it stopped.
 
     python3 tools/experiments/mixture_baselines.py sweep      # TopK/BatchTopK x k x seeds x AuxK on/off
+    python3 tools/experiments/mixture_baselines.py sweep-tied # the same, tied (the default before issue 11's fix)
     python3 tools/experiments/mixture_baselines.py long       # the points still rising at 5M tokens, to 20M
     python3 tools/experiments/mixture_baselines.py probes     # the distance to the paper: generator, width, lr, ...
+    python3 tools/experiments/mixture_baselines.py start      # untied TopK/BatchTopK with the peers' encoder start
     python3 tools/experiments/mixture_baselines.py real       # TopK/BatchTopK dead fraction on the shared activations
     python3 tools/experiments/mixture_baselines.py report     # docs/experiments/mixture-baselines.json (+ tables on stdout)
 
 Options: --gba PATH (default tools/Gba.Cli/bin/Release/net10.0/gba), --work DIR (run directories,
 default /tmp/mixture-baselines), --jobs N (default 2). Pure standard library (no numpy): the encoder-row
-read-out parses sae/sae_weights.safetensors itself.
+read-out parses sae/sae_weights.safetensors with safetensors_file.py beside it.
 """
 import argparse
 import glob
@@ -27,6 +29,8 @@ import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
+import safetensors_file
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MIX = ["--features", "128", "--dim", "42", "--sparsity", "3", "--mix-sparsity", "20", "--mix-fraction", "0.5",
        "--d-sae", "512", "--tokens", "5M"]
@@ -37,17 +41,18 @@ REAL = os.path.join(os.path.dirname(ROOT), "shared", "data", "use-lite-moby-resi
 
 
 # The runs whose dead latents `report` checks for reachability by AuxK (see reach()).
-REACH = [f"topk-k{k}-aux{a}-s{s}" for k in (20, 30, 50) for a in ("on", "off") for s in SEEDS]
+REACH = [f"{p}topk-k{k}-aux{a}-s{s}" for p in ("", "tied-") for k in (20, 30, 50) for a in ("on", "off") for s in SEEDS]
 
 
-def sweep_runs():
-    """(name, args): the main grid."""
+def sweep_runs(tied=False):
+    """(name, args): the main grid; tied: the same grid with the default before issue 11's fix (`--tied`, runs named tied-*)."""
     for method in ["topk", "batchtopk"]:
         for k in KS:
             for aux in ["on", "off"]:
                 for seed in SEEDS:
                     args = ["--method", method, "--k", str(k), "--seed", str(seed)] + (["--aux-k", "0"] if aux == "off" else [])
-                    yield f"{method}-k{k}-aux{aux}-s{seed}", MIX + args + ["--eval-every", "250"]
+                    prefix = "tied-" if tied else ""
+                    yield f"{prefix}{method}-k{k}-aux{aux}-s{seed}", MIX + args + ["--eval-every", "250"] + (["--tied"] if tied else [])
 
 
 LONG = [("topk", 3), ("topk", 5), ("topk", 10), ("batchtopk", 3), ("batchtopk", 5), ("batchtopk", 10)]
@@ -101,20 +106,55 @@ def probe_runs():
                 if "--d-sae" in extra:
                     i = args.index("--d-sae")
                     del args[i:i + 2]
+                # The probes were run before issue 11's fix: tied TopK, and untied with the encoder at the decoder rows.
+                args += ["--encoder-start", "decoder"] if "--untied" in extra else ["--tied"]
                 yield f"probe-{name}-k{k}-s{seed}", name, args
     # default GBA on the same mixture, for reference (the GBA side is issue 18's)
     for seed in SEEDS:
         yield f"probe-gba-default-s{seed}", "gba-default", MIX + ["--method", "gba", "--seed", str(seed), "--eval-every", "1000"]
 
 
+def start_runs():
+    """Issue 11's encoder start (AuxK on, the default): untied TopK/BatchTopK with the peers' start (`linear`), k = 30,
+    20, 50 first, then the small k whose recovery must not get worse; the same untied with the encoder at the unit
+    decoder rows (`decoder`, the start before the fix); and sparsify's lr and schedule with each start at k = 30. The
+    tied rows are the sweep's auxon runs."""
+    for method, ks in [("topk", [30, 20, 50, 5, 10]), ("batchtopk", [30, 20, 5, 10])]:
+        for k in ks:
+            for seed in SEEDS:
+                yield f"untied-{method}-k{k}-s{seed}", MIX + ["--method", method, "--k", str(k), "--seed", str(seed), "--untied",
+                                                            "--eval-every", "250"]
+    for method, ks in [("topk", [30, 20, 5, 10]), ("batchtopk", [30, 20])]:
+        for k in ks:
+            for seed in SEEDS:
+                yield f"untied-decoder-{method}-k{k}-s{seed}", MIX + ["--method", method, "--k", str(k), "--seed", str(seed), "--untied",
+                                                                    "--encoder-start", "decoder", "--eval-every", "250"]
+    sparsify_lr = ["--lr", "1.13e-3", "--lr-warmup", "0.1", "--lr-schedule", "linear", "--lr-decay-start", "0.1"]
+    for start in ["linear", "decoder"]:
+        for seed in SEEDS:
+            yield f"untied-{start}-sparsify-lr-topk-k30-s{seed}", MIX + [
+                "--method", "topk", "--k", "30", "--seed", str(seed), "--untied", "--encoder-start", start] + sparsify_lr + ["--eval-every", "250"]
+    # which part of sparsify's schedule, with the peers' start; and the schedule at k = 20, 3 and 5 and for BatchTopK k = 30
+    parts = {"warmup": ["--lr-warmup", "0.1"], "decay": ["--lr-schedule", "linear", "--lr-decay-start", "0.1"]}
+    for part, args in parts.items():
+        for seed in SEEDS:
+            yield f"untied-linear-{part}-topk-k30-s{seed}", MIX + ["--method", "topk", "--k", "30", "--seed", str(seed)] + args + ["--eval-every", "250"]
+    for method, k in [("topk", 20), ("batchtopk", 30), ("topk", 3), ("topk", 5)]:
+        for seed in SEEDS:
+            yield f"untied-linear-sparsify-lr-{method}-k{k}-s{seed}", MIX + ["--method", method, "--k", str(k), "--seed", str(seed)] + sparsify_lr + [
+                "--eval-every", "250"]
+
+
 def real_runs():
-    """TopK on the shared activations, AuxK on and off at the same budget, seeds 1 and 2 (seed 1 was named without
-    its seed before; `real` links those directories to the -s1 names)."""
-    for method, k in [("topk", 4)]:
-        for seed in SEEDS[:2]:
-            for aux in ["on", "off"]:
-                yield f"real-{method}-k{k}-aux{aux}-s{seed}", ["--data", REAL, "--d-sae", "4096", "--steps", "1500", "--method", method,
-                                                               "--k", str(k), "--seed", str(seed), "--eval-every", "250"] + (["--aux-k", "0"] if aux == "off" else [])
+    """TopK on the shared activations, AuxK on and off at the same budget, seeds 1 and 2: tied as run before issue 11's
+    fix (real-*), and with today's default, untied with the peers' start (real-untied-*)."""
+    for weights in ["", "untied-"]:
+        for method, k in [("topk", 4)]:
+            for seed in SEEDS[:2]:
+                for aux in ["on", "off"]:
+                    yield f"real-{weights}{method}-k{k}-aux{aux}-s{seed}", ["--data", REAL, "--d-sae", "4096", "--steps", "1500", "--method", method,
+                                                                            "--k", str(k), "--seed", str(seed), "--eval-every", "250"] + (
+                        ["--tied"] if not weights else []) + (["--aux-k", "0"] if aux == "off" else [])
 
 
 def eval_all_rows(gba, work, name):
@@ -183,27 +223,11 @@ def window_dead(run):
         return None
     with open(os.path.join(cks[-1], "state.json")) as f:
         o = json.load(f)["options"]
-    since = safetensors(os.path.join(cks[-1], "tensors.safetensors")).get("tokens_since_fired")
+    since = safetensors_file.values(os.path.join(cks[-1], "tensors.safetensors")).get("tokens_since_fired")
     if since is None or not o.get("aux_k"):
         return None
     window = o["dead_tokens"] or o["tokens"] // 10
     return sum(1 for c in since[1] if c > window) / len(since[1])
-
-
-def safetensors(path):
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        data = f.read()
-    out = {}
-    for name, t in header.items():
-        if name == "__metadata__":
-            continue
-        a, b = t["data_offsets"]
-        size, code = {"F32": (4, "f"), "I64": (8, "q"), "I32": (4, "i")}[t["dtype"]]
-        vals = struct.unpack(f"<{(b - a) // size}{code}", data[a:b])
-        out[name] = (t["shape"], vals)
-    return out
 
 
 def npy_f32(path):
@@ -245,7 +269,7 @@ def readouts(gba, work, name, seed):
         subprocess.run([gba, "synth", "--features", "128", "--dim", "42", "--sparsity", "3", "--seed", str(seed), "--tokens", "1",
                         "--out", truth, "--quiet"], check=True, capture_output=True)
     v = rows(*npy_f32(os.path.join(truth, "features.npy")))
-    w = safetensors(os.path.join(work, name, "sae", "sae_weights.safetensors"))
+    w = safetensors_file.values(os.path.join(work, name, "sae", "sae_weights.safetensors"))
     dec = rows(*w["W_dec"])                     # [M, d]
     enc = rows(*w["W_enc"], transpose=True)     # [d, M] -> M rows
     return {f"{part}_{tau}": frr(v, rows_, tau) for part, rows_ in [("dec", dec), ("enc", enc)] for tau in (0.8, 0.9)}
@@ -266,7 +290,7 @@ def reach(gba, work, name, seed, tokens=1024):
         subprocess.run([gba, "synth", "--features", "128", "--dim", "42", "--sparsity", "3", "--seed", str(seed), "--tokens", "1",
                         "--out", truth, "--quiet"], check=True, capture_output=True)
     feats = rows(*npy_f32(os.path.join(truth, "features.npy")))
-    w = safetensors(os.path.join(work, name, "sae", "sae_weights.safetensors"))
+    w = safetensors_file.values(os.path.join(work, name, "sae", "sae_weights.safetensors"))
     (d, m), wenc = w["W_enc"]
     benc, bdec = w["b_enc"][1], w["b_dec"][1]
     cols = [[wenc[j * m + i] for j in range(d)] for i in range(m)]
@@ -315,16 +339,30 @@ def at_tokens(curve, tokens):
 
 
 def report(gba, work, path, reuse_reach=False):
-    result = {"setup": {"mixture": " ".join(MIX), "threads": 1, "defaults": "gba train defaults (lr 1e-3, batch 512, tied, AdamW, "
+    result = {"setup": {"mixture": " ".join(MIX), "threads": 1, "defaults": "gba train defaults (lr 1e-3, batch 512, AdamW, "
                                                                                 "AuxK k_aux = d/2 = 21, alpha = 1/32, dead window = budget/10, "
-                                                                                "normalize pertoken); each row records the normalisation its runs used"},
-              "sweep": [], "probes": [], "real": []}
+                                                                                "normalize pertoken; TopK and BatchTopK untied with the peers' "
+                                                                                "encoder start since issue 11's fix); each row records the "
+                                                                                "normalisation its runs used",
+                        "sweep_tied": "the same sweep with the default before issue 11's fix: tied TopK and BatchTopK (its runs renamed "
+                                      "tied-*; `--tied` repeats them)",
+                        "probes": "the probes were made with the tied default, before the fix; each real-data row says "
+                                  "whether it was tied"},
+              "sweep": [], "sweep_tied": [], "start": [], "probes": [], "real": []}
+    for prefix, key in [("", "sweep"), ("tied-", "sweep_tied")]:
+        sweep_rows(work, prefix, result[key])
+    start_rows(work, result["start"])
+    report_rest(gba, work, path, reuse_reach, result)
+
+
+def sweep_rows(work, prefix, out):
+    print(f"\n{prefix or 'default'}:")
     print("| method | k | AuxK | FRR@0.8 mean (min-max) | FRR@0.9 mean (min-max) | dead (min-max) | AuxK-dead | FVU | L0 | FRR@0.8 at 0.5M / 1M / 2.5M / 5M | seeds |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for method in ["topk", "batchtopk"]:
         for k in KS:
             for aux in ["on", "off"]:
-                runs = [load(work, f"{method}-k{k}-aux{aux}-s{s}") for s in SEEDS]
+                runs = [load(work, f"{prefix}{method}-k{k}-aux{aux}-s{s}") for s in SEEDS]
                 runs = [r for r in runs if r]
                 if not runs:
                     continue
@@ -338,13 +376,39 @@ def report(gba, work, path, reuse_reach=False):
                     "frr_0_8_at_2_5M": [h["frr_0_8"] for h in half], "dead_at_2_5M": [h["dead_fraction"] for h in half],
                     "curves": [r["curve"] for r in runs],
                 }
-                result["sweep"].append(row)
+                out.append(row)
                 f8, f9, dd = spread(row["frr_0_8"]), spread(row["frr_0_9"]), spread(row["dead_fraction"])
                 curve = " / ".join(f"{mean([at_tokens(r['curve'], t)['frr_0_8'] for r in runs]):.2f}"
                                    for t in (500_000, 1_000_000, 2_500_000, 5_000_000))
                 print(f"| {method} | {k} | {aux} | {mean(row['frr_0_8']):.3f} ({f8[0]:.3f}-{f8[1]:.3f}) | "
                       f"{mean(row['frr_0_9']):.3f} ({f9[0]:.3f}-{f9[1]:.3f}) | {mean(row['dead_fraction']):.3f} ({dd[0]:.2f}-{dd[1]:.2f}) | "
                       f"{'-' if aux == 'off' else format(mean(row['window_dead_fraction']), '.3f')} | {mean(row['fvu']):.4f} | {mean(row['l0']):.1f} | {curve} | {len(runs)} |")
+
+
+def start_rows(work, out):
+    """The encoder-start runs that are not the default sweep's (`start`): per group of seeds, the final figures, per seed."""
+    groups = {}
+    for name, _ in start_runs():
+        group = name.rsplit("-s", 1)[0]
+        if group.startswith(("untied-topk-", "untied-batchtopk-")):
+            continue   # the new default: the sweep's auxon rows
+        r = load(work, name)
+        if r:
+            groups.setdefault(group, []).append(r)
+    print("\n| encoder-start run | FRR@0.8 per seed | FRR@0.9 per seed | dead per seed | AuxK-dead per seed | FVU |")
+    print("|---|---|---|---|---|---|")
+    for group, runs in groups.items():
+        row = {"run": group, "seeds": [r["seed"] for r in runs], "frr_0_8": [r["frr_0_8"] for r in runs],
+               "frr_0_9": [r["frr_0_9"] for r in runs], "dead_fraction": [r["dead_fraction"] for r in runs],
+               "window_dead_fraction": [r["window_dead_fraction"] for r in runs], "fvu": [r["fvu"] for r in runs],
+               "l0": [r["l0"] for r in runs]}   # the learning curves are in each run's metrics.jsonl
+        out.append(row)
+        per = lambda xs: " / ".join(f"{x:.3f}" for x in xs)
+        print(f"| {group} | {per(row['frr_0_8'])} | {per(row['frr_0_9'])} | {per(row['dead_fraction'])} | "
+              f"{per(row['window_dead_fraction'])} | {mean(row['fvu']):.4f} |")
+
+
+def report_rest(gba, work, path, reuse_reach, result):
     print("\nat 20M tokens (AuxK on)  FRR@0.8 (min-max)      FRR@0.9 (min-max)      dead   FVU     FRR@0.8 at 5M / 10M")
     for method, k in LONG:
         runs = [r for r in (load(work, f"{method}-k{k}-auxon-s{s}-20M") for s in SEEDS) if r]
@@ -400,7 +464,7 @@ def report(gba, work, path, reuse_reach=False):
             if os.path.exists(os.path.join(work, name, "eval-all-rows.json")):
                 with open(os.path.join(work, name, "eval-all-rows.json")) as f:
                     all_rows = json.load(f)["dead_fraction"]
-            result["real"].append({"run": name, "seed": r["seed"], "normalize": r["normalize"], "dead_fraction": r["dead_fraction"],
+            result["real"].append({"run": name, "seed": r["seed"], "tied": "-untied-" not in name, "normalize": r["normalize"], "dead_fraction": r["dead_fraction"],
                                    "dead_fraction_all_40k_rows": all_rows,
                                    "window_dead_fraction": r["window_dead_fraction"], "fvu": r["fvu"], "l0": r["l0"], "tokens": r["tokens"],
                                    "curve": r["curve"]})
@@ -414,7 +478,7 @@ def report(gba, work, path, reuse_reach=False):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("what", choices=["sweep", "long", "probes", "real", "report"])
+    ap.add_argument("what", choices=["sweep", "sweep-tied", "long", "probes", "start", "real", "report"])
     ap.add_argument("--gba", default=os.path.join(ROOT, "tools", "Gba.Cli", "bin", "Release", "net10.0", "gba"))
     ap.add_argument("--work", default="/tmp/mixture-baselines")
     ap.add_argument("--jobs", type=int, default=2)
@@ -422,12 +486,14 @@ def main():
     ap.add_argument("--reuse-reach", action="store_true", help="report: take the reachability figures from the existing JSON")
     ap.add_argument("--only", default="", help="run only the runs whose name starts with this prefix")
     a = ap.parse_args()
-    if a.what == "sweep":
-        run_all(a.gba, a.work, a.jobs, [r for r in sweep_runs() if r[0].startswith(a.only)])
+    if a.what in ("sweep", "sweep-tied"):
+        run_all(a.gba, a.work, a.jobs, [r for r in sweep_runs(a.what == "sweep-tied") if r[0].startswith(a.only)])
     elif a.what == "long":
         run_all(a.gba, a.work, a.jobs, [r for r in long_runs() if r[0].startswith(a.only)])
     elif a.what == "probes":
         run_all(a.gba, a.work, a.jobs, [(n, args) for n, _, args in probe_runs() if n.startswith(a.only)])
+    elif a.what == "start":
+        run_all(a.gba, a.work, a.jobs, [r for r in start_runs() if r[0].startswith(a.only)])
     elif a.what == "real":
         runs = [r for r in real_runs() if r[0].startswith(a.only)]
         run_all(a.gba, a.work, a.jobs, runs)

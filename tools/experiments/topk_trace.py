@@ -24,25 +24,18 @@ import argparse
 import glob
 import json
 import os
-import struct
 import subprocess
 import tempfile
 
 import numpy as np
 
+import safetensors_file
+
 
 def tensors(path):
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        data = f.read()
-    out = {}
-    for name, t in header.items():
-        if name == "__metadata__":
-            continue
-        b, e = t["data_offsets"]
-        out[name] = np.frombuffer(data[b:e], dtype={"F32": np.float32, "I64": np.int64, "I32": np.int32}[t["dtype"]])
-    return out
+    """{name: flat numpy array} of a checkpoint's tensors.safetensors."""
+    types = {"F32": np.float32, "I64": np.int64, "I32": np.int32}
+    return {name: np.frombuffer(data, dtype=types[dtype]) for name, (dtype, _, data) in safetensors_file.raw(path).items()}
 
 
 def layout(flat, d, m, tied):

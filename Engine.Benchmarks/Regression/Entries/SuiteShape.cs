@@ -32,12 +32,13 @@ internal static class SuiteShape
 
     public static SyntheticSpec Spec => new(Features: 4 * Dim, Dim: Dim, Sparsity: 16);
 
-    /// <summary>Trainer defaults but for the shape, the method, the bias start and fewer initialisation tokens
-    /// (8192: a start over 25,600 tokens would be the costliest part of setting a trainer up).</summary>
+    /// <summary>Trainer defaults but for the shape, the method, the bias start, fewer initialisation tokens
+    /// (8192: a start over 25,600 tokens would be the costliest part of setting a trainer up) and tied weights for every
+    /// method: the recorded suites timed tied TopK and BatchTopK, which have been untied by default since issue 11.</summary>
     public static TrainerOptions Options(TrainingMethod method, int threads, BiasInitialization biasInit = BiasInitialization.Edge) => new()
     {
         Method = method, Neurons = Neurons, BatchSize = Batch, Threads = threads, K = K, EvalEvery = 0,
-        InitTokens = 8192, Tokens = (long)Batch * 1_000_000, BiasInit = biasInit,
+        InitTokens = 8192, Tokens = (long)Batch * 1_000_000, BiasInit = biasInit, Tied = true,
     };
 
     /// <summary>The tokens replayed while timing: <see cref="ReplayBatches"/> batches from their own stream.</summary>

@@ -42,10 +42,21 @@ public static class TrainOptions
         Trainer("method", "Method", "gba|ba|topk|l1|batchtopk|jumprelu-l0|mp", "the training method",
             (o, _, t) => t with { Method = o.Enum("--method", TrainingMethod.Gba) }, t => MethodName(t.Method)),
         Trainer("d-sae", "Method", "M", "dictionary size (neurons)", (o, _, t) => t with { Neurons = o.Int("--d-sae", Paper.Neurons) }, t => t.Neurons),
-        new("untied", OptionKind.Flag, OptionScope.Run, "Method", "", "separate encoder and decoder matrices")
+        new("untied", OptionKind.Flag, OptionScope.Run, "Method", "", "separate encoder and decoder matrices (the default of TopK and BatchTopK)")
         {
-            Bind = (o, _, t) => t with { Tied = !o.Flag("--untied") }, Effective = t => !t.Tied,
+            Bind = (o, _, t) => o.Flag("--untied") && o.Flag("--tied") ? throw new UsageException("give --tied or --untied, not both")
+                : o.Flag("--untied") ? t with { Tied = false } : o.Flag("--tied") ? t with { Tied = true } : t,
+            Effective = t => !t.Tied,
         },
+        // Bound with --untied; recorded so that a tied TopK run's config.json repeats it tied.
+        new("tied", OptionKind.Flag, OptionScope.Run, "Method", "", "one matrix encodes and decodes (the default of every other method)")
+        {
+            Effective = t => t.Tied ? true : null,
+        },
+        Trainer("encoder-start", "Method", "decoder|linear", "untied: the encoder starts as the unit decoder rows, or as torch's nn.Linear draws it " +
+            "(U(±1/sqrt(d)), the decoder its rows at unit norm); default linear for TopK/BatchTopK, decoder otherwise",
+            (o, _, t) => t with { EncoderStart = o.Has("--encoder-start") ? o.Enum("--encoder-start", EncoderStart.Decoder) : Paper.EncoderStart },
+            t => t.Tied ? null : t.ResolvedEncoderStart.ToString().ToLowerInvariant()),
         Trainer("gate", "Method", "jumprelu|relu", "the threshold gate", (o, _, t) => t with { Gate = o.Enum("--gate", SaeActivation.JumpRelu) },
             t => t.Gate.ToString().ToLowerInvariant()),
         Trainer("k", "Method", "K", "TopK: per token; BatchTopK: mean per token (the batch keeps k*B)", (o, _, t) => t with { K = o.Int("--k", 3) }, t => t.K),
@@ -204,7 +215,7 @@ public static class TrainOptions
     {
         var o = new JsonObject();
         foreach (var s in All)
-            if (s.Effective is { } value && s.AppliesTo(t.Method)) o[s.Key] = value(t);
+            if (s.Effective is { } value && s.AppliesTo(t.Method) && value(t) is { } v) o[s.Key] = v;     // null: not this run's
         foreach (var (k, v) in dataOptions) o[k] = v?.DeepClone();
         return o;
     }
