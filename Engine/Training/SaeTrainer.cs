@@ -326,7 +326,7 @@ public sealed partial class SaeTrainer : IDisposable
             }
         }
         // The linear start keeps the drawn rows (norm about 1/sqrt(3)) as the encoder; the decoder is their direction.
-        if (!_p.Tied) dec.CopyTo(_p.Encoder);
+        if (linearStart) dec.CopyTo(_p.Encoder);
         Model.NormalizeDecoderRows(_o.Threads);
         if (!_p.Tied && !linearStart) dec.CopyTo(_p.Encoder);
         _p.Scale.Fill(1f);
