@@ -25,6 +25,8 @@ public static class ExperimentCommand
     static readonly OptionSpec Seed = OptionSpec.Valued("seed", "Options", "S", "first seed (default 1)");
     static readonly OptionSpec Seeds = OptionSpec.Valued("seeds", "Options", "N", "seeds per setting (default: each experiment's own, 2-5 at full size)") with { Min = 1 };
     static readonly OptionSpec Data = OptionSpec.Valued("data", "Options", "FILE", "activations for consistency/frontier (default: shared/data/use-lite-moby-resid1-40k.f16.npy)");
+    // Declared before MethodList, whose help text reads it during static initialisation.
+    static readonly string[] MethodNames = Experiments.Methods.All(new Experiments.MethodHints(1, 0.01, 1, 0.1, 0.1)).Select(m => m.Name).ToArray();
     static readonly OptionSpec Steps = OptionSpec.Valued("steps", "Options", "N", "training steps per run of consistency and frontier (default: their own; 50000 gives GBA 1,000 bias updates)") with { Min = 1 };
     static readonly OptionSpec MethodList = OptionSpec.Valued("methods", "Options", "A,B", $"only these methods in consistency and frontier ({string.Join(", ", MethodNames)})");
     static readonly OptionSpec List = OptionSpec.Switch("list", "Options", "list the experiments");
@@ -83,7 +85,6 @@ public static class ExperimentCommand
         return CliApp.Ok;
     }
 
-    static string[] MethodNames => Experiments.Methods.All(new Experiments.MethodHints(1, 0.01, 1, 0.1, 0.1)).Select(m => m.Name).ToArray();
 
     static IReadOnlyList<string>? ReadMethods(OptionReader o)
     {

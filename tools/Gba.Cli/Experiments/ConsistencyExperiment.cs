@@ -46,7 +46,7 @@ public sealed class ConsistencyExperiment : IExperiment
         var ci = CultureInfo.InvariantCulture;
 
         var report = new ExperimentReport(Name, Title);
-        report.Line(string.Create(ci, $"Data: {data.Describe()} ({System.IO.Path.GetFileName(data.Path)}). SAE: tied (TopK and BatchTopK untied, their default), M = {neurons}, batch {batch}, {steps} steps " +
+        report.Line(string.Create(ci, $"Data: {data.Describe()} ({System.IO.Path.GetFileName(data.Path)}). SAE: {ExperimentRuns.SaeForm}, M = {neurons}, batch {batch}, {steps} steps " +
             $"({(long)batch * steps:N0} tokens, {(double)batch * steps / data.TrainRows:F0} epochs of the training rows), AdamW lr {o.LearningRate:G3}, the trainer's defaults " +
             $"otherwise; seeds {seeds[0]}..{seeds[^1]} (initialisation, GBA groups and data order). Activations (max, mean, std per neuron) are measured on the " +
             $"{data.Eval.Count:N0} held-out tokens. Z-score = (max − mean) / std. Each cell is the mean over the {seeds.Length * (seeds.Length - 1)} ordered pairs of runs " +

@@ -87,6 +87,9 @@ public static class ExperimentRuns
 {
     static readonly CultureInfo Ci = CultureInfo.InvariantCulture;
 
+    /// <summary>How each method's SAE is built, as every report's data line says it.</summary>
+    public const string SaeForm = "tied (TopK and BatchTopK untied, their default)";
+
     /// <summary>Options shared by every run of an experiment; methods then change what they need.</summary>
     public static TrainerOptions Base(ExperimentContext ctx, int neurons, int steps, int batch, double lr, int initTokens = 25_600) => new()
     {

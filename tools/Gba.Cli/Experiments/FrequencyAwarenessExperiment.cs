@@ -44,7 +44,7 @@ public sealed class FrequencyAwarenessExperiment : IExperiment
 
         var report = new ExperimentReport(Name, Title);
         report.Line(string.Create(ci, $"Data: synthetic n=128 d=42, half the tokens s=3 and half s=20; every feature has f = 11.5/128 = {f:G3}; one draw per seed. " +
-            $"SAE: tied (TopK and BatchTopK untied, their default), M = {neurons}, batch {batch}, AdamW lr {defaults.LearningRate}, per-token normalisation (the default; TopK too). Budgets: " +
+            $"SAE: {ExperimentRuns.SaeForm}, M = {neurons}, batch {batch}, AdamW lr {defaults.LearningRate}, per-token normalisation (the default; TopK too). Budgets: " +
             $"{gbaBudget:N0} tokens for GBA ({gbaBudget / defaults.BufferTokens:N0} bias updates), {topkBudget:N0} for TopK. {seeds} seed(s) per row, " +
             $"cells median [min–max]. \"Covering\" TAF ranges contain f; the \"missing\" one (0.01 → 0.001) lies wholly below it."));
         report.Line();

@@ -44,7 +44,7 @@ public sealed class FrontierExperiment : IExperiment
         var ci = CultureInfo.InvariantCulture;
 
         var report = new ExperimentReport(Name, Title);
-        report.Line(string.Create(ci, $"Data: {data.Describe()} ({Path.GetFileName(data.Path)}). SAE: tied (TopK and BatchTopK untied, their default), M = {neurons}, batch {batch}, {steps} steps " +
+        report.Line(string.Create(ci, $"Data: {data.Describe()} ({Path.GetFileName(data.Path)}). SAE: {ExperimentRuns.SaeForm}, M = {neurons}, batch {batch}, {steps} steps " +
             $"({(long)batch * steps:N0} tokens), AdamW lr {o.LearningRate:G3}, seed {ctx.Seed}; FVU and fraction active on the {data.Eval.Count:N0} held-out tokens."));
         report.Line();
         ctx.Log.WriteLine($"frontier: {data.Describe()}, M = {neurons}, {steps} steps");

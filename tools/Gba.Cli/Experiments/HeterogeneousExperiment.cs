@@ -36,7 +36,7 @@ public sealed class HeterogeneousExperiment : IExperiment
 
         var report = new ExperimentReport(Name, Title);
         report.Line(string.Create(ci, $"Data: synthetic n={spec.Features} d={spec.Dim}, power-law frequencies (α = 1, s = {spec.Sparsity} on average) from {freq.Max():G3} " +
-            $"down to {freq.Min():G3} (median {median:G3}); one draw per seed. SAE: tied (TopK and BatchTopK untied, their default), M = {neurons}, batch {batch}, AdamW lr {defaults.LearningRate}, per-token " +
+            $"down to {freq.Min():G3} (median {median:G3}); one draw per seed. SAE: {ExperimentRuns.SaeForm}, M = {neurons}, batch {batch}, AdamW lr {defaults.LearningRate}, per-token " +
             $"normalisation. Budgets: {biasBudget:N0} tokens for GBA and BA ({biasBudget / defaults.BufferTokens:N0} bias updates), {otherBudget:N0} for the others; " +
             $"{seeds} seed(s), cells median [min–max]. BA's p is 3× the median frequency, TopK's k and MP's T the mean s. Decile 1 holds the most frequent 10% of the features."));
         report.Line();

@@ -52,7 +52,7 @@ public sealed class RecoveryExperiment : IExperiment
         var report = new ExperimentReport(Name, Title);
         var ci = CultureInfo.InvariantCulture;
         report.Line(string.Create(ci, $"Data: synthetic n={spec.Features} d={spec.Dim} s={spec.Sparsity}, magnitudes U(0.5, 1.5); f = s/n = {f:G3}; one draw per seed. " +
-            $"SAE: tied (TopK and BatchTopK untied, their default), M = {neurons} (4n), batch {batch}, AdamW lr {defaults.LearningRate}, the trainer's defaults otherwise (per-token normalisation). " +
+            $"SAE: {ExperimentRuns.SaeForm}, M = {neurons} (4n), batch {batch}, AdamW lr {defaults.LearningRate}, the trainer's defaults otherwise (per-token normalisation). " +
             $"Budgets: {biasBudget:N0} tokens for GBA and BA ({biasBudget / defaults.BufferTokens:N0} bias updates), {otherBudget:N0} for the others. " +
             $"{seeds} seed(s) per method; cells are median [min–max]; evaluation on {problems.Get(ctx.Seed).Eval.Count:N0} held-out tokens per seed."));
         report.Line();
