@@ -341,7 +341,12 @@ public sealed record TrainerOptions
         }
         if (Method == TrainingMethod.Ba) Require(Taf > 0 && Taf <= 1, nameof(Taf), $"must lie in (0, 1] (got {Taf})");
         if (Method is TrainingMethod.Gba or TrainingMethod.Ba)
+        {
             Require(DeadEpsilon > 0 && DeadEpsilon <= 1, nameof(DeadEpsilon), $"must lie in (0, 1] (got {DeadEpsilon})");
+            // A step of the whole bias range [−1, 0] or more per update is no longer an adaptation.
+            Require(GammaPlus > 0 && GammaPlus <= 1, nameof(GammaPlus), $"must lie in (0, 1] (got {GammaPlus})");
+            Require(GammaMinus > 0 && GammaMinus <= 1, nameof(GammaMinus), $"must lie in (0, 1] (got {GammaMinus})");
+        }
         if (AuxK < 0) throw new ArgumentException($"--aux-k must be non-negative (0: off; got {AuxK}).");
         if (AuxK > 0 && Method is not (TrainingMethod.TopK or TrainingMethod.BatchTopK))
             throw new ArgumentException($"--aux-k applies to --method topk and batchtopk, not {Method}.");

@@ -80,6 +80,8 @@ public class BaselineCliTests
     [InlineData("--method topk --tied --encoder-start linear", "--encoder-start applies to untied SAEs only")]
     [InlineData("--method topk --tied --untied", "give --tied or --untied, not both")]
     [InlineData("--method topk --untied --encoder-start unit", "option --encoder-start: cannot")]
+    [InlineData("--method gba --gamma-plus 0", "--gamma-plus must lie in (0, 1]")]
+    [InlineData("--method ba --gamma-minus 1.5", "--gamma-minus must lie in (0, 1]")]
     public void BadHyperParameterIsExitCode2WithOneMessageInFlagTerms(string args, string message)
     {
         var (code, _, err) = Run(["train", .. Tiny.Split(' '), .. args.Split(' ')]);

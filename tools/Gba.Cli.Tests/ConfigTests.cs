@@ -32,6 +32,7 @@ public class ConfigTests
     [InlineData("topk --k 3 --tied")]
     [InlineData("batchtopk --k 2 --encoder-start decoder")]
     [InlineData("gba --untied --encoder-start linear")]
+    [InlineData("gba --gamma-plus 0.05 --gamma-minus 0.02 --dead-epsilon 1e-4")]
     public void ConfigJsonOfARunRepeatsItExactly(string method)
     {
         using var t = new TempDir();

@@ -28,6 +28,7 @@ public static partial class FlagTerms
         [nameof(TrainerOptions.Htf)] = "--htf", [nameof(TrainerOptions.Ltf)] = "--ltf", [nameof(TrainerOptions.Taf)] = "--taf",
         [nameof(TrainerOptions.Tied)] = "--untied", [nameof(TrainerOptions.EncoderStart)] = "--encoder-start",
         [nameof(TrainerOptions.DeadEpsilon)] = "--dead-epsilon",
+        [nameof(TrainerOptions.GammaPlus)] = "--gamma-plus", [nameof(TrainerOptions.GammaMinus)] = "--gamma-minus",
     };
 
     /// <summary>Validates the trainer settings; a bad one is a <see cref="SettingException"/> naming its flag.</summary>
@@ -79,7 +80,7 @@ public static partial class FlagTerms
     [GeneratedRegex(@"\s*\(Parameter '\w+'\)$")]
     private static partial Regex ParameterSuffix();
 
-    [GeneratedRegex(@"(?:TrainerOptions\.)?\b(Neurons|BatchSize|Tokens|Steps|LearningRate|WeightDecay|Threads|InitTokens|BufferTokens|EvalEvery|EvalPoints|K|L1Coefficient|L1Warmup|L0Coefficient|SteBandwidth|InitialThreshold|ThresholdDecay|MpSteps|Groups|Htf|Ltf|Taf|EncoderStart|DeadEpsilon)\b")]
+    [GeneratedRegex(@"(?:TrainerOptions\.)?\b(Neurons|BatchSize|Tokens|Steps|LearningRate|WeightDecay|Threads|InitTokens|BufferTokens|EvalEvery|EvalPoints|K|L1Coefficient|L1Warmup|L0Coefficient|SteBandwidth|InitialThreshold|ThresholdDecay|MpSteps|Groups|Htf|Ltf|Taf|EncoderStart|DeadEpsilon|GammaPlus|GammaMinus)\b")]
     private static partial Regex PropertyName();
 
     /// <summary>An error's one line for the user, in flag terms where the library's own words name API settings.</summary>
