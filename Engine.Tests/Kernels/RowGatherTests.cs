@@ -56,6 +56,7 @@ public class RowGatherTests
                 RowGather.Accumulate(pf, c.Length, a.Pointer, stride, index, coef, c.Overwrite, set);
                 RowGatherReference.Accumulate(ps, c.Length, a.Pointer, stride, index, coef, c.Overwrite);
             }
+            GC.KeepAlive(a);   // the kernels read a through a raw pointer: keep the pinned array alive until they return
             return SameBits(fast, slow);
         });
 
@@ -130,6 +131,7 @@ public class RowGatherTests
                 RowGather.Dots(pv, c.Length, a.Pointer, stride, index.AsSpan(0, cut), part, set);
                 RowGather.Dots(pv, c.Length, a.Pointer, stride, index.AsSpan(cut), part.AsSpan(cut), set);
             }
+            GC.KeepAlive(a);   // the kernels read a through a raw pointer: keep the pinned array alive until they return
             return SameBits(whole, part);
         });
 }

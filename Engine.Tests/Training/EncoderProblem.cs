@@ -72,6 +72,10 @@ internal static class EncoderProblem
         using (var gemm = new SgemmContext(1))
             gemm.Multiply(GemmTranspose.NoTranspose, GemmTranspose.Transpose, n, m, d, 1f,
                 xc.Pointer, stride, p.Data.Pointer + p.EncoderOffset, stride, 0f, z.Pointer, m);
+        // The SGEMM reads xc through a raw pointer: without this the GC may collect the pinned array (its last
+        // managed use is .Pointer) mid-product and another thread's allocation reuse the memory, which made
+        // FusedEncoderTests fail about once in eight loaded runs.
+        GC.KeepAlive(xc);
         return z.Span.ToArray();
     }
 }
