@@ -74,14 +74,16 @@ public static partial class FlagTerms
         if (property == nameof(TrainerOptions.Tied)) return "--method mp uses one tied dictionary to encode and decode: drop --untied";
         message = ParameterSuffix().Replace(message, "").TrimEnd('.');
         message = message.Replace("Method = Mp", "--method mp");
-        return PropertyName().Replace(message, m => TrainerFlags.TryGetValue(m.Groups[1].Value, out var flag) ? flag : m.Value);
+        return PropertyNames.Replace(message, m => TrainerFlags.TryGetValue(m.Groups[1].Value, out var flag) ? flag : m.Value);
     }
 
     [GeneratedRegex(@"\s*\(Parameter '\w+'\)$")]
     private static partial Regex ParameterSuffix();
 
-    [GeneratedRegex(@"(?:TrainerOptions\.)?\b(Neurons|BatchSize|Tokens|Steps|LearningRate|WeightDecay|Threads|InitTokens|BufferTokens|EvalEvery|EvalPoints|K|L1Coefficient|L1Warmup|L0Coefficient|SteBandwidth|InitialThreshold|ThresholdDecay|MpSteps|Groups|Htf|Ltf|Taf|EncoderStart|DeadEpsilon|GammaPlus|GammaMinus)\b")]
-    private static partial Regex PropertyName();
+    // Every property of TrainerFlags except Tied: "Tied must be true" means the opposite of --untied, so a message
+    // naming Tied keeps the property's word. Derived from the table so a new flag needs one line, not two.
+    static readonly Regex PropertyNames = new(@"(?:TrainerOptions\.)?\b(" +
+        string.Join("|", TrainerFlags.Keys.Where(k => k != nameof(TrainerOptions.Tied))) + @")\b", RegexOptions.Compiled);
 
     /// <summary>An error's one line for the user, in flag terms where the library's own words name API settings.</summary>
     public static string Message(Exception e) => e switch
